@@ -1,0 +1,71 @@
+import { GraphQLError, type GraphQLFormattedError } from "graphql";
+import type { Logger } from "pino";
+
+/**
+ * The public error contract: every error a client sees carries one of these in `extensions.code`.
+ * Codes are stable; clients switch on them. Messages are for people and may change.
+ */
+export const ErrorCode = {
+  UNAUTHENTICATED: "UNAUTHENTICATED",
+  FORBIDDEN: "FORBIDDEN",
+  NOT_FOUND: "NOT_FOUND",
+  BAD_USER_INPUT: "BAD_USER_INPUT",
+  CONFLICT: "CONFLICT",
+  RATE_LIMITED: "RATE_LIMITED",
+  TENANT_SUSPENDED: "TENANT_SUSPENDED",
+  UPSTREAM_UNAVAILABLE: "UPSTREAM_UNAVAILABLE",
+  UPSTREAM_ERROR: "UPSTREAM_ERROR",
+  SUBSCRIPTION_OVERFLOW: "SUBSCRIPTION_OVERFLOW",
+  INTERNAL_SERVER_ERROR: "INTERNAL_SERVER_ERROR",
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Codes Apollo Server and graphql-js produce themselves; passed through unchanged. */
+const FRAMEWORK_CODES = new Set([
+  "GRAPHQL_PARSE_FAILED",
+  "GRAPHQL_VALIDATION_FAILED",
+  "BAD_REQUEST",
+  "PERSISTED_QUERY_NOT_FOUND",
+  "PERSISTED_QUERY_NOT_SUPPORTED",
+  "OPERATION_RESOLUTION_FAILURE",
+]);
+const PUBLIC_CODES = new Set<string>([...Object.values(ErrorCode), ...FRAMEWORK_CODES]);
+
+/** Builds a GraphQL error with a public code. Features wrap this in named factories. */
+export function appError(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}): GraphQLError {
+  return new GraphQLError(message, { extensions: { ...extensions, code } });
+}
+
+/** Cross-cutting factories; features add their own (`TenantErrors.notFound(id)`). */
+export const Errors = {
+  unauthenticated: (reason = "Authentication required") => appError(ErrorCode.UNAUTHENTICATED, reason),
+  forbidden: (reason = "Not allowed") => appError(ErrorCode.FORBIDDEN, reason),
+  notFound: (type: string, id: string) => appError(ErrorCode.NOT_FOUND, `${type} ${id} not found`, { type, id }),
+  badInput: (message: string, field?: string) => appError(ErrorCode.BAD_USER_INPUT, message, field ? { field } : {}),
+  tenantSuspended: () => appError(ErrorCode.TENANT_SUSPENDED, "This tenant is suspended"),
+  upstreamUnavailable: (service: string) =>
+    appError(ErrorCode.UPSTREAM_UNAVAILABLE, `${service} is unavailable`, { service }),
+};
+
+/**
+ * Apollo `formatError`: keeps public codes, masks everything else as INTERNAL_SERVER_ERROR (logged with the
+ * request id), and never lets a stack trace or SQL reach a client.
+ */
+export function formatErrorFor(logger: Logger) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const code = formatted.extensions?.code;
+    if (typeof code === "string" && PUBLIC_CODES.has(code)) {
+      const { stacktrace: _s, exception: _e, ...extensions } = (formatted.extensions ?? {}) as Record<string, unknown>;
+      return { ...formatted, extensions };
+    }
+    // Upstream errors forwarded by the gateway keep their subgraph's code when it is public.
+    const original = (error as { originalError?: unknown })?.originalError ?? error;
+    logger.error({ err: original, path: formatted.path }, "unexpected error");
+    return {
+      message: "Internal server error",
+      path: formatted.path,
+      locations: formatted.locations,
+      extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
+    };
+  };
+}
