@@ -1,0 +1,74 @@
+import { MikroORM, type EntityManager, type Options } from "@mikro-orm/postgresql";
+import { ReflectMetadataProvider } from "@mikro-orm/decorators/legacy";
+import { Migrator } from "@mikro-orm/migrations";
+import type { Migration } from "@mikro-orm/migrations";
+import type { Logger } from "pino";
+
+export type { EntityManager };
+
+/** What a service needs to own its part of the database: one Postgres schema, its entities and migrations. */
+export interface DatabaseOptions {
+  url: string;
+  /** The service's own Postgres schema (`tenants`, `sync`, ...). Nothing else writes to it. */
+  schema: string;
+  entities: Function[];
+  /** Committed migrations in order; listed explicitly so dist and ts (jest) runs load the same classes. */
+  migrations: { name: string; class: new (...args: any[]) => Migration }[];
+  logger?: Logger;
+  poolMax?: number;
+}
+
+/** MikroORM options for one service; also used by the migration generator. */
+export function ormOptions(opts: DatabaseOptions): Options {
+  return {
+    clientUrl: opts.url,
+    schema: opts.schema,
+    entities: opts.entities,
+    metadataProvider: ReflectMetadataProvider,
+    extensions: [Migrator],
+    pool: { min: 0, max: opts.poolMax ?? 10 },
+    migrations: {
+      schema: opts.schema,
+      tableName: "mikro_orm_migrations",
+      migrationsList: opts.migrations,
+      snapshot: false,
+      allOrNothing: true,
+      transactional: true,
+      silent: true,
+      emit: "ts",
+    },
+    debug: false,
+    logger: (message) => opts.logger?.debug({ orm: message }),
+  };
+}
+
+/** Connects a service's ORM. Never touches the schema: call {@link migrate} for that. */
+export async function openDatabase(opts: DatabaseOptions): Promise<MikroORM> {
+  return MikroORM.init(ormOptions(opts));
+}
+
+/**
+ * Applies the service's pending migrations. Replicas starting together serialize on a Postgres advisory lock
+ * held by the migration transaction, so each migration runs exactly once.
+ */
+export async function migrate(orm: MikroORM, schema: string): Promise<string[]> {
+  const em = orm.em.fork();
+  await em.getConnection().execute(`create schema if not exists "${schema}"`);
+  return em.transactional(async (tx) => {
+    await tx
+      .getConnection()
+      .execute("select pg_advisory_xact_lock(hashtext(?))", [`tributary:migrate:${schema}`], "run", tx.getTransactionContext());
+    const done = await orm.migrator.up({ transaction: tx.getTransactionContext(), schema });
+    return done.map((m) => m.name);
+  });
+}
+
+/** True when the database answers a trivial query (readiness). */
+export async function pingDatabase(orm: MikroORM): Promise<boolean> {
+  try {
+    await orm.em.getConnection().execute("select 1");
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,146 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import express, { type Express, type Request } from "express";
+import { ApolloServer, type ApolloServerPlugin, type BaseContext } from "@apollo/server";
+import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
+import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
+import { expressMiddleware } from "@as-integrations/express5";
+import { GraphQLError, type GraphQLSchema } from "graphql";
+import { WebSocketServer } from "ws";
+import { useServer } from "graphql-ws/use/ws";
+import type { Logger } from "pino";
+import { REQUEST_ID_HEADER, normalizeRequestId } from "./context.js";
+import { formatErrorFor } from "./errors.js";
+
+/** What a running HTTP service exposes to its composition root. */
+export interface RunningService {
+  name: string;
+  url: string;
+  wsUrl: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** Readiness checks: name → healthy. */
+export type ReadinessCheck = () => Promise<Record<string, boolean>>;
+
+/** Liveness and readiness endpoints, shared by every service. */
+export function mountHealth(app: Express, ready: ReadinessCheck): void {
+  app.get("/healthz", (_req, res) => {
+    res.json({ status: "ok" });
+  });
+  app.get("/readyz", async (_req, res) => {
+    const checks = await ready().catch(() => ({ readiness: false }));
+    const ok = Object.values(checks).every(Boolean);
+    res.status(ok ? 200 : 503).json({ status: ok ? "ready" : "unavailable", checks });
+  });
+}
+
+/** Logs one line per GraphQL operation with its request id, duration and error codes. */
+export function operationLogPlugin(logger: Logger): ApolloServerPlugin<BaseContext> {
+  return {
+    async requestDidStart({ request, contextValue }) {
+      const started = performance.now();
+      const requestId = (contextValue as { requestId?: string }).requestId;
+      return {
+        async willSendResponse({ errors, operationName }) {
+          const codes = (errors ?? []).map((e) => e.extensions?.code ?? "INTERNAL_SERVER_ERROR");
+          logger.info(
+            { requestId, operation: operationName ?? request.operationName ?? null, ms: Math.round(performance.now() - started), errors: codes.length ? codes : undefined },
+            "graphql operation",
+          );
+        },
+      };
+    },
+  };
+}
+
+/**
+ * Starts a subgraph: Apollo Server on `/graphql` (HTTP) and graphql-ws on the same path, plus `/healthz` and
+ * `/readyz`. `context` receives the raw authorization value and request id; it verifies the caller itself.
+ */
+export async function startSubgraphServer<TContext extends BaseContext>(opts: {
+  name: string;
+  host: string;
+  port: number;
+  schema: GraphQLSchema;
+  logger: Logger;
+  context: (input: { authorization?: string; requestId: string }) => Promise<TContext>;
+  ready: ReadinessCheck;
+  routes?: (app: Express) => void;
+}): Promise<RunningService> {
+  const app = express();
+  app.disable("x-powered-by");
+  const httpServer = http.createServer(app);
+  const wss = new WebSocketServer({ server: httpServer, path: "/graphql" });
+  const wsServer = useServer<Record<string, unknown> | undefined, { requestId?: string }>(
+    {
+      schema: opts.schema,
+      context: async (ctx) => {
+        const params = ctx.connectionParams ?? {};
+        return opts.context({
+          authorization: typeof params.authorization === "string" ? params.authorization : undefined,
+          requestId: normalizeRequestId(params[REQUEST_ID_HEADER]),
+        });
+      },
+      onError: (_ctx, _id, _payload, errors) => {
+        opts.logger.warn({ errors: errors.map((e) => e.message) }, "subscription error");
+      },
+    },
+    wss,
+  );
+
+  const apollo = new ApolloServer<TContext>({
+    schema: opts.schema,
+    formatError: formatErrorFor(opts.logger),
+    includeStacktraceInErrorResponses: false,
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      ApolloServerPluginLandingPageDisabled(),
+      operationLogPlugin(opts.logger) as ApolloServerPlugin<TContext>,
+      { async serverWillStart() { return { async drainServer() { await wsServer.dispose(); } }; } },
+    ],
+  });
+  await apollo.start();
+
+  mountHealth(app, opts.ready);
+  opts.routes?.(app);
+  app.use(
+    "/graphql",
+    express.json({ limit: "2mb" }),
+    expressMiddleware(apollo, {
+      context: async ({ req, res }) => {
+        const requestId = normalizeRequestId(req.headers[REQUEST_ID_HEADER]);
+        res.setHeader(REQUEST_ID_HEADER, requestId);
+        return opts.context({ authorization: authorizationOf(req), requestId });
+      },
+    }),
+  );
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once("error", reject);
+    httpServer.listen(opts.port, opts.host, () => resolve());
+  });
+  const { port } = httpServer.address() as AddressInfo;
+  const host = opts.host === "0.0.0.0" ? "127.0.0.1" : opts.host;
+  opts.logger.info({ port }, `${opts.name} listening`);
+  return {
+    name: opts.name,
+    port,
+    url: `http://${host}:${port}/graphql`,
+    wsUrl: `ws://${host}:${port}/graphql`,
+    async stop() {
+      await apollo.stop();
+    },
+  };
+}
+
+function authorizationOf(req: Request): string | undefined {
+  const value = req.headers.authorization;
+  return typeof value === "string" && value.length > 0 ? value : undefined;
+}
+
+/** Marks a context-creation error (bad token) with an HTTP status for Apollo. */
+export function withHttpStatus(error: GraphQLError, status: number): GraphQLError {
+  return new GraphQLError(error.message, { extensions: { ...error.extensions, http: { status } } });
+}

@@ -1,0 +1,35 @@
+import type { Logger } from "pino";
+import { ConfigError } from "./config.js";
+
+/**
+ * Stops cleanly on SIGINT/SIGTERM (drains HTTP and sockets via `stop`), once; a second signal exits at once.
+ */
+export function runUntilSignal(logger: Logger, stop: () => Promise<void>): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ signal }, "second signal: exiting now");
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, "stopping");
+    stop().then(
+      () => process.exit(0),
+      (err) => {
+        logger.error({ err }, "error while stopping");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+}
+
+/** Prints a configuration error as one readable message (every bad variable) and exits non-zero. */
+export function exitOnConfigError(err: unknown): never {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
+  throw err;
+}

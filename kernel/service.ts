@@ -1,0 +1,73 @@
+import type { MikroORM } from "@mikro-orm/postgresql";
+import type { Express } from "express";
+import type { GraphQLSchema } from "graphql";
+import type { Logger } from "pino";
+import { TokenVerifier } from "./auth.js";
+import type { ServiceConfig } from "./config.js";
+import { createServiceContext, type ServiceContext } from "./context.js";
+import { migrate, openDatabase, pingDatabase, type DatabaseOptions } from "./db.js";
+import { startSubgraphServer, type RunningService } from "./http.js";
+import type { PubSub } from "./pubsub/pubsub.js";
+
+/** A subgraph service as its composition roots see it. */
+export interface RunningSubgraph extends RunningService {
+  orm: MikroORM;
+}
+
+/**
+ * The common start sequence of a subgraph: connect its database, apply its migrations, build its schema, and serve
+ * it with per-request contexts (verified caller, tenant-scoped EntityManager, loaders) extended by `extend`.
+ */
+export async function startSubgraph<TContext extends ServiceContext>(opts: {
+  name: string;
+  config: ServiceConfig;
+  logger: Logger;
+  pubsub: PubSub;
+  database: Pick<DatabaseOptions, "schema" | "entities" | "migrations">;
+  buildSchema: () => Promise<GraphQLSchema>;
+  /** Token verification: the tenants service resolves keys in-process, the others fetch its JWKS. */
+  verifier: (orm: MikroORM) => Promise<TokenVerifier> | TokenVerifier;
+  extend: (base: ServiceContext, orm: MikroORM) => TContext;
+  routes?: (app: Express) => void;
+  /** Runs after migrations and before serving (load keys, start consumers). Returns a stop hook. */
+  beforeServe?: (orm: MikroORM) => Promise<(() => Promise<void>) | void>;
+}): Promise<RunningSubgraph> {
+  const logger = opts.logger.child({ service: opts.name });
+  const orm = await openDatabase({ ...opts.database, url: opts.config.databaseUrl, logger });
+  let stopHook: (() => Promise<void>) | void = undefined;
+  try {
+    const applied = await migrate(orm, opts.database.schema);
+    if (applied.length) logger.info({ applied }, "migrations applied");
+    stopHook = await opts.beforeServe?.(orm);
+    const verifier = await opts.verifier(orm);
+    const server = await startSubgraphServer<TContext>({
+      name: opts.name,
+      host: opts.config.host,
+      port: opts.config.port,
+      schema: await opts.buildSchema(),
+      logger,
+      context: async (input) => opts.extend(await createServiceContext({ orm, verifier, logger, ...input }), orm),
+      ready: async () => ({ database: await pingDatabase(orm), pubsub: await opts.pubsub.ping() }),
+      routes: opts.routes,
+    });
+    return {
+      ...server,
+      orm,
+      async stop() {
+        await server.stop();
+        await stopHook?.();
+        await orm.close();
+      },
+    };
+  } catch (err) {
+    await stopHook?.();
+    await orm.close();
+    throw err;
+  }
+}
+
+/** Verifier for services that trust the tenants service's JWKS. */
+export function jwksVerifier(config: ServiceConfig): TokenVerifier {
+  if (!config.jwt.jwksUrl) throw new Error("JWKS_URL is required");
+  return new TokenVerifier({ jwks: config.jwt.jwksUrl, issuer: config.jwt.issuer, audience: config.jwt.audience });
+}

@@ -1,0 +1,6 @@
+// Committed migrations of the `audit` schema, in order. Create new ones with `npm run migration:create -- audit`.
+import { Migration20261121132733_initial } from "./Migration20261121132733_initial.js";
+
+export const migrations = [
+  { name: "Migration20261121132733_initial", class: Migration20261121132733_initial },
+];

@@ -1,0 +1,6 @@
+// Committed migrations of the `connectors` schema, in order. Create new ones with `npm run migration:create -- connectors`.
+import { Migration20261121132730_initial } from "./Migration20261121132730_initial.js";
+
+export const migrations = [
+  { name: "Migration20261121132730_initial", class: Migration20261121132730_initial },
+];

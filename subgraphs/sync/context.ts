@@ -1,0 +1,9 @@
+import type { AuditRecorder } from "../../kernel/audit.js";
+import type { ServiceContext } from "../../kernel/context.js";
+import type { SyncRunService } from "./sync-log/sync-run.service.js";
+
+/** The sync service's request context. */
+export interface SyncContext extends ServiceContext {
+  audit: AuditRecorder;
+  syncRuns: SyncRunService;
+}

@@ -1,0 +1,6 @@
+// Committed migrations of the `sync` schema, in order. Create new ones with `npm run migration:create -- sync`.
+import { Migration20261121132727_initial } from "./Migration20261121132727_initial.js";
+
+export const migrations = [
+  { name: "Migration20261121132727_initial", class: Migration20261121132727_initial },
+];

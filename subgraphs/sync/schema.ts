@@ -1,0 +1,22 @@
+import "reflect-metadata";
+import type { GraphQLSchema } from "graphql";
+import { buildFederatedSchema } from "../../kernel/federation.js";
+import { ConnectorRef, UserRef } from "./sync-log/refs.js";
+import { SyncRun } from "./sync-log/sync-run.entity.js";
+import {
+  ConnectorSyncRunsResolver,
+  SyncRunResolver,
+  resolveConnectorRefReference,
+  resolveSyncRunReference,
+} from "./sync-log/sync-run.resolver.js";
+
+/** Entities persisted in the `sync` Postgres schema. */
+export const entities = [SyncRun];
+
+/** Builds the sync subgraph schema (no side effects). */
+export function buildSyncSchema(): Promise<GraphQLSchema> {
+  return buildFederatedSchema(
+    { resolvers: [SyncRunResolver, ConnectorSyncRunsResolver], orphanedTypes: [SyncRun, ConnectorRef, UserRef] },
+    { SyncRun: resolveSyncRunReference, Connector: resolveConnectorRefReference },
+  );
+}

@@ -1,0 +1,88 @@
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from "type-graphql";
+import { requirePrincipal } from "../../../kernel/auth.js";
+import type { SyncContext } from "../context.js";
+import { ConnectorRef, UserRef } from "./refs.js";
+import { SyncRun, SyncRunStatus } from "./sync-run.entity.js";
+import { StartSyncRunInput, SyncRunProgressInput } from "./sync-run.inputs.js";
+
+const PERM_RUN = "connector:run";
+const PERM_PULL = "sync:pull";
+
+@Resolver(() => SyncRun)
+export class SyncRunResolver {
+  @Authorized(PERM_PULL)
+  @Query(() => SyncRun)
+  syncRun(@Arg("id", () => ID) id: string, @Ctx() ctx: SyncContext): Promise<SyncRun> {
+    return ctx.syncRuns.find(ctx.em, id);
+  }
+
+  @Authorized(PERM_PULL)
+  @Query(() => [SyncRun], { description: "The caller's tenant's runs, newest first." })
+  syncRuns(
+    @Ctx() ctx: SyncContext,
+    @Arg("limit", () => Int, { defaultValue: 50, description: "1 to 200" }) limit: number,
+    @Arg("status", () => SyncRunStatus, { nullable: true }) status?: SyncRunStatus | null,
+  ): Promise<SyncRun[]> {
+    return ctx.syncRuns.list(ctx.em, limit, status);
+  }
+
+  @Authorized(PERM_RUN)
+  @Mutation(() => SyncRun, { description: "Opens a run in the sync log (QUEUED)." })
+  async startSyncRun(@Arg("input", () => StartSyncRunInput) input: StartSyncRunInput, @Ctx() ctx: SyncContext): Promise<SyncRun> {
+    const run = await ctx.syncRuns.start(ctx.em, requirePrincipal(ctx), input);
+    await ctx.audit.record(ctx, { action: "sync.run.started", targetType: "SyncRun", targetId: run.id, metadata: { kind: run.kind, connectorId: run.connectorId } });
+    return run;
+  }
+
+  @Authorized(PERM_RUN)
+  @Mutation(() => SyncRun, { description: "Reports a run's progress or final status; live subscribers see it at once." })
+  async updateSyncRunProgress(
+    @Arg("id", () => ID) id: string,
+    @Arg("input", () => SyncRunProgressInput) input: SyncRunProgressInput,
+    @Ctx() ctx: SyncContext,
+  ): Promise<SyncRun> {
+    const run = await ctx.syncRuns.progress(ctx.em, id, input);
+    if (input.status) {
+      await ctx.audit.record(ctx, { action: "sync.run.status_changed", targetType: "SyncRun", targetId: run.id, changes: { status: { after: run.status } } });
+    }
+    return run;
+  }
+
+  @Authorized(PERM_PULL)
+  @Subscription(() => SyncRun, {
+    description: "A run's current state, then every change until it finishes.",
+    subscribe: ({ args, context }) => (context as SyncContext).syncRuns.watch(requirePrincipal(context as SyncContext), args.id as string),
+  })
+  syncRunUpdated(@Arg("id", () => ID) _id: string, @Root() run: SyncRun): SyncRun {
+    return run;
+  }
+
+  @FieldResolver(() => ConnectorRef, { nullable: true, description: "Resolved by the connectors service" })
+  connector(@Root() run: SyncRun): ConnectorRef | null {
+    return run.connectorId ? { id: run.connectorId } : null;
+  }
+
+  @FieldResolver(() => UserRef, { nullable: true, description: "Who started the run; resolved by the tenants service" })
+  triggeredBy(@Root() run: SyncRun): UserRef | null {
+    return run.triggeredById ? { id: run.triggeredById } : null;
+  }
+}
+
+@Resolver(() => ConnectorRef)
+export class ConnectorSyncRunsResolver {
+  @FieldResolver(() => [SyncRun], { description: "This connector's runs, newest first." })
+  syncRuns(@Root() connector: ConnectorRef, @Ctx() ctx: SyncContext): Promise<SyncRun[]> {
+    requirePrincipal(ctx);
+    return ctx.loaders.byForeignKey(SyncRun, "connectorId", { createdAt: "desc" }).load(connector.id);
+  }
+}
+
+/** Federation entry points; the tenant filter makes foreign ids resolve to null. */
+export function resolveSyncRunReference(ref: { id: string }, ctx: SyncContext): Promise<SyncRun | null> {
+  requirePrincipal(ctx);
+  return ctx.loaders.byId(SyncRun).load(ref.id);
+}
+export function resolveConnectorRefReference(ref: { id: string }, ctx: SyncContext): ConnectorRef {
+  requirePrincipal(ctx);
+  return { id: ref.id };
+}

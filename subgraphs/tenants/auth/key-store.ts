@@ -1,0 +1,93 @@
+import { randomUUID } from "node:crypto";
+import type { MikroORM } from "@mikro-orm/postgresql";
+import { SignJWT, exportJWK, generateKeyPair, importJWK, type JWK, type JWTVerifyGetKey, type CryptoKey } from "jose";
+import { TOKEN_ALGORITHMS, type AccessTokenClaims } from "../../../kernel/auth.js";
+import { SigningKey } from "./signing-key.entity.js";
+
+const ALG = TOKEN_ALGORITHMS[0];
+/** Access tokens are short-lived; refresh tokens come with the identity issue. */
+export const ACCESS_TOKEN_TTL_SECONDS = 15 * 60;
+
+interface LoadedKey {
+  kid: string;
+  publicJwk: JWK;
+  privateKey?: CryptoKey;
+  retiredAt: Date | null;
+}
+
+/** Signs access tokens with the current key and serves the public keys as JWKS. */
+export class KeyStore {
+  private current?: LoadedKey;
+  private publicKeys = new Map<string, LoadedKey>();
+
+  constructor(private readonly orm: MikroORM, private readonly jwt: { issuer: string; audience: string }) {}
+
+  /** Loads the key set, creating the first key if there is none (replicas serialize on an advisory lock). */
+  async init(): Promise<void> {
+    await this.orm.em.fork().transactional(async (em) => {
+      await em.getConnection().execute("select pg_advisory_xact_lock(hashtext('tributary:signing-key'))", [], "run", em.getTransactionContext());
+      const active = await em.findOne(SigningKey, { retiredAt: null }, { orderBy: { createdAt: "desc" } });
+      if (!active) {
+        const { publicKey, privateKey } = await generateKeyPair(ALG, { crv: "Ed25519", extractable: true });
+        const kid = randomUUID();
+        em.create(SigningKey, {
+          kid,
+          algorithm: ALG,
+          publicJwk: { ...(await exportJWK(publicKey)), kid, alg: ALG, use: "sig" },
+          privateJwk: { ...(await exportJWK(privateKey)), kid, alg: ALG },
+        });
+      }
+    });
+    await this.reload();
+  }
+
+  private async reload(): Promise<void> {
+    const keys = await this.orm.em.fork().find(SigningKey, {}, { orderBy: { createdAt: "desc" }, populate: ["privateJwk"] as never });
+    this.publicKeys = new Map();
+    this.current = undefined;
+    const horizon = Date.now() - ACCESS_TOKEN_TTL_SECONDS * 1000 * 2;
+    for (const k of keys) {
+      if (k.retiredAt && k.retiredAt.getTime() < horizon) continue;
+      const loaded: LoadedKey = { kid: k.kid, publicJwk: k.publicJwk as JWK, retiredAt: k.retiredAt ?? null };
+      if (!k.retiredAt && !this.current) {
+        loaded.privateKey = (await importJWK(k.privateJwk as JWK, ALG)) as CryptoKey;
+        this.current = loaded;
+      }
+      this.publicKeys.set(k.kid, loaded);
+    }
+  }
+
+  /** Public keys for `/.well-known/jwks.json`. */
+  jwks(): { keys: JWK[] } {
+    return { keys: [...this.publicKeys.values()].map((k) => k.publicJwk) };
+  }
+
+  /** Key resolver for verifying tokens in this process without an HTTP round trip. */
+  readonly resolveKey: JWTVerifyGetKey = async (header) => {
+    let key = header.kid ? this.publicKeys.get(header.kid) : undefined;
+    if (!key && header.kid) {
+      await this.reload(); // another replica may have rotated
+      key = this.publicKeys.get(header.kid);
+    }
+    if (!key) throw new (await import("jose")).errors.JWKSNoMatchingKey();
+    return importJWK(key.publicJwk, ALG) as Promise<CryptoKey>;
+  };
+
+  /** Signs an access token for a user. */
+  async signAccessToken(subject: string, claims: AccessTokenClaims): Promise<{ token: string; expiresAt: Date; tokenId: string }> {
+    const key = this.current;
+    if (!key?.privateKey) throw new Error("signing key not loaded");
+    const now = Math.floor(Date.now() / 1000);
+    const tokenId = randomUUID();
+    const token = await new SignJWT({ ...claims })
+      .setProtectedHeader({ alg: ALG, kid: key.kid, typ: "JWT" })
+      .setIssuer(this.jwt.issuer)
+      .setAudience(this.jwt.audience)
+      .setSubject(subject)
+      .setJti(tokenId)
+      .setIssuedAt(now)
+      .setExpirationTime(now + ACCESS_TOKEN_TTL_SECONDS)
+      .sign(key.privateKey);
+    return { token, expiresAt: new Date((now + ACCESS_TOKEN_TTL_SECONDS) * 1000), tokenId };
+  }
+}

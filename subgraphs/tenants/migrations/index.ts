@@ -1,0 +1,6 @@
+// Committed migrations of the `tenants` schema, in order. Create new ones with `npm run migration:create -- tenants`.
+import { Migration20261121132712_initial } from "./Migration20261121132712_initial.js";
+
+export const migrations = [
+  { name: "Migration20261121132712_initial", class: Migration20261121132712_initial },
+];
