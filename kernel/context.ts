@@ -1,12 +1,10 @@
-import { randomUUID } from "node:crypto";
 import type { MikroORM, EntityManager } from "@mikro-orm/postgresql";
 import type { Logger } from "pino";
 import type { AuthContext, Principal, TokenVerifier } from "./auth.js";
 import { LoaderRegistry } from "./loaders.js";
 import { forkForTenant, forkUnscoped } from "./tenancy.js";
+import { normalizeRequestId } from "./request-id.js";
 
-/** Header carrying the request id from the gateway to the subgraphs (and back in responses). */
-export const REQUEST_ID_HEADER = "x-request-id";
 
 /** The per-request context every subgraph resolver receives. */
 export interface ServiceContext extends AuthContext {
@@ -17,10 +15,6 @@ export interface ServiceContext extends AuthContext {
   loaders: LoaderRegistry;
 }
 
-/** A caller-supplied request id is kept when it is a sane token; anything else gets a fresh UUID. */
-export function normalizeRequestId(value: unknown): string {
-  return typeof value === "string" && /^[A-Za-z0-9._:-]{8,128}$/.test(value) ? value : randomUUID();
-}
 
 /** Verifies the caller (if any) and builds a context with a fresh, tenant-scoped EntityManager and loaders. */
 export async function createServiceContext(opts: {

@@ -21,6 +21,15 @@ export async function buildFederatedSchema(
     ...options,
     authChecker,
     authMode: "error",
+    // Subscriptions here use their own `subscribe` functions over the kernel PubSub; type-graphql's is never used.
+    pubSub: {
+      publish: () => {
+        throw new Error("type-graphql pubSub is not used; publish through the kernel PubSub");
+      },
+      subscribe: () => {
+        throw new Error("type-graphql pubSub is not used; use a `subscribe` function");
+      },
+    },
     validate: false,
     skipCheck: true,
   });

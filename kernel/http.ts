@@ -3,13 +3,13 @@ import type { AddressInfo } from "node:net";
 import express, { type Express, type Request } from "express";
 import { ApolloServer, type ApolloServerPlugin, type BaseContext } from "@apollo/server";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
-import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
+import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { expressMiddleware } from "@as-integrations/express5";
 import { GraphQLError, type GraphQLSchema } from "graphql";
 import { WebSocketServer } from "ws";
 import { useServer } from "graphql-ws/use/ws";
 import type { Logger } from "pino";
-import { REQUEST_ID_HEADER, normalizeRequestId } from "./context.js";
+import { REQUEST_ID_HEADER, normalizeRequestId } from "./request-id.js";
 import { formatErrorFor } from "./errors.js";
 
 /** What a running HTTP service exposes to its composition root. */
@@ -97,6 +97,7 @@ export async function startSubgraphServer<TContext extends BaseContext>(opts: {
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageDisabled(),
+      ApolloServerPluginInlineTraceDisabled(),
       operationLogPlugin(opts.logger) as ApolloServerPlugin<TContext>,
       { async serverWillStart() { return { async drainServer() { await wsServer.dispose(); } }; } },
     ],

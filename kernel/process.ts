@@ -33,3 +33,12 @@ export function exitOnConfigError(err: unknown): never {
   }
   throw err;
 }
+
+/** Runs a process's main function: config errors print cleanly (exit 2), other start failures are logged (exit 1). */
+export function runMain(main: () => Promise<void>): void {
+  main().catch((err) => {
+    if (err instanceof ConfigError) exitOnConfigError(err);
+    process.stderr.write(`start failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -28,7 +28,8 @@ export async function ensureTenantWithAdmin(
     const admin = await em.findOne(User, { tenantId: existing.id, roles: { $contains: ["ADMIN"] } }, { ...off, orderBy: { createdAt: "asc" } });
     return { tenantId: existing.id, slug: existing.slug, adminUserId: admin?.id ?? "", adminEmail: admin?.email ?? input.adminEmail };
   }
-  const password = randomBytes(12).toString("base64url");
+  // Letters and digits only, so it copies cleanly from a terminal.
+  const password = randomBytes(18).toString("base64url").replace(/[-_]/g, "").slice(0, 16);
   const tenant = em.create(Tenant, { id: randomUUID(), slug: input.slug, name: input.name, status: TenantStatus.ACTIVE, plan: input.plan ?? Plan.PRO });
   const admin = em.create(User, {
     id: randomUUID(),

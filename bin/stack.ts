@@ -1,0 +1,86 @@
+// Starts the whole stack in one process: the four subgraphs and the gateway, on one database and one pub/sub.
+// Used by the embedded default (bin/embedded.ts) and by the test harness.
+import type { Logger } from "pino";
+import type { ServiceConfig } from "../kernel/config.js";
+import { createPubSub } from "../kernel/pubsub/index.js";
+import type { PubSub } from "../kernel/pubsub/pubsub.js";
+import type { RunningSubgraph } from "../kernel/service.js";
+import { startGateway, type RunningGateway } from "../gateway/gateway.js";
+import { startAudit } from "../subgraphs/audit/start.js";
+import { startConnectors } from "../subgraphs/connectors/start.js";
+import { startSync } from "../subgraphs/sync/start.js";
+import { startTenants, type RunningTenants } from "../subgraphs/tenants/start.js";
+
+export interface StackOptions {
+  databaseUrl: string;
+  redisUrl?: string;
+  /** Redis channel prefix (tests isolate runs sharing one Redis). */
+  redisKeyPrefix?: string;
+  host?: string;
+  gatewayPort?: number;
+  supergraphPath?: string;
+  sandbox?: boolean;
+  logger: Logger;
+}
+
+export interface RunningStack {
+  gateway: RunningGateway;
+  tenants: RunningTenants;
+  sync: RunningSubgraph;
+  connectors: RunningSubgraph;
+  audit: RunningSubgraph;
+  pubsub: PubSub;
+  stop(): Promise<void>;
+}
+
+/** Starts tenants first (it owns the signing keys), then the other subgraphs, then the gateway over them. */
+export async function startStack(opts: StackOptions): Promise<RunningStack> {
+  const host = opts.host ?? "127.0.0.1";
+  const pubsub = createPubSub({ redisUrl: opts.redisUrl, keyPrefix: opts.redisKeyPrefix, logger: opts.logger });
+  const deps = { logger: opts.logger, pubsub };
+  const jwt = { issuer: "tributary", audience: "tributary-api" };
+  // Subgraphs are internal: loopback, any free port.
+  const base: ServiceConfig = { databaseUrl: opts.databaseUrl, redisUrl: opts.redisUrl, host: "127.0.0.1", port: 0, logLevel: "info", jwt };
+  const started: { stop(): Promise<void> }[] = [];
+  try {
+    const tenants = await startTenants(base, deps);
+    started.push(tenants);
+    const withJwks = { ...base, jwt: { ...jwt, jwksUrl: tenants.jwksUrl } };
+    const [sync, connectors, audit] = await Promise.all([startSync(withJwks, deps), startConnectors(withJwks, deps), startAudit(withJwks, deps)]);
+    started.push(sync, connectors, audit);
+    const gateway = await startGateway(
+      {
+        host,
+        port: opts.gatewayPort ?? 0,
+        logLevel: "info",
+        sandbox: opts.sandbox ?? true,
+        supergraphPath: opts.supergraphPath ?? "schema/supergraph.graphql",
+        subgraphUrls: { tenants: tenants.url, sync: sync.url, connectors: connectors.url, audit: audit.url },
+        jwt: { ...jwt, jwksUrl: tenants.jwksUrl },
+        redisUrl: opts.redisUrl,
+      },
+      deps,
+    );
+    return {
+      gateway,
+      tenants,
+      sync,
+      connectors,
+      audit,
+      pubsub,
+      async stop() {
+        await gateway.stop();
+        await stopAll(started);
+        await pubsub.close();
+      },
+    };
+  } catch (err) {
+    await stopAll(started);
+    await pubsub.close();
+    throw err;
+  }
+}
+
+async function stopAll(services: { stop(): Promise<void> }[]): Promise<void> {
+  for (const s of [...services].reverse()) await s.stop().catch(() => undefined);
+}

@@ -1,0 +1,18 @@
+import { RemoteGraphQLDataSource } from "@apollo/gateway";
+
+import { REQUEST_ID_HEADER } from "../kernel/request-id.js";
+
+/** What a gateway request carries to the subgraphs. */
+export interface ForwardedContext {
+  authorization?: string;
+  requestId: string;
+}
+
+/** Fetches from a subgraph, forwarding the caller's token (every subgraph verifies it itself) and the request id. */
+export class ForwardingDataSource extends RemoteGraphQLDataSource<ForwardedContext & Record<string, unknown>> {
+  override willSendRequest({ request, context }: Parameters<RemoteGraphQLDataSource["willSendRequest"] & {}>[0]): void {
+    const ctx = context as Partial<ForwardedContext>;
+    if (ctx.authorization) request.http?.headers.set("authorization", ctx.authorization);
+    if (ctx.requestId) request.http?.headers.set(REQUEST_ID_HEADER, ctx.requestId);
+  }
+}

@@ -1,0 +1,215 @@
+import { readFile } from "node:fs/promises";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { ApolloGateway } from "@apollo/gateway";
+import { ApolloServer, type ApolloServerPlugin } from "@apollo/server";
+import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
+import { ApolloServerPluginLandingPageLocalDefault, ApolloServerPluginLandingPageProductionDefault } from "@apollo/server/plugin/landingPage/default";
+import { expressMiddleware } from "@as-integrations/express5";
+import cors from "cors";
+import express from "express";
+import { GraphQLError, print, type ExecutionResult, type GraphQLFormattedError } from "graphql";
+import { CloseCode, type Context as WsContext } from "graphql-ws";
+import { useServer } from "graphql-ws/use/ws";
+import type { Logger } from "pino";
+import { WebSocketServer } from "ws";
+import { TokenVerifier, type Principal } from "../kernel/auth.js";
+import { Errors, ErrorCode, formatErrorFor } from "../kernel/errors.js";
+import type { PubSub } from "../kernel/pubsub/pubsub.js";
+import { SUBGRAPH_NAMES, type GatewayConfig, type SubgraphName } from "./config.js";
+import { mountHealth, operationLogPlugin } from "../kernel/http.js";
+import { REQUEST_ID_HEADER, normalizeRequestId } from "../kernel/request-id.js";
+import { ForwardingDataSource, type ForwardedContext } from "./data-source.js";
+import { FederatedSubscriptions, type SubscriptionContext } from "./subscriptions/federated-subscriptions.js";
+
+/** The gateway's per-request context. */
+export interface GatewayContext extends ForwardedContext {
+  principal?: Principal;
+}
+
+export interface RunningGateway {
+  url: string;
+  wsUrl: string;
+  port: number;
+  subscriptions: FederatedSubscriptions;
+  stop(): Promise<void>;
+}
+
+
+/**
+ * Starts the public entry point: Apollo Gateway over the committed supergraph on `/graphql` (HTTP), graphql-ws on the
+ * same path (federated subscriptions), Apollo Sandbox in development, `/healthz` and `/readyz`.
+ */
+export async function startGateway(config: GatewayConfig, deps: { logger: Logger; pubsub?: PubSub }): Promise<RunningGateway> {
+  const logger = deps.logger.child({ service: "gateway" });
+  const supergraphSdl = await readFile(config.supergraphPath, "utf8");
+  const urlOf = (name: string, composedUrl: string) => config.subgraphUrls[name as SubgraphName] ?? composedUrl;
+  const verifier = new TokenVerifier({ jwks: config.jwt.jwksUrl, issuer: config.jwt.issuer, audience: config.jwt.audience });
+
+  const gateway = new ApolloGateway({
+    supergraphSdl,
+    buildService: ({ name, url }) => new ForwardingDataSource({ url: urlOf(name, url!) }),
+  });
+  const subscriptions = new FederatedSubscriptions({
+    logger,
+    dataSourceFor: (name, url) => new ForwardingDataSource({ url: urlOf(name, url) }),
+    wsUrlFor: (name, url) => urlOf(name, url).replace(/^http/, "ws"),
+  });
+  // Registered before Apollo starts the gateway, so the first load is seen.
+  gateway.onSchemaLoadOrUpdate(({ coreSupergraphSdl }) => subscriptions.load(coreSupergraphSdl));
+
+  const app = express();
+  app.disable("x-powered-by");
+  const httpServer = http.createServer(app);
+  const formatError = gatewayFormatError(logger);
+
+  const wss = new WebSocketServer({ server: httpServer, path: "/graphql" });
+  const expiryTimers = new WeakMap<object, NodeJS.Timeout>();
+  let apollo!: ApolloServer<GatewayContext>;
+  const wsServer = useServer<Record<string, unknown> | undefined, { principal?: Principal; requestId?: string }>(
+    {
+      schema: () => subscriptions.apiSchema,
+      onConnect: async (ctx) => {
+        const authorization = ctx.connectionParams?.authorization;
+        ctx.extra.requestId = normalizeRequestId(ctx.connectionParams?.[REQUEST_ID_HEADER]);
+        if (authorization === undefined || authorization === null || authorization === "") return true;
+        try {
+          if (typeof authorization !== "string") throw Errors.unauthenticated("authorization must be a string");
+          ctx.extra.principal = await verifier.verifyAuthorization(authorization);
+        } catch (err) {
+          ctx.extra.socket.close(CloseCode.Unauthorized, closeReason(err));
+          return false;
+        }
+        // A socket lives longer than its token: close it when the token expires (the client reconnects with a new one).
+        const ms = ctx.extra.principal.expiresAt.getTime() - Date.now();
+        expiryTimers.set(ctx, setTimeout(() => ctx.extra.socket.close(CloseCode.Unauthorized, "Token expired"), Math.max(0, ms)).unref());
+        return true;
+      },
+      onClose: (ctx) => clearTimeout(expiryTimers.get(ctx)),
+      context: (ctx): SubscriptionContext => ({
+        authorization: ctx.extra.principal ? (ctx.connectionParams?.authorization as string) : undefined,
+        requestId: ctx.extra.requestId ?? crypto.randomUUID(),
+        tenantId: ctx.extra.principal?.tenantId,
+      }),
+      subscribe: async (args) => {
+        const ctx = args.contextValue as SubscriptionContext;
+        // Refused before any upstream work: subscriptions always need a verified caller.
+        if (!ctx.authorization) return { errors: [Errors.unauthenticated("Subscriptions need a token in connectionParams.authorization")] };
+        return subscriptions.subscribe(args);
+      },
+      // Queries and mutations sent over the socket run through Apollo (and so through the gateway's planner).
+      execute: async (args) => {
+        const ctx = args.contextValue as SubscriptionContext;
+        const res = await apollo.executeOperation(
+          { query: print(args.document), variables: (args.variableValues ?? undefined) as Record<string, unknown> | undefined, operationName: args.operationName ?? undefined },
+          { contextValue: { authorization: ctx.authorization, requestId: ctx.requestId } },
+        );
+        return res.body.kind === "single" ? (res.body.singleResult as ExecutionResult) : { errors: [Errors.badInput("Incremental delivery is not supported over WebSocket")] };
+      },
+      onNext: (_ctx, _id, _payload, _args, result) => maskResult(result as ExecutionResult, formatError),
+    },
+    wss,
+  );
+
+  apollo = new ApolloServer<GatewayContext>({
+    gateway,
+    formatError,
+    includeStacktraceInErrorResponses: false,
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      { async serverWillStart() { return { async drainServer() { await wsServer.dispose(); await subscriptions.close(); } }; } },
+      config.sandbox
+        ? ApolloServerPluginLandingPageLocalDefault({ embed: { initialState: { pollForSchemaUpdates: false } }, includeCookies: false })
+        : ApolloServerPluginLandingPageProductionDefault({ footer: false }),
+      operationLogPlugin(logger) as ApolloServerPlugin<GatewayContext>,
+    ],
+  });
+  await apollo.start();
+
+  mountHealth(app, () => readiness(config, deps.pubsub));
+  app.use(
+    "/graphql",
+    cors<cors.CorsRequest>({ exposedHeaders: [REQUEST_ID_HEADER] }),
+    express.json({ limit: "1mb" }),
+    expressMiddleware(apollo, {
+      context: async ({ req, res }): Promise<GatewayContext> => {
+        const requestId = normalizeRequestId(req.headers[REQUEST_ID_HEADER]);
+        res.setHeader(REQUEST_ID_HEADER, requestId);
+        const authorization = req.headers.authorization || undefined;
+        // Verified before planning: a bad token never reaches a subgraph.
+        let principal: Principal | undefined;
+        if (authorization) {
+          try {
+            principal = await verifier.verifyAuthorization(authorization);
+          } catch (err) {
+            throw withStatus(err, 401);
+          }
+        }
+        return { authorization, requestId, principal };
+      },
+    }),
+  );
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once("error", reject);
+    httpServer.listen(config.port, config.host, () => resolve());
+  });
+  const { port } = httpServer.address() as AddressInfo;
+  const host = config.host === "0.0.0.0" ? "localhost" : config.host;
+  logger.info({ port }, "gateway listening");
+  return {
+    port,
+    url: `http://${host}:${port}/graphql`,
+    wsUrl: `ws://${host}:${port}/graphql`,
+    subscriptions,
+    stop: () => apollo.stop(),
+  };
+}
+
+/** Readiness: every subgraph ready (each checks its own database) and pub/sub reachable. */
+async function readiness(config: GatewayConfig, pubsub?: PubSub): Promise<Record<string, boolean>> {
+  const entries = await Promise.all(
+    SUBGRAPH_NAMES.map(async (name) => {
+      const url = config.subgraphUrls[name].replace(/\/graphql\/?$/, "/readyz");
+      const ok = await fetch(url, { signal: AbortSignal.timeout(2_000) }).then((r) => r.ok, () => false);
+      return [name, ok] as const;
+    }),
+  );
+  const checks: Record<string, boolean> = Object.fromEntries(entries);
+  if (pubsub) checks.pubsub = await pubsub.ping();
+  return checks;
+}
+
+/** The kernel's masking, plus: a subgraph that cannot be reached is UPSTREAM_UNAVAILABLE, not an internal error. */
+function gatewayFormatError(logger: Logger) {
+  const base = formatErrorFor(logger);
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const cause = String((error as { originalError?: { message?: string } })?.originalError?.message ?? formatted.message);
+    if (!formatted.extensions?.code || formatted.extensions.code === "DOWNSTREAM_SERVICE_ERROR" || formatted.extensions.code === ErrorCode.INTERNAL_SERVER_ERROR) {
+      if (/ECONNREFUSED|ECONNRESET|fetch failed|socket hang up|ETIMEDOUT/i.test(cause)) {
+        logger.warn({ cause }, "subgraph unavailable");
+        return { message: "A backing service is unavailable", path: formatted.path, extensions: { code: ErrorCode.UPSTREAM_UNAVAILABLE } };
+      }
+    }
+    return base(formatted, error);
+  };
+}
+
+/** Applies HTTP error formatting to results sent over the socket too. */
+function maskResult(result: ExecutionResult, format: (f: GraphQLFormattedError, e: unknown) => GraphQLFormattedError): ExecutionResult {
+  if (!result.errors?.length) return result;
+  const errors = result.errors.map((e) => {
+    const formatted = format(e instanceof GraphQLError ? e.toJSON() : (e as GraphQLFormattedError), e);
+    return new GraphQLError(formatted.message, { path: formatted.path, extensions: formatted.extensions });
+  });
+  return { ...result, errors };
+}
+
+function withStatus(err: unknown, status: number): GraphQLError {
+  const e = err instanceof GraphQLError ? err : Errors.unauthenticated();
+  return new GraphQLError(e.message, { extensions: { ...e.extensions, http: { status } } });
+}
+
+function closeReason(err: unknown): string {
+  return (err instanceof GraphQLError ? err.message : "Unauthorized").slice(0, 120);
+}

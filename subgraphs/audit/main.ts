@@ -1,0 +1,17 @@
+// Process entry of the audit subgraph: parse config, connect, listen. The only file here with side effects.
+import { parseServiceConfig } from "../../kernel/config.js";
+import { createLogger } from "../../kernel/logger.js";
+import { runMain, runUntilSignal } from "../../kernel/process.js";
+import { createPubSub } from "../../kernel/pubsub/index.js";
+import { AUDIT_DEFAULT_PORT, startAudit } from "./start.js";
+
+runMain(async () => {
+  const config = parseServiceConfig(AUDIT_DEFAULT_PORT, { jwks: true });
+  const logger = createLogger(config.logLevel);
+  const pubsub = createPubSub({ redisUrl: config.redisUrl, logger });
+  const service = await startAudit(config, { logger, pubsub });
+  runUntilSignal(logger, async () => {
+    await service.stop();
+    await pubsub.close();
+  });
+});
