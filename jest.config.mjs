@@ -17,8 +17,6 @@ export default {
     ],
   },
   testMatch: ["<rootDir>/{kernel,gateway,subgraphs,schema,simulators,test}/**/*.test.ts"],
-  globalSetup: "<rootDir>/test/harness/global-setup.ts",
-  globalTeardown: "<rootDir>/test/harness/global-teardown.ts",
   maxWorkers: 2,
   testTimeout: 60000,
 };
