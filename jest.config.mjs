@@ -16,7 +16,7 @@ export default {
       },
     ],
   },
-  testMatch: ["<rootDir>/{kernel,gateway,subgraphs,schema,simulators,test}/**/*.test.ts"],
+  testMatch: ["<rootDir>/{bin,kernel,gateway,subgraphs,schema,simulators,test}/**/*.test.ts"],
   maxWorkers: 2,
   testTimeout: 60000,
 };
