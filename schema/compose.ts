@@ -10,7 +10,7 @@ export const composedUrl = (name: string, port: number) => `http://127.0.0.1:${p
 
 /** Emits each subgraph's SDL (sorted, with @key) and composes the supergraph; throws on composition errors. */
 export async function composeSchemas(
-  subgraphs: readonly Pick<SubgraphModule, "name" | "defaultPort" | "buildSchema">[] = SUBGRAPHS,
+  subgraphs: readonly { name: string; defaultPort: number; buildSchema: SubgraphModule["buildSchema"] }[] = SUBGRAPHS,
 ): Promise<{ files: Record<string, string> }> {
   const files: Record<string, string> = {};
   const services = [];

@@ -94,7 +94,7 @@ export async function startTestStack(opts: { pubsub?: "memory" | "redis" } = {})
       headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
       body: JSON.stringify({ query: print(doc), variables }),
     });
-    return { ...(await res.json()), status: res.status };
+    return { ...((await res.json()) as FormattedExecutionResult<any>), status: res.status };
   };
 
   return {
