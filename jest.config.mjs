@@ -17,6 +17,7 @@ export default {
     ],
   },
   testMatch: ["<rootDir>/{bin,kernel,gateway,subgraphs,schema,simulators,test}/**/*.test.ts"],
+  reporters: ["default", "<rootDir>/test/harness/summary-reporter.cjs"],
   maxWorkers: 2,
   testTimeout: 60000,
 };

@@ -8,7 +8,7 @@ import { mkdtempSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { pino } from "pino";
+import { pino, type Logger } from "pino";
 import WebSocket from "ws";
 import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import { startStack, type RunningStack } from "../../bin/stack.js";
@@ -76,11 +76,11 @@ export interface TestStack {
 }
 
 /** Boots a stack; `pubsub: "redis"` uses REDIS_URL with a unique channel prefix. */
-export async function startTestStack(opts: { pubsub?: "memory" | "redis" } = {}): Promise<TestStack> {
+export async function startTestStack(opts: { pubsub?: "memory" | "redis"; logger?: Logger } = {}): Promise<TestStack> {
   const databaseUrl = await createTestDatabase();
   const redisUrl = opts.pubsub === "redis" ? redisUrlOrFail() : undefined;
   if (opts.pubsub === "redis" && !redisUrl) throw new Error("REDIS_URL is not set");
-  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
+  const logger = opts.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
   const stack = await startStack({ databaseUrl, redisUrl, redisKeyPrefix: `test:${randomUUID()}:`, logger, sandbox: false }).catch(async (err) => {
     await releasePostgres();
     throw err;

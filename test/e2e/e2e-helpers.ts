@@ -1,0 +1,126 @@
+// Shared helpers of the end-to-end suites (not a test file: jest only runs *.test.ts).
+import { print, type ExecutionResult } from "graphql";
+import type { Client } from "graphql-ws";
+import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
+
+/** Polls `check` until it returns a truthy value (returned) or `timeoutMs` passes (throws with `what`). */
+export async function waitUntil<T>(check: () => T | Promise<T>, what: string, timeoutMs = 5_000, intervalMs = 20): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  for (;;) {
+    last = await check();
+    if (last) return last;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A raw GraphQL POST (any URL: gateway or a subgraph); returns HTTP status and parsed body (text if not JSON). */
+export async function post(url: string, query: string, variables?: Record<string, unknown>, token?: string): Promise<{ status: number; body: any }> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  const text = await res.text();
+  try {
+    return { status: res.status, body: JSON.parse(text) };
+  } catch {
+    return { status: res.status, body: text };
+  }
+}
+
+/** The `extensions.code` of every error of a response body (empty when there are none). */
+export function codesOf(body: { errors?: readonly { extensions?: Record<string, unknown> }[] } | undefined | null): unknown[] {
+  return (body?.errors ?? []).map((e) => e.extensions?.code);
+}
+
+/**
+ * A live subscription: results are collected in the background so a test can interleave mutations with
+ * expectations (`await feed.nth(2)`), and see whether (and how) the stream ended.
+ */
+export class Feed<T> {
+  readonly results: ExecutionResult<T>[] = [];
+  /** True once the stream completed or failed. */
+  done = false;
+  /** What the iterator threw (a close event, or GraphQL errors sent as an `error` message). */
+  error: unknown;
+  readonly finished: Promise<void>;
+  private readonly iterator: AsyncIterableIterator<ExecutionResult<T>>;
+
+  constructor(client: Client, doc: TypedDocumentNode<T, any>, variables: Record<string, unknown>) {
+    this.iterator = client.iterate<T>({ query: print(doc), variables }) as AsyncIterableIterator<ExecutionResult<T>>;
+    this.finished = (async () => {
+      try {
+        for await (const r of this.iterator) this.results.push(r);
+      } catch (err) {
+        this.error = err;
+      } finally {
+        this.done = true;
+      }
+    })();
+  }
+
+  /** Waits for the n-th result (1-based) and returns it; fails if the stream ends first or time runs out. */
+  async nth(n: number, timeoutMs = 10_000): Promise<ExecutionResult<T>> {
+    await waitUntil(() => this.results.length >= n || this.done, `result #${n} (got ${JSON.stringify(this.results)})`, timeoutMs, 5);
+    if (this.results.length < n) {
+      throw new Error(`stream ended after ${this.results.length} results (wanted ${n}): ${JSON.stringify({ results: this.results, error: describe(this.error) })}`);
+    }
+    return this.results[n - 1]!;
+  }
+
+  /** Waits until the stream has ended (completed or failed). */
+  async ended(timeoutMs = 10_000): Promise<void> {
+    await waitUntil(() => this.done, `the stream to end (got ${JSON.stringify(this.results)})`, timeoutMs, 5);
+  }
+
+  /** Unsubscribes (idempotent). */
+  async close(): Promise<void> {
+    await this.iterator.return?.();
+    await this.finished;
+  }
+}
+
+function describe(err: unknown): unknown {
+  if (err && typeof err === "object" && "code" in err) return { code: (err as { code: unknown }).code, reason: (err as { reason?: unknown }).reason };
+  return err;
+}
+
+/** Fragments that only appear in a response when a stack trace or SQL leaked. */
+const LEAK_PATTERNS: RegExp[] = [
+  /stacktrace/i,
+  /\bat [\w.<>]+ \(/, // "at fn (file:line)"
+  /node_modules/,
+  /\.ts:\d+/,
+  /\.js:\d+/,
+  /\bselect\b[\s\S]*\bfrom\b/i,
+  /\binsert into\b/i,
+  /\bupdate\s+"[^"]+"\s*\.\s*"[^"]+"/i,
+  /"(sync|tenants|connectors|audit)"\."\w+"/,
+  /syntax error at or near/i,
+  /violates .* constraint/i,
+  /invalid input syntax/i,
+  /invalid byte sequence/i,
+  /duplicate key value/i,
+];
+
+/** The fragments of `body` (any JSON or text) that look like a stack trace or SQL. */
+export function leaksIn(body: unknown): string[] {
+  const text = typeof body === "string" ? body : JSON.stringify(body);
+  return LEAK_PATTERNS.filter((p) => p.test(text)).map((p) => `${p} ~ ${text.match(p)?.[0]}`);
+}
+
+/** A small seeded PRNG (mulberry32): randomized tests print their seed and can be replayed with E2E_SEED. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
