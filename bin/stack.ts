@@ -46,8 +46,10 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     const tenants = await startTenants(base, deps);
     started.push(tenants);
     const withJwks = { ...base, jwt: { ...jwt, jwksUrl: tenants.jwksUrl } };
-    const [sync, connectors, audit] = await Promise.all([startSync(withJwks, deps), startConnectors(withJwks, deps), startAudit(withJwks, deps)]);
-    started.push(sync, connectors, audit);
+    const [connectors, audit] = await Promise.all([startConnectors(withJwks, deps), startAudit(withJwks, deps)]);
+    started.push(connectors, audit);
+    const sync = await startSync(withJwks, deps, { connectorsUrl: connectors.url });
+    started.push(sync);
     const gateway = await startGateway(
       {
         host,

@@ -18,6 +18,7 @@ import { Errors, ErrorCode, formatErrorFor } from "../kernel/errors.js";
 import type { PubSub } from "../kernel/pubsub/pubsub.js";
 import { SUBGRAPH_NAMES, type GatewayConfig, type SubgraphName } from "./config.js";
 import { mountHealth, operationLogPlugin } from "../kernel/http.js";
+import { jsonBodyErrors, rejectNulCharacters } from "../kernel/input-guards.js";
 import { REQUEST_ID_HEADER, normalizeRequestId } from "../kernel/request-id.js";
 import { ForwardingDataSource, type ForwardedContext } from "./data-source.js";
 import { FederatedSubscriptions, type SubscriptionContext } from "./subscriptions/federated-subscriptions.js";
@@ -122,6 +123,7 @@ export async function startGateway(config: GatewayConfig, deps: { logger: Logger
         ? ApolloServerPluginLandingPageLocalDefault({ embed: { initialState: { pollForSchemaUpdates: false } }, includeCookies: false })
         : ApolloServerPluginLandingPageProductionDefault({ footer: false }),
       operationLogPlugin(logger) as ApolloServerPlugin<GatewayContext>,
+      rejectNulCharacters<GatewayContext>(),
     ],
   });
   await apollo.start();
@@ -149,6 +151,7 @@ export async function startGateway(config: GatewayConfig, deps: { logger: Logger
       },
     }),
   );
+  app.use(jsonBodyErrors);
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once("error", reject);

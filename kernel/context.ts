@@ -9,6 +9,8 @@ import { normalizeRequestId } from "./request-id.js";
 /** The per-request context every subgraph resolver receives. */
 export interface ServiceContext extends AuthContext {
   requestId: string;
+  /** The caller's verified `Authorization` value, forwarded when this service asks another one on their behalf. */
+  authorization?: string;
   logger: Logger;
   /** Scoped to the caller's tenant when authenticated; unscoped (tenant queries fail closed) otherwise. */
   em: EntityManager;
@@ -31,6 +33,7 @@ export async function createServiceContext(opts: {
   const em = principal ? forkForTenant(opts.orm, principal.tenantId) : forkUnscoped(opts.orm);
   return {
     requestId,
+    authorization: principal ? opts.authorization ?? undefined : undefined,
     principal,
     logger: opts.logger.child({ requestId, tenantId: principal?.tenantId, userId: principal?.userId }),
     em,

@@ -11,6 +11,7 @@ import { useServer } from "graphql-ws/use/ws";
 import type { Logger } from "pino";
 import { REQUEST_ID_HEADER, normalizeRequestId } from "./request-id.js";
 import { formatErrorFor } from "./errors.js";
+import { jsonBodyErrors, rejectNulCharacters } from "./input-guards.js";
 
 /** What a running HTTP service exposes to its composition root. */
 export interface RunningService {
@@ -99,6 +100,7 @@ export async function startSubgraphServer<TContext extends BaseContext>(opts: {
       ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginInlineTraceDisabled(),
       operationLogPlugin(opts.logger) as ApolloServerPlugin<TContext>,
+      rejectNulCharacters<TContext>(),
       { async serverWillStart() { return { async drainServer() { await wsServer.dispose(); } }; } },
     ],
   });
@@ -117,6 +119,7 @@ export async function startSubgraphServer<TContext extends BaseContext>(opts: {
       },
     }),
   );
+  app.use(jsonBodyErrors);
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once("error", reject);

@@ -11,8 +11,9 @@ export function byIdLoader<T extends { id: string }>(em: EntityManager, entity: 
   return new DataLoader<string, T | null>(async (ids) => {
     const valid = ids.filter(isUuid);
     const rows = valid.length ? ((await em.find(entity, { id: { $in: valid } } as any)) as T[]) : [];
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    return ids.map((id) => byId.get(id) ?? null);
+    // Postgres returns UUIDs in lower case; callers may send any case.
+    const byId = new Map(rows.map((r) => [r.id.toLowerCase(), r]));
+    return ids.map((id) => byId.get(id.toLowerCase()) ?? null);
   });
 }
 
@@ -26,9 +27,9 @@ export function byForeignKeyLoader<T extends object>(
   return new DataLoader<string, T[]>(async (keys) => {
     const valid = keys.filter(isUuid);
     const rows = valid.length ? ((await em.find(entity, { [field]: { $in: valid } } as any, { orderBy: orderBy as any })) as T[]) : [];
-    const groups = new Map<string, T[]>(keys.map((k) => [k, []]));
-    for (const row of rows) groups.get(String(row[field]))?.push(row);
-    return keys.map((k) => groups.get(k)!);
+    const groups = new Map<string, T[]>(keys.map((k) => [k.toLowerCase(), []]));
+    for (const row of rows) groups.get(String(row[field]).toLowerCase())?.push(row);
+    return keys.map((k) => groups.get(k.toLowerCase())!);
   });
 }
 

@@ -305,6 +305,11 @@ class Upstream {
   private readonly plan: QueryPlan["node"];
   private readonly serviceMap: Record<string, GraphQLDataSource> = {};
   private source?: AsyncIterableIterator<FormattedExecutionResult>;
+  /**
+   * The latest result, replayed to subscribers that join later. Shared subscriptions are state streams (each event
+   * is the whole current state, as `syncRunUpdated` sends), so the latest result is what a late joiner needs first.
+   */
+  private last?: ExecutionResult;
   private stopped = false;
   private done?: Promise<void>;
 
@@ -323,6 +328,7 @@ class Upstream {
 
   add(queue: BoundedQueue): void {
     this.subscribers.add(queue);
+    if (this.last) queue.push(this.last);
   }
 
   remove(queue: BoundedQueue): void {
@@ -377,6 +383,7 @@ class Upstream {
           failure = [appError(ErrorCode.INTERNAL_SERVER_ERROR, "Subscription event could not be resolved")];
           break;
         }
+        this.last = result;
         // Snapshot: an overflowing subscriber removes itself while we iterate.
         for (const q of [...this.subscribers]) q.push(result);
       }

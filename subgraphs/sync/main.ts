@@ -1,5 +1,6 @@
 // Process entry of the sync subgraph: parse config, connect, listen. The only file here with side effects.
-import { parseServiceConfig } from "../../kernel/config.js";
+import { z } from "zod";
+import { parseEnv, parseServiceConfig } from "../../kernel/config.js";
 import { createLogger } from "../../kernel/logger.js";
 import { runMain, runUntilSignal } from "../../kernel/process.js";
 import { createPubSub } from "../../kernel/pubsub/index.js";
@@ -7,9 +8,10 @@ import { SYNC_DEFAULT_PORT, startSync } from "./start.js";
 
 runMain(async () => {
   const config = parseServiceConfig(SYNC_DEFAULT_PORT, { jwks: true });
+  const peers = parseEnv(z.object({ CONNECTORS_URL: z.url({ message: "must be the connectors subgraph URL, e.g. http://connectors:4103/graphql" }) }));
   const logger = createLogger(config.logLevel);
   const pubsub = createPubSub({ redisUrl: config.redisUrl, logger });
-  const service = await startSync(config, { logger, pubsub });
+  const service = await startSync(config, { logger, pubsub }, { connectorsUrl: peers.CONNECTORS_URL });
   runUntilSignal(logger, async () => {
     await service.stop();
     await pubsub.close();

@@ -6,12 +6,19 @@ import { jwksVerifier, startSubgraph, type RunningSubgraph } from "../../kernel/
 import type { SyncContext } from "./context.js";
 import { migrations } from "./migrations/index.js";
 import { buildSyncSchema, entities } from "./schema.js";
+import { ConnectorDirectory } from "./sync-log/connector-directory.js";
 import { SyncRunService } from "./sync-log/sync-run.service.js";
 
 export const SYNC_DEFAULT_PORT = 4102;
 
+/** Where sync finds the services it asks on a caller's behalf. */
+export interface SyncPeers {
+  /** The connectors subgraph's GraphQL URL (connector ids are checked there, with the caller's token). */
+  connectorsUrl: string;
+}
+
 /** Starts the sync subgraph. */
-export function startSync(config: ServiceConfig, deps: { logger: Logger; pubsub: PubSub }): Promise<RunningSubgraph> {
+export function startSync(config: ServiceConfig, deps: { logger: Logger; pubsub: PubSub }, peers: SyncPeers): Promise<RunningSubgraph> {
   const audit = new AuditRecorder(deps.pubsub, deps.logger);
   let syncRuns!: SyncRunService;
   return startSubgraph<SyncContext>({
@@ -21,7 +28,7 @@ export function startSync(config: ServiceConfig, deps: { logger: Logger; pubsub:
     database: { schema: "sync", entities, migrations },
     buildSchema: buildSyncSchema,
     beforeServe: async (orm) => {
-      syncRuns = new SyncRunService(orm, deps.pubsub);
+      syncRuns = new SyncRunService(orm, deps.pubsub, new ConnectorDirectory(peers.connectorsUrl));
     },
     verifier: () => jwksVerifier(config),
     extend: (base) => ({ ...base, audit, syncRuns }),

@@ -3,13 +3,14 @@ import { print, type ExecutionResult } from "graphql";
 import type { Client } from "graphql-ws";
 import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 
+type Truthy<T> = Exclude<T, undefined | null | false | 0 | "">;
+
 /** Polls `check` until it returns a truthy value (returned) or `timeoutMs` passes (throws with `what`). */
-export async function waitUntil<T>(check: () => T | Promise<T>, what: string, timeoutMs = 5_000, intervalMs = 20): Promise<T> {
+export async function waitUntil<T>(check: () => T | Promise<T>, what: string, timeoutMs = 5_000, intervalMs = 20): Promise<Truthy<T>> {
   const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
   for (;;) {
-    last = await check();
-    if (last) return last;
+    const last = await check();
+    if (last) return last as Truthy<T>;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(intervalMs);
   }
@@ -51,10 +52,11 @@ export class Feed<T> {
   private readonly iterator: AsyncIterableIterator<ExecutionResult<T>>;
 
   constructor(client: Client, doc: TypedDocumentNode<T, any>, variables: Record<string, unknown>) {
-    this.iterator = client.iterate<T>({ query: print(doc), variables }) as AsyncIterableIterator<ExecutionResult<T>>;
+    const iterator = client.iterate<T>({ query: print(doc), variables }) as AsyncIterableIterator<ExecutionResult<T>>;
+    this.iterator = iterator;
     this.finished = (async () => {
       try {
-        for await (const r of this.iterator) this.results.push(r);
+        for await (const r of iterator) this.results.push(r);
       } catch (err) {
         this.error = err;
       } finally {

@@ -29,7 +29,7 @@ export class SyncRunResolver {
   @Authorized(PERM_RUN)
   @Mutation(() => SyncRun, { description: "Opens a run in the sync log (QUEUED)." })
   async startSyncRun(@Arg("input", () => StartSyncRunInput) input: StartSyncRunInput, @Ctx() ctx: SyncContext): Promise<SyncRun> {
-    const run = await ctx.syncRuns.start(ctx.em, requirePrincipal(ctx), input);
+    const run = await ctx.syncRuns.start(ctx.em, { ...ctx, principal: requirePrincipal(ctx) }, input);
     await ctx.audit.record(ctx, { action: "sync.run.started", targetType: "SyncRun", targetId: run.id, metadata: { kind: run.kind, connectorId: run.connectorId } });
     return run;
   }

@@ -1,11 +1,12 @@
 import { randomUUID } from "node:crypto";
-import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
+import { LockMode, type EntityManager, type MikroORM } from "@mikro-orm/postgresql";
 import type { Principal } from "../../../kernel/auth.js";
 import { isUuid } from "../../../kernel/loaders.js";
 import type { PubSub } from "../../../kernel/pubsub/pubsub.js";
 import { forkForTenant } from "../../../kernel/tenancy.js";
 import type { Topics } from "../../../kernel/topics.js";
 import { FINAL_STATUSES, SyncRun, SyncRunKind, SyncRunStatus } from "./sync-run.entity.js";
+import type { ConnectorDirectory } from "./connector-directory.js";
 import { SyncRunErrors } from "./sync-run.errors.js";
 import type { StartSyncRunInput, SyncRunProgressInput } from "./sync-run.inputs.js";
 
@@ -28,7 +29,11 @@ const NEXT: Record<SyncRunStatus, SyncRunStatus[]> = {
 
 /** Sync-log operations. The caller's tenant always comes from the principal. */
 export class SyncRunService {
-  constructor(private readonly orm: MikroORM, private readonly pubsub: PubSub) {}
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly pubsub: PubSub,
+    private readonly connectors: ConnectorDirectory,
+  ) {}
 
   async find(em: EntityManager, id: string): Promise<SyncRun> {
     const run = isUuid(id) ? await em.findOne(SyncRun, { id }) : null;
@@ -41,14 +46,21 @@ export class SyncRunService {
     return em.find(SyncRun, status ? { status } : {}, { orderBy: { createdAt: "desc", id: "desc" }, limit });
   }
 
-  async start(em: EntityManager, principal: Principal, input: StartSyncRunInput): Promise<SyncRun> {
+  async start(
+    em: EntityManager,
+    caller: { principal: Principal; authorization?: string; requestId: string },
+    input: StartSyncRunInput,
+  ): Promise<SyncRun> {
+    const { principal } = caller;
     if (input.kind === SyncRunKind.CONNECTOR && !input.connectorId) throw SyncRunErrors.connectorRequired();
-    if (input.connectorId && !isUuid(input.connectorId)) throw SyncRunErrors.connectorRequired();
+    if (input.connectorId && !(isUuid(input.connectorId) && (await this.connectors.exists(input.connectorId, caller)))) {
+      throw SyncRunErrors.connectorNotFound(input.connectorId);
+    }
     const run = em.create(SyncRun, {
       id: randomUUID(),
       tenantId: principal.tenantId,
       kind: input.kind,
-      connectorId: input.connectorId ?? null,
+      connectorId: input.connectorId?.toLowerCase() ?? null,
       triggeredById: principal.userId,
     });
     await em.flush();
@@ -56,26 +68,18 @@ export class SyncRunService {
     return run;
   }
 
+  /**
+   * Applies a progress report. The run's row is locked for the read-check-write, so concurrent reports serialize:
+   * counts never move backwards and exactly one report can finish a run.
+   */
   async progress(em: EntityManager, id: string, input: SyncRunProgressInput): Promise<SyncRun> {
-    const run = await this.find(em, id);
-    if (FINAL_STATUSES.has(run.status)) throw SyncRunErrors.finished(run.id, run.status);
-    for (const field of COUNTS) {
-      const value = input[field];
-      if (value === undefined || value === null) continue;
-      if (value < run[field]) throw SyncRunErrors.countBackwards(field);
-      run[field] = value;
-    }
-    if (input.error !== undefined && input.error !== null) run.error = input.error.slice(0, 2000);
-    if (input.status && input.status !== run.status) {
-      if (!NEXT[run.status].includes(input.status)) throw SyncRunErrors.badTransition(run.status, input.status);
-      run.status = input.status;
-      if (input.status === SyncRunStatus.RUNNING) run.startedAt = new Date();
-      if (FINAL_STATUSES.has(input.status)) {
-        run.startedAt ??= new Date();
-        run.finishedAt = new Date();
-      }
-    }
-    await em.flush();
+    if (!isUuid(id)) throw SyncRunErrors.notFound(id);
+    const run = await em.transactional(async (tx) => {
+      const run = await tx.findOne(SyncRun, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
+      if (!run) throw SyncRunErrors.notFound(id);
+      applyProgress(run, input);
+      return run;
+    });
     await this.announce(run);
     return run;
   }
@@ -122,5 +126,25 @@ export class SyncRunService {
         await events.return?.();
       }
     })();
+  }
+}
+
+function applyProgress(run: SyncRun, input: SyncRunProgressInput): void {
+  if (FINAL_STATUSES.has(run.status)) throw SyncRunErrors.finished(run.id, run.status);
+  for (const field of COUNTS) {
+    const value = input[field];
+    if (value === undefined || value === null) continue;
+    if (value < run[field]) throw SyncRunErrors.countBackwards(field);
+    run[field] = value;
+  }
+  if (input.error !== undefined && input.error !== null) run.error = input.error.slice(0, 2000);
+  if (input.status && input.status !== run.status) {
+    if (!NEXT[run.status].includes(input.status)) throw SyncRunErrors.badTransition(run.status, input.status);
+    run.status = input.status;
+    if (input.status === SyncRunStatus.RUNNING) run.startedAt = new Date();
+    if (FINAL_STATUSES.has(input.status)) {
+      run.startedAt ??= new Date();
+      run.finishedAt = new Date();
+    }
   }
 }
