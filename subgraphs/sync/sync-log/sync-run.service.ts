@@ -53,7 +53,8 @@ export class SyncRunService {
   ): Promise<SyncRun> {
     const { principal } = caller;
     if (input.kind === SyncRunKind.CONNECTOR && !input.connectorId) throw SyncRunErrors.connectorRequired();
-    if (input.connectorId && !(isUuid(input.connectorId) && (await this.connectors.exists(input.connectorId, caller)))) {
+    if (input.connectorId && !isUuid(input.connectorId)) throw SyncRunErrors.connectorMalformed();
+    if (input.connectorId && !(await this.connectors.exists(input.connectorId, caller))) {
       throw SyncRunErrors.connectorNotFound(input.connectorId);
     }
     const run = em.create(SyncRun, {
