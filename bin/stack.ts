@@ -5,6 +5,7 @@ import type { ServiceConfig } from "../kernel/config.js";
 import { createPubSub } from "../kernel/pubsub/index.js";
 import type { PubSub } from "../kernel/pubsub/pubsub.js";
 import type { RunningSubgraph } from "../kernel/service.js";
+import type { GatewayConfig } from "../gateway/config.js";
 import { startGateway, type RunningGateway } from "../gateway/gateway.js";
 import { startAudit } from "../subgraphs/audit/start.js";
 import { startConnectors } from "../subgraphs/connectors/start.js";
@@ -20,6 +21,8 @@ export interface StackOptions {
   gatewayPort?: number;
   supergraphPath?: string;
   sandbox?: boolean;
+  /** Gateway options beyond the defaults (introspection on; guards with the production limits). */
+  gateway?: Partial<Pick<GatewayConfig, "introspection" | "guards" | "benchmarkOnlyDisableGuards">>;
   logger: Logger;
 }
 
@@ -60,6 +63,10 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
         subgraphUrls: { tenants: tenants.url, sync: sync.url, connectors: connectors.url, audit: audit.url },
         jwt: { ...jwt, jwksUrl: tenants.jwksUrl },
         redisUrl: opts.redisUrl,
+        introspection: opts.gateway?.introspection ?? true,
+        benchmarkOnlyDisableGuards: opts.gateway?.benchmarkOnlyDisableGuards,
+        // Rate-limit counters under the stack's Redis prefix: runs sharing a Redis don't share counters.
+        guards: { ...opts.gateway?.guards, rateLimit: { keyPrefix: `${opts.redisKeyPrefix ?? "tributary:"}ratelimit:`, ...opts.gateway?.guards?.rateLimit } },
       },
       deps,
     );

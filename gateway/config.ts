@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { env, parseEnv } from "../kernel/config.js";
+import type { GuardsConfig, TrustProxy } from "./guards/guards.js";
+import { PLANS } from "./guards/plans.js";
 
 /** The subgraphs the gateway routes to, by their name in the supergraph. */
 export const SUBGRAPH_NAMES = ["tenants", "sync", "connectors", "audit"] as const;
@@ -10,12 +12,38 @@ export interface GatewayConfig {
   host: string;
   port: number;
   logLevel: string;
-  /** Apollo Sandbox on GET /graphql (off in production). */
+  /** Apollo Sandbox on GET /graphql (SANDBOX; off in production, and whenever introspection is off: it needs it). */
   sandbox: boolean;
+  /** Introspection queries (INTROSPECTION; off in production). When off they fail validation, over HTTP and WebSocket. */
+  introspection: boolean;
+  /** Rate limits, query cost limits and the client IP rule (gateway/guards/); defaults apply to what is left out. */
+  guards?: GuardsConfig;
+  /**
+   * FOR BENCHMARKS ONLY (bench/gateway-guards.bench.ts): the gateway neither verifies tokens nor rate-limits nor checks
+   * query cost (the subgraphs still verify tokens). Never read from the environment; refused with NODE_ENV=production.
+   */
+  benchmarkOnlyDisableGuards?: boolean;
   supergraphPath: string;
   subgraphUrls: Record<SubgraphName, string>;
   jwt: { jwksUrl: string; issuer: string; audience: string };
   redisUrl?: string;
+}
+
+const positiveInt = z.number().int().positive();
+
+/** A variable holding JSON, validated by `inner`. */
+function json<T extends z.ZodType>(inner: T) {
+  return z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: "custom", message: "must be JSON" });
+        return z.NEVER;
+      }
+    })
+    .pipe(inner);
 }
 
 const schema = z.object({
@@ -32,16 +60,36 @@ const schema = z.object({
   JWT_ISSUER: z.string().min(1).default("tributary"),
   JWT_AUDIENCE: z.string().min(1).default("tributary-api"),
   REDIS_URL: z.url({ protocol: /^rediss?$/, message: "must be a redis:// URL" }).optional(),
+  INTROSPECTION: z.enum(["true", "false"]).optional(),
+  SANDBOX: z.enum(["true", "false"]).optional(),
+  /** e.g. `{"FREE":{"perHour":5000}}`: replaces rows of gateway/guards/plans.ts. */
+  RATE_LIMIT_OVERRIDES: json(z.partialRecord(z.enum([...PLANS, "ANONYMOUS"]), z.strictObject({ perHour: positiveInt.optional(), perDay: positiveInt.optional() }))).optional(),
+  RATE_LIMIT_KEY_PREFIX: z.string().min(1).optional(),
+  /** e.g. `{"maxDepth":10,"maxCost":2000}` (gateway/guards/query-cost.ts). */
+  QUERY_LIMITS: json(
+    z.strictObject({
+      maxDepth: positiveInt.optional(),
+      maxAliases: positiveInt.optional(),
+      maxTokens: positiveInt.optional(),
+      maxCost: positiveInt.optional(),
+      defaultListSize: positiveInt.optional(),
+      maxBatch: positiveInt.optional(),
+    }),
+  ).optional(),
+  /** express `trust proxy` syntax: true, a hop count, or addresses/subnets (`loopback, 10.0.0.0/8`). Default: none. */
+  TRUST_PROXY: z.string().min(1).optional(),
 });
 
 /** Parses the gateway's environment; every bad variable is reported in one error. */
 export function parseGatewayConfig(source: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const e = parseEnv(schema, source);
+  const introspection = e.INTROSPECTION ? e.INTROSPECTION === "true" : e.NODE_ENV !== "production";
   return {
     host: e.HOST,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
-    sandbox: e.NODE_ENV !== "production",
+    sandbox: introspection && (e.SANDBOX ? e.SANDBOX === "true" : e.NODE_ENV !== "production"),
+    introspection,
     supergraphPath: e.SUPERGRAPH_PATH,
     subgraphUrls: { tenants: e.TENANTS_URL, sync: e.SYNC_URL, connectors: e.CONNECTORS_URL, audit: e.AUDIT_URL },
     jwt: {
@@ -50,5 +98,16 @@ export function parseGatewayConfig(source: NodeJS.ProcessEnv = process.env): Gat
       audience: e.JWT_AUDIENCE,
     },
     redisUrl: e.REDIS_URL,
+    guards: {
+      rateLimit: { overrides: e.RATE_LIMIT_OVERRIDES ?? {}, ...(e.RATE_LIMIT_KEY_PREFIX ? { keyPrefix: e.RATE_LIMIT_KEY_PREFIX } : {}) },
+      queryLimits: e.QUERY_LIMITS ?? {},
+      trustProxy: trustProxyOf(e.TRUST_PROXY),
+    },
   };
+}
+
+function trustProxyOf(value: string | undefined): TrustProxy {
+  if (value === undefined || value === "false") return false;
+  if (value === "true") return true;
+  return /^\d+$/.test(value) ? Number(value) : value;
 }

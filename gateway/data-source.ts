@@ -1,11 +1,13 @@
 import { RemoteGraphQLDataSource } from "@apollo/gateway";
 
-import { REQUEST_ID_HEADER } from "../kernel/request-id.js";
+import { CLIENT_IP_HEADER, CLIENT_USER_AGENT_HEADER, REQUEST_ID_HEADER } from "../kernel/request-id.js";
 
 /** What a gateway request carries to the subgraphs. */
 export interface ForwardedContext {
   authorization?: string;
   requestId: string;
+  clientIp?: string;
+  userAgent?: string;
 }
 
 /** Fetches from a subgraph, forwarding the caller's token (every subgraph verifies it itself) and the request id. */
@@ -14,5 +16,7 @@ export class ForwardingDataSource extends RemoteGraphQLDataSource<ForwardedConte
     const ctx = context as Partial<ForwardedContext>;
     if (ctx.authorization) request.http?.headers.set("authorization", ctx.authorization);
     if (ctx.requestId) request.http?.headers.set(REQUEST_ID_HEADER, ctx.requestId);
+    if (ctx.clientIp) request.http?.headers.set(CLIENT_IP_HEADER, ctx.clientIp);
+    if (ctx.userAgent) request.http?.headers.set(CLIENT_USER_AGENT_HEADER, ctx.userAgent);
   }
 }

@@ -13,7 +13,7 @@ import { CloseCode, type Context as WsContext } from "graphql-ws";
 import { useServer } from "graphql-ws/use/ws";
 import type { Logger } from "pino";
 import { WebSocketServer } from "ws";
-import { TokenVerifier, type Principal } from "../kernel/auth.js";
+import { TokenVerifier, type Caller } from "../kernel/auth.js";
 import { Errors, ErrorCode, formatErrorFor } from "../kernel/errors.js";
 import type { PubSub } from "../kernel/pubsub/pubsub.js";
 import { SUBGRAPH_NAMES, type GatewayConfig, type SubgraphName } from "./config.js";
@@ -22,10 +22,12 @@ import { jsonBodyErrors, rejectNulCharacters } from "../kernel/input-guards.js";
 import { REQUEST_ID_HEADER, normalizeRequestId } from "../kernel/request-id.js";
 import { ForwardingDataSource, type ForwardedContext } from "./data-source.js";
 import { FederatedSubscriptions, type SubscriptionContext } from "./subscriptions/federated-subscriptions.js";
+import { GatewayGuards, prepareWsOperation } from "./guards/guards.js";
+import { RATE_LIMIT_HEADER_NAMES } from "./guards/rate-limit.js";
 
 /** The gateway's per-request context. */
 export interface GatewayContext extends ForwardedContext {
-  principal?: Principal;
+  principal?: Caller;
 }
 
 export interface RunningGateway {
@@ -46,6 +48,11 @@ export async function startGateway(config: GatewayConfig, deps: { logger: Logger
   const supergraphSdl = await readFile(config.supergraphPath, "utf8");
   const urlOf = (name: string, composedUrl: string) => config.subgraphUrls[name as SubgraphName] ?? composedUrl;
   const verifier = new TokenVerifier({ jwks: config.jwt.jwksUrl, issuer: config.jwt.issuer, audience: config.jwt.audience });
+  // Guards (gateway/guards/): rate limits per tenant plan and query cost limits. Absent only in benchmarks, where the
+  // gateway does not verify tokens either.
+  if (config.benchmarkOnlyDisableGuards && process.env.NODE_ENV === "production") throw new Error("benchmarkOnlyDisableGuards is refused in production");
+  const guards = config.benchmarkOnlyDisableGuards ? undefined : await GatewayGuards.create(config.guards ?? {}, { logger, redisUrl: config.redisUrl });
+  if (!guards) logger.warn("gateway guards disabled (benchmark only): no token verification, rate limits or cost limits");
 
   const gateway = new ApolloGateway({
     supergraphSdl,
@@ -67,7 +74,7 @@ export async function startGateway(config: GatewayConfig, deps: { logger: Logger
   const wss = new WebSocketServer({ server: httpServer, path: "/graphql" });
   const expiryTimers = new WeakMap<object, NodeJS.Timeout>();
   let apollo!: ApolloServer<GatewayContext>;
-  const wsServer = useServer<Record<string, unknown> | undefined, { principal?: Principal; requestId?: string }>(
+  const wsServer = useServer<Record<string, unknown> | undefined, { principal?: Caller; requestId?: string }>(
     {
       schema: () => subscriptions.apiSchema,
       onConnect: async (ctx) => {
@@ -82,15 +89,19 @@ export async function startGateway(config: GatewayConfig, deps: { logger: Logger
           return false;
         }
         // A socket lives longer than its token: close it when the token expires (the client reconnects with a new one).
-        const ms = ctx.extra.principal.expiresAt.getTime() - Date.now();
+        const ms = ctx.extra.principal!.expiresAt.getTime() - Date.now();
         expiryTimers.set(ctx, setTimeout(() => ctx.extra.socket.close(CloseCode.Unauthorized, "Token expired"), Math.max(0, ms)).unref());
         return true;
       },
       onClose: (ctx) => clearTimeout(expiryTimers.get(ctx)),
+      // Every operation on the socket (query, mutation or subscribe request) is parsed, validated and guarded here,
+      // with the rules that apply over HTTP.
+      onSubscribe: (ctx, _id, payload) =>
+        prepareWsOperation({ schema: subscriptions.apiSchema, payload, introspection: config.introspection, guards, caller: ctx.extra.principal, request: ctx.extra.request }),
       context: (ctx): SubscriptionContext => ({
         authorization: ctx.extra.principal ? (ctx.connectionParams?.authorization as string) : undefined,
         requestId: ctx.extra.requestId ?? crypto.randomUUID(),
-        tenantId: ctx.extra.principal?.tenantId,
+        tenantId: ctx.extra.principal?.kind === "platform" ? undefined : ctx.extra.principal?.tenantId,
       }),
       subscribe: async (args) => {
         const ctx = args.contextValue as SubscriptionContext;
@@ -116,6 +127,8 @@ export async function startGateway(config: GatewayConfig, deps: { logger: Logger
     gateway,
     formatError,
     includeStacktraceInErrorResponses: false,
+    introspection: config.introspection,
+    allowBatchedHttpRequests: guards?.allowBatchedHttpRequests ?? false,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       { async serverWillStart() { return { async drainServer() { await wsServer.dispose(); await subscriptions.close(); } }; } },
@@ -124,6 +137,7 @@ export async function startGateway(config: GatewayConfig, deps: { logger: Logger
         : ApolloServerPluginLandingPageProductionDefault({ footer: false }),
       operationLogPlugin(logger) as ApolloServerPlugin<GatewayContext>,
       rejectNulCharacters<GatewayContext>(),
+      ...(guards ? [guards.apolloPlugin<GatewayContext>()] : []),
     ],
   });
   await apollo.start();
@@ -131,22 +145,27 @@ export async function startGateway(config: GatewayConfig, deps: { logger: Logger
   mountHealth(app, () => readiness(config, deps.pubsub));
   app.use(
     "/graphql",
-    cors<cors.CorsRequest>({ exposedHeaders: [REQUEST_ID_HEADER] }),
+    cors<cors.CorsRequest>({ exposedHeaders: [REQUEST_ID_HEADER, ...RATE_LIMIT_HEADER_NAMES] }),
     express.json({ limit: "1mb" }),
+    ...(guards ? [guards.batchLimit] : []),
     expressMiddleware(apollo, {
       context: async ({ req, res }): Promise<GatewayContext> => {
         const requestId = normalizeRequestId(req.headers[REQUEST_ID_HEADER]);
         res.setHeader(REQUEST_ID_HEADER, requestId);
         const authorization = req.headers.authorization || undefined;
         // Verified before planning: a bad token never reaches a subgraph.
-        let principal: Principal | undefined;
-        if (authorization) {
+        let principal: Caller | undefined;
+        if (authorization && guards) {
           try {
             principal = await verifier.verifyAuthorization(authorization);
           } catch (err) {
+            // Charged to the client IP: guessing tokens is rate limited like any anonymous call.
+            await guards.chargeHttp(req, res);
             throw withStatus(err, 401);
           }
         }
+        // Charged before parsing and planning: a limited client costs neither.
+        await guards?.chargeHttp(req, res, principal);
         return { authorization, requestId, principal };
       },
     }),
@@ -165,7 +184,10 @@ export async function startGateway(config: GatewayConfig, deps: { logger: Logger
     url: `http://${host}:${port}/graphql`,
     wsUrl: `ws://${host}:${port}/graphql`,
     subscriptions,
-    stop: () => apollo.stop(),
+    async stop() {
+      await apollo.stop();
+      await guards?.close();
+    },
   };
 }
 

@@ -7,25 +7,51 @@ export const TOKEN_ALGORITHMS = ["EdDSA"] as const;
 export const DEFAULT_ISSUER = "tributary";
 export const DEFAULT_AUDIENCE = "tributary-api";
 
-/** Who is calling. Derived only from a verified token. */
+/** A tenant user (or an API key acting for a tenant). Derived only from a verified token. */
 export interface Principal {
-  kind: "user";
+  kind: "user" | "api_key";
+  /** The user id, or for API keys the key's id. */
   userId: string;
   tenantId: string;
   email: string;
   roles: string[];
   permissions: string[];
+  /** The tenant's plan (FREE, STARTER, PRO, ENTERPRISE): rate limits and features follow it. */
+  plan: string;
   /** Token id (`jti`), for revocation and audit. */
   tokenId: string;
+  issuedAt: Date;
   expiresAt: Date;
 }
 
+/** A platform operator (SUPER_ADMIN, ADMIN, SUPPORT). Belongs to no tenant; acts on one only through explicit arguments. */
+export interface PlatformPrincipal {
+  kind: "platform";
+  userId: string;
+  email: string;
+  platformRole: string;
+  permissions: string[];
+  tokenId: string;
+  issuedAt: Date;
+  expiresAt: Date;
+}
+
+/** Whoever a valid token speaks for. */
+export type Caller = Principal | PlatformPrincipal;
+
 /** Claims Tributary puts in an access token besides the registered ones (`sub` is the user id). */
 export interface AccessTokenClaims {
-  tid: string;
+  /** Token kind: tenant user, API key or platform user. */
+  knd?: "user" | "api_key" | "platform";
+  tid?: string;
   email: string;
-  roles: string[];
+  roles?: string[];
   perms: string[];
+  plan?: string;
+  /** Platform role, for platform tokens. */
+  prl?: string;
+  /** Issue time in milliseconds (`iat` has only seconds; revocations need better). */
+  ims?: number;
 }
 
 export interface TokenVerifierOptions {
@@ -51,41 +77,55 @@ export class TokenVerifier {
   }
 
   /** Returns the principal of a `Bearer` authorization value; throws UNAUTHENTICATED with a reason otherwise. */
-  async verifyAuthorization(authorization: string): Promise<Principal> {
+  async verifyAuthorization(authorization: string): Promise<Caller> {
     const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
     if (!match) throw Errors.unauthenticated("Authorization must be 'Bearer <token>'");
     return this.verify(match[1]!);
   }
 
-  async verify(token: string): Promise<Principal> {
+  async verify(token: string): Promise<Caller> {
+    let payload: Awaited<ReturnType<typeof jwtVerify<AccessTokenClaims>>>["payload"];
     try {
-      const { payload } = await jwtVerify<AccessTokenClaims>(token, this.keys, {
+      ({ payload } = await jwtVerify<AccessTokenClaims>(token, this.keys, {
         issuer: this.issuer,
         audience: this.audience,
         algorithms: [...TOKEN_ALGORITHMS],
-        requiredClaims: ["sub", "exp", "jti", "tid"],
-      });
-      return {
-        kind: "user",
-        userId: payload.sub!,
-        tenantId: payload.tid,
-        email: payload.email,
-        roles: payload.roles ?? [],
-        permissions: payload.perms ?? [],
-        tokenId: payload.jti!,
-        expiresAt: new Date(payload.exp! * 1000),
-      };
+        requiredClaims: ["sub", "exp", "iat", "jti"],
+      }));
     } catch (e) {
       if (e instanceof joseErrors.JWTExpired) throw Errors.unauthenticated("Token expired");
       if (e instanceof joseErrors.JOSEError) throw Errors.unauthenticated("Invalid token");
       throw Errors.upstreamUnavailable("token keys");
     }
+    const common = {
+      userId: payload.sub!,
+      email: typeof payload.email === "string" ? payload.email : "",
+      permissions: Array.isArray(payload.perms) ? payload.perms.filter((p) => typeof p === "string") : [],
+      tokenId: payload.jti!,
+      issuedAt: new Date(typeof payload.ims === "number" ? payload.ims : payload.iat! * 1000),
+      expiresAt: new Date(payload.exp! * 1000),
+    };
+    if (payload.knd === "platform") {
+      if (typeof payload.prl !== "string") throw Errors.unauthenticated("Invalid token");
+      return { kind: "platform", platformRole: payload.prl, ...common };
+    }
+    if (typeof payload.tid !== "string") throw Errors.unauthenticated("Invalid token");
+    return {
+      kind: payload.knd === "api_key" ? "api_key" : "user",
+      tenantId: payload.tid,
+      roles: Array.isArray(payload.roles) ? payload.roles : [],
+      plan: typeof payload.plan === "string" ? payload.plan : "FREE",
+      ...common,
+    };
   }
 }
 
 /** What the auth checker needs from a context. */
 export interface AuthContext {
+  /** Set for tenant callers (users, API keys). */
   principal?: Principal;
+  /** Set for platform operators. */
+  platform?: PlatformPrincipal;
 }
 
 /**
@@ -93,15 +133,26 @@ export interface AuthContext {
  * `@Authorized("sync:push")` needs that permission. Throws typed errors (never type-graphql's own).
  */
 export const authChecker: AuthChecker<AuthContext> = ({ context }, required) => {
-  const principal = context.principal;
-  if (!principal) throw Errors.unauthenticated();
-  const missing = required.filter((p) => !principal.permissions.includes(p));
+  const caller = context.principal ?? context.platform;
+  if (!caller) throw Errors.unauthenticated();
+  // Tenant data needs a tenant caller: platform operators reach tenants only through platform fields (`platform:*`).
+  const platformField = required.length > 0 && required.every((p) => p.startsWith("platform:"));
+  if (caller.kind === "platform" && !platformField) throw Errors.forbidden("Platform users act on a tenant through platform operations");
+  if (caller.kind !== "platform" && platformField) throw Errors.forbidden("Platform operators only");
+  const missing = required.filter((p) => !caller.permissions.includes(p));
   if (missing.length) throw Errors.forbidden(`Missing permission ${missing.join(", ")}`);
   return true;
 };
 
-/** The caller, or UNAUTHENTICATED. */
+/** The platform operator, or UNAUTHENTICATED / FORBIDDEN. */
+export function requirePlatform(ctx: AuthContext, permission?: string): PlatformPrincipal {
+  if (!ctx.platform) throw ctx.principal ? Errors.forbidden("Platform operators only") : Errors.unauthenticated();
+  if (permission && !ctx.platform.permissions.includes(permission)) throw Errors.forbidden(`Missing permission ${permission}`);
+  return ctx.platform;
+}
+
+/** The tenant caller, or UNAUTHENTICATED (no caller) / FORBIDDEN (a platform operator). */
 export function requirePrincipal(ctx: AuthContext): Principal {
-  if (!ctx.principal) throw Errors.unauthenticated();
+  if (!ctx.principal) throw ctx.platform ? Errors.forbidden("Platform users act on a tenant through platform operations") : Errors.unauthenticated();
   return ctx.principal;
 }

@@ -1,14 +1,17 @@
 import type { MikroORM, EntityManager } from "@mikro-orm/postgresql";
 import type { Logger } from "pino";
-import type { AuthContext, Principal, TokenVerifier } from "./auth.js";
+import type { AuthContext, Caller, TokenVerifier } from "./auth.js";
+import type { RevocationList } from "./revocations.js";
 import { LoaderRegistry } from "./loaders.js";
 import { forkForTenant, forkUnscoped } from "./tenancy.js";
-import { normalizeRequestId } from "./request-id.js";
+import { normalizeRequestId, type ClientInfo } from "./request-id.js";
 
 
 /** The per-request context every subgraph resolver receives. */
 export interface ServiceContext extends AuthContext {
   requestId: string;
+  /** Client address and user agent (forwarded by the gateway), for audit and throttling. */
+  client: ClientInfo;
   /** The caller's verified `Authorization` value, forwarded when this service asks another one on their behalf. */
   authorization?: string;
   logger: Logger;
@@ -22,20 +25,27 @@ export interface ServiceContext extends AuthContext {
 export async function createServiceContext(opts: {
   orm: MikroORM;
   verifier: TokenVerifier;
+  revocations?: RevocationList;
   logger: Logger;
   authorization?: string | null;
   requestId?: unknown;
+  client?: ClientInfo;
 }): Promise<ServiceContext> {
   const requestId = normalizeRequestId(opts.requestId);
-  const principal: Principal | undefined = opts.authorization
-    ? await opts.verifier.verifyAuthorization(opts.authorization)
-    : undefined;
+  const caller: Caller | undefined = opts.authorization ? await opts.verifier.verifyAuthorization(opts.authorization) : undefined;
+  if (caller) opts.revocations?.check(caller);
+  const principal = caller?.kind === "platform" ? undefined : caller;
+  const platform = caller?.kind === "platform" ? caller : undefined;
+  // Platform operators get an unscoped EntityManager: tenant-owned reads fail closed unless a platform operation
+  // names its tenant explicitly.
   const em = principal ? forkForTenant(opts.orm, principal.tenantId) : forkUnscoped(opts.orm);
   return {
     requestId,
-    authorization: principal ? opts.authorization ?? undefined : undefined,
+    client: opts.client ?? {},
+    authorization: caller ? opts.authorization ?? undefined : undefined,
     principal,
-    logger: opts.logger.child({ requestId, tenantId: principal?.tenantId, userId: principal?.userId }),
+    platform,
+    logger: opts.logger.child({ requestId, tenantId: principal?.tenantId, userId: caller?.userId }),
     em,
     loaders: new LoaderRegistry(em),
   };

@@ -12,7 +12,10 @@ export const ErrorCode = {
   BAD_USER_INPUT: "BAD_USER_INPUT",
   CONFLICT: "CONFLICT",
   RATE_LIMITED: "RATE_LIMITED",
+  /** Refused before execution: too deep, too many aliases or tokens, too costly, or too big a batch (gateway guards). */
+  QUERY_TOO_COMPLEX: "QUERY_TOO_COMPLEX",
   TENANT_SUSPENDED: "TENANT_SUSPENDED",
+  PLAN_LIMIT_REACHED: "PLAN_LIMIT_REACHED",
   UPSTREAM_UNAVAILABLE: "UPSTREAM_UNAVAILABLE",
   UPSTREAM_ERROR: "UPSTREAM_ERROR",
   SUBSCRIPTION_OVERFLOW: "SUBSCRIPTION_OVERFLOW",
@@ -43,6 +46,8 @@ export const Errors = {
   notFound: (type: string, id: string) => appError(ErrorCode.NOT_FOUND, `${type} ${id} not found`, { type, id }),
   badInput: (message: string, field?: string) => appError(ErrorCode.BAD_USER_INPUT, message, field ? { field } : {}),
   tenantSuspended: () => appError(ErrorCode.TENANT_SUSPENDED, "This tenant is suspended"),
+  conflict: (message: string, field?: string) => appError(ErrorCode.CONFLICT, message, field ? { field } : {}),
+  planLimit: (limit: string, max: number) => appError(ErrorCode.PLAN_LIMIT_REACHED, `The plan allows at most ${max} ${limit}`, { limit, max }),
   upstreamUnavailable: (service: string) =>
     appError(ErrorCode.UPSTREAM_UNAVAILABLE, `${service} is unavailable`, { service }),
 };

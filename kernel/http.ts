@@ -9,7 +9,7 @@ import { GraphQLError, type GraphQLSchema } from "graphql";
 import { WebSocketServer } from "ws";
 import { useServer } from "graphql-ws/use/ws";
 import type { Logger } from "pino";
-import { REQUEST_ID_HEADER, normalizeRequestId } from "./request-id.js";
+import { CLIENT_IP_HEADER, CLIENT_USER_AGENT_HEADER, REQUEST_ID_HEADER, normalizeRequestId, type ClientInfo } from "./request-id.js";
 import { formatErrorFor } from "./errors.js";
 import { jsonBodyErrors, rejectNulCharacters } from "./input-guards.js";
 
@@ -66,7 +66,7 @@ export async function startSubgraphServer<TContext extends BaseContext>(opts: {
   port: number;
   schema: GraphQLSchema;
   logger: Logger;
-  context: (input: { authorization?: string; requestId: string }) => Promise<TContext>;
+  context: (input: { authorization?: string; requestId: string; client: ClientInfo }) => Promise<TContext>;
   ready: ReadinessCheck;
   routes?: (app: Express) => void;
 }): Promise<RunningService> {
@@ -82,6 +82,7 @@ export async function startSubgraphServer<TContext extends BaseContext>(opts: {
         return opts.context({
           authorization: typeof params.authorization === "string" ? params.authorization : undefined,
           requestId: normalizeRequestId(params[REQUEST_ID_HEADER]),
+          client: {},
         });
       },
       onError: (_ctx, _id, _payload, errors) => {
@@ -115,7 +116,7 @@ export async function startSubgraphServer<TContext extends BaseContext>(opts: {
       context: async ({ req, res }) => {
         const requestId = normalizeRequestId(req.headers[REQUEST_ID_HEADER]);
         res.setHeader(REQUEST_ID_HEADER, requestId);
-        return opts.context({ authorization: authorizationOf(req), requestId });
+        return opts.context({ authorization: authorizationOf(req), requestId, client: clientOf(req) });
       },
     }),
   );
@@ -136,6 +137,16 @@ export async function startSubgraphServer<TContext extends BaseContext>(opts: {
     async stop() {
       await apollo.stop();
     },
+  };
+}
+
+/** The original client as the gateway reports it (subgraphs are internal: only the gateway calls them). */
+function clientOf(req: Request): ClientInfo {
+  const ip = req.headers[CLIENT_IP_HEADER];
+  const ua = req.headers[CLIENT_USER_AGENT_HEADER] ?? req.headers["user-agent"];
+  return {
+    ip: typeof ip === "string" && ip.length <= 64 ? ip : req.socket.remoteAddress,
+    userAgent: typeof ua === "string" ? ua.slice(0, 512) : undefined,
   };
 }
 

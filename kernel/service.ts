@@ -8,6 +8,7 @@ import { createServiceContext, type ServiceContext } from "./context.js";
 import { migrate, openDatabase, pingDatabase, type DatabaseOptions } from "./db.js";
 import { startSubgraphServer, type RunningService } from "./http.js";
 import type { PubSub } from "./pubsub/pubsub.js";
+import { RevocationList, httpSnapshot, type RevocationSnapshot } from "./revocations.js";
 
 /** A subgraph service as its composition roots see it. */
 export interface RunningSubgraph extends RunningService {
@@ -28,7 +29,9 @@ export async function startSubgraph<TContext extends ServiceContext>(opts: {
   /** Token verification: the tenants service resolves keys in-process, the others fetch its JWKS. */
   verifier: (orm: MikroORM) => Promise<TokenVerifier> | TokenVerifier;
   extend: (base: ServiceContext, orm: MikroORM) => TContext;
-  routes?: (app: Express) => void;
+  /** Where the current revocations come from: the tenants service reads its own tables, the others ask it. */
+  revocationSnapshot: (orm: MikroORM) => () => Promise<RevocationSnapshot>;
+  routes?: (app: Express, orm: MikroORM) => void;
   /** Runs after migrations and before serving (load keys, start consumers). Returns a stop hook. */
   beforeServe?: (orm: MikroORM) => Promise<(() => Promise<void>) | void>;
 }): Promise<RunningSubgraph> {
@@ -40,15 +43,22 @@ export async function startSubgraph<TContext extends ServiceContext>(opts: {
     if (applied.length) logger.info({ applied }, "migrations applied");
     stopHook = await opts.beforeServe?.(orm);
     const verifier = await opts.verifier(orm);
+    const revocations = new RevocationList({ pubsub: opts.pubsub, snapshot: opts.revocationSnapshot(orm), logger });
+    await revocations.start();
+    const stopBefore = stopHook;
+    stopHook = async () => {
+      await revocations.stop();
+      await stopBefore?.();
+    };
     const server = await startSubgraphServer<TContext>({
       name: opts.name,
       host: opts.config.host,
       port: opts.config.port,
       schema: await opts.buildSchema(),
       logger,
-      context: async (input) => opts.extend(await createServiceContext({ orm, verifier, logger, ...input }), orm),
+      context: async (input) => opts.extend(await createServiceContext({ orm, verifier, revocations, logger, ...input }), orm),
       ready: async () => ({ database: await pingDatabase(orm), pubsub: await opts.pubsub.ping() }),
-      routes: opts.routes,
+      routes: opts.routes ? (app) => opts.routes!(app, orm) : undefined,
     });
     return {
       ...server,
@@ -64,6 +74,13 @@ export async function startSubgraph<TContext extends ServiceContext>(opts: {
     await orm.close();
     throw err;
   }
+}
+
+/** Revocation snapshots for services other than tenants: the tenants service's internal endpoint, beside its JWKS. */
+export function tenantsRevocations(config: ServiceConfig): () => () => Promise<RevocationSnapshot> {
+  if (!config.jwt.jwksUrl) throw new Error("JWKS_URL is required");
+  const url = new URL("/internal/revocations", config.jwt.jwksUrl).toString();
+  return () => httpSnapshot(url);
 }
 
 /** Verifier for services that trust the tenants service's JWKS. */

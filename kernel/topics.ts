@@ -14,7 +14,7 @@ export type Topic = keyof Topics;
 export interface AuditRecord {
   id: string;
   tenantId: string;
-  actorType: "USER" | "API_KEY" | "SERVICE" | "ANONYMOUS";
+  actorType: "USER" | "API_KEY" | "PLATFORM_USER" | "SERVICE" | "ANONYMOUS";
   actorId: string | null;
   action: string;
   targetType: string | null;

@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { ServiceConfig } from "../../kernel/config.js";
 import type { PubSub } from "../../kernel/pubsub/pubsub.js";
-import { jwksVerifier, startSubgraph, type RunningSubgraph } from "../../kernel/service.js";
+import { jwksVerifier, startSubgraph, tenantsRevocations, type RunningSubgraph } from "../../kernel/service.js";
 import { startAuditIngest } from "./ingest/audit-ingest.js";
 import { migrations } from "./migrations/index.js";
 import { buildAuditSchema, entities } from "./schema.js";
@@ -18,6 +18,7 @@ export function startAudit(config: ServiceConfig, deps: { logger: Logger; pubsub
     buildSchema: buildAuditSchema,
     beforeServe: (orm) => startAuditIngest(orm, deps.pubsub, deps.logger.child({ service: "audit" })),
     verifier: () => jwksVerifier(config),
+    revocationSnapshot: tenantsRevocations(config),
     extend: (base) => base,
   });
 }

@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import { AuditRecorder } from "../../kernel/audit.js";
 import type { ServiceConfig } from "../../kernel/config.js";
 import type { PubSub } from "../../kernel/pubsub/pubsub.js";
-import { jwksVerifier, startSubgraph, type RunningSubgraph } from "../../kernel/service.js";
+import { jwksVerifier, startSubgraph, tenantsRevocations, type RunningSubgraph } from "../../kernel/service.js";
 import type { ConnectorsContext } from "./context.js";
 import { migrations } from "./migrations/index.js";
 import { buildConnectorsSchema, entities } from "./schema.js";
@@ -19,6 +19,7 @@ export function startConnectors(config: ServiceConfig, deps: { logger: Logger; p
     database: { schema: "connectors", entities, migrations },
     buildSchema: buildConnectorsSchema,
     verifier: () => jwksVerifier(config),
+    revocationSnapshot: tenantsRevocations(config),
     extend: (base) => ({ ...base, audit }),
   });
 }

@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import { AuditRecorder } from "../../kernel/audit.js";
 import type { ServiceConfig } from "../../kernel/config.js";
 import type { PubSub } from "../../kernel/pubsub/pubsub.js";
-import { jwksVerifier, startSubgraph, type RunningSubgraph } from "../../kernel/service.js";
+import { jwksVerifier, startSubgraph, tenantsRevocations, type RunningSubgraph } from "../../kernel/service.js";
 import type { SyncContext } from "./context.js";
 import { migrations } from "./migrations/index.js";
 import { buildSyncSchema, entities } from "./schema.js";
@@ -31,6 +31,7 @@ export function startSync(config: ServiceConfig, deps: { logger: Logger; pubsub:
       syncRuns = new SyncRunService(orm, deps.pubsub, new ConnectorDirectory(peers.connectorsUrl));
     },
     verifier: () => jwksVerifier(config),
+    revocationSnapshot: tenantsRevocations(config),
     extend: (base) => ({ ...base, audit, syncRuns }),
   });
 }

@@ -1,25 +1,40 @@
+import express from "express";
 import type { Logger } from "pino";
 import { AuditRecorder } from "../../kernel/audit.js";
 import { TokenVerifier } from "../../kernel/auth.js";
 import type { ServiceConfig } from "../../kernel/config.js";
 import type { PubSub } from "../../kernel/pubsub/pubsub.js";
+import { normalizeRequestId, REQUEST_ID_HEADER } from "../../kernel/request-id.js";
 import { startSubgraph, type RunningSubgraph } from "../../kernel/service.js";
+import { exchangeApiKey } from "./auth/api-key.service.js";
 import { KeyStore } from "./auth/key-store.js";
+import { LoginThrottle } from "./auth/login-throttle.js";
+import { revocationSnapshot } from "./auth/revocation-snapshot.js";
+import { staticPermissions } from "./auth/session.service.js";
 import type { TenantsContext } from "./context.js";
 import { migrations } from "./migrations/index.js";
+import { knownRoles } from "./role/wiring.js";
 import { buildTenantsSchema, entities } from "./schema.js";
 
 export const TENANTS_DEFAULT_PORT = 4101;
 export const JWKS_PATH = "/.well-known/jwks.json";
+/** Internal endpoints (other services only; the gateway never routes clients here). */
+export const REVOCATIONS_PATH = "/internal/revocations";
+export const API_KEY_EXCHANGE_PATH = "/internal/api-keys/exchange";
 
 export interface RunningTenants extends RunningSubgraph {
   /** Where the other services fetch the public signing keys. */
   jwksUrl: string;
+  keyStore: KeyStore;
 }
 
-/** Starts the tenants subgraph: migrates its schema, loads signing keys, serves GraphQL and the JWKS. */
-export async function startTenants(config: ServiceConfig, deps: { logger: Logger; pubsub: PubSub }): Promise<RunningTenants> {
+/** Starts the tenants subgraph: migrates its schema, loads signing keys, serves GraphQL, the JWKS and internal APIs. */
+export async function startTenants(
+  config: ServiceConfig,
+  deps: { logger: Logger; pubsub: PubSub; loginLimits?: ConstructorParameters<typeof LoginThrottle>[0]["limits"]; redisKeyPrefix?: string },
+): Promise<RunningTenants> {
   const audit = new AuditRecorder(deps.pubsub, deps.logger);
+  const throttle = new LoginThrottle({ redisUrl: config.redisUrl, keyPrefix: deps.redisKeyPrefix, limits: deps.loginLimits });
   let keyStore!: KeyStore;
   const service = await startSubgraph<TenantsContext>({
     name: "tenants",
@@ -30,15 +45,45 @@ export async function startTenants(config: ServiceConfig, deps: { logger: Logger
     beforeServe: async (orm) => {
       keyStore = new KeyStore(orm, config.jwt);
       await keyStore.init();
+      return () => throttle.close();
     },
     verifier: () => new TokenVerifier({ jwks: keyStore.resolveKey, ...config.jwt }),
-    extend: (base) => ({ ...base, keyStore, audit }),
-    routes: (app) => {
+    revocationSnapshot: (orm) => () => revocationSnapshot(orm),
+    extend: (base) => ({
+      ...base,
+      keyStore,
+      audit,
+      pubsub: deps.pubsub,
+      throttle,
+      permissions: staticPermissions,
+      validateRoles: knownRoles,
+      onTenantCreated: async () => undefined,
+    }),
+    routes: (app, orm) => {
       app.get(JWKS_PATH, (_req, res) => {
         res.setHeader("cache-control", "public, max-age=60");
         res.json(keyStore.jwks());
       });
+      app.get(REVOCATIONS_PATH, async (_req, res, next) => {
+        try {
+          res.json(await revocationSnapshot(orm));
+        } catch (err) {
+          next(err);
+        }
+      });
+      app.post(API_KEY_EXCHANGE_PATH, express.json({ limit: "4kb" }), async (req, res, next) => {
+        try {
+          const key = typeof req.body?.key === "string" ? req.body.key : "";
+          const requestId = normalizeRequestId(req.headers[REQUEST_ID_HEADER]);
+          const ip = typeof req.body?.ip === "string" ? req.body.ip.slice(0, 64) : undefined;
+          const result = await exchangeApiKey(orm, keyStore, audit, key, { ip, requestId });
+          if (!result) res.status(401).json({ error: "invalid_api_key" });
+          else res.json({ accessToken: result.accessToken, expiresAt: result.expiresAt.toISOString() });
+        } catch (err) {
+          next(err);
+        }
+      });
     },
   });
-  return { ...service, jwksUrl: service.url.replace(/\/graphql$/, JWKS_PATH) };
+  return { ...service, keyStore, jwksUrl: service.url.replace(/\/graphql$/, JWKS_PATH) };
 }

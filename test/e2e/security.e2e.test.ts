@@ -120,7 +120,7 @@ describe("security", () => {
     });
 
     it("users lists only the caller's tenant", async () => {
-      const users = (await ok(t.request(TenantUsersDocument, {}, b.token))).users;
+      const users = (await ok(t.request(TenantUsersDocument, {}, b.token))).users.nodes;
       expect(users.map((u) => u.id)).toEqual([b.userId]);
     });
   });

@@ -6,6 +6,7 @@ import { TenantScoped } from "../../../kernel/tenancy.js";
 export enum ActorType {
   USER = "USER",
   API_KEY = "API_KEY",
+  PLATFORM_USER = "PLATFORM_USER",
   SERVICE = "SERVICE",
   ANONYMOUS = "ANONYMOUS",
 }

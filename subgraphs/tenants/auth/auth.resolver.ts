@@ -1,12 +1,67 @@
-import { Arg, Ctx, Mutation, Resolver } from "type-graphql";
+import { Arg, Authorized, Ctx, Mutation, Resolver } from "type-graphql";
+import { requirePlatform, requirePrincipal } from "../../../kernel/auth.js";
 import type { TenantsContext } from "../context.js";
-import { AuthPayload, LoginInput } from "./auth.inputs.js";
+import { User } from "../user/user.entity.js";
+import { AuthErrors } from "./auth.errors.js";
+import { AuthPayload, ChangePasswordInput, LoginInput, PlatformAuthPayload, PlatformLoginInput, SigningKeyRotation } from "./auth.inputs.js";
 import { login } from "./auth.service.js";
+import { hashPassword, verifyPassword } from "./password.js";
+import { platformLogin } from "../platform/platform.service.js";
+import { logout, refreshSession, revokeUserSessions, type Session } from "./session.service.js";
+
+const asPayload = (s: Session): AuthPayload => ({ ...s, tokenType: "Bearer" });
 
 @Resolver()
 export class AuthResolver {
-  @Mutation(() => AuthPayload, { description: "Signs in a tenant user; returns an access token (about 15 minutes)." })
-  login(@Arg("input", () => LoginInput) input: LoginInput, @Ctx() ctx: TenantsContext): Promise<AuthPayload> {
-    return login(ctx, input);
+  @Mutation(() => AuthPayload, { description: "Signs in a tenant user: an access token (about 15 minutes) and a refresh token." })
+  async login(@Arg("input", () => LoginInput) input: LoginInput, @Ctx() ctx: TenantsContext): Promise<AuthPayload> {
+    return asPayload(await login(ctx, input));
+  }
+
+  @Mutation(() => AuthPayload, { description: "Exchanges a refresh token for a new pair. Reusing a spent one ends the whole session." })
+  async refreshSession(@Arg("refreshToken") refreshToken: string, @Ctx() ctx: TenantsContext): Promise<AuthPayload> {
+    return asPayload(await refreshSession(ctx, refreshToken));
+  }
+
+  @Mutation(() => Boolean, { description: "Ends the session the refresh token belongs to." })
+  logout(@Arg("refreshToken") refreshToken: string, @Ctx() ctx: TenantsContext): Promise<boolean> {
+    return logout(ctx, refreshToken);
+  }
+
+  @Authorized()
+  @Mutation(() => Boolean, { description: "Ends every session of the signed-in user, on every device, at once." })
+  async logoutEverywhere(@Ctx() ctx: TenantsContext): Promise<boolean> {
+    const { userId } = requirePrincipal(ctx);
+    const user = await ctx.em.findOneOrFail(User, { id: userId });
+    await revokeUserSessions(ctx, user);
+    await ctx.audit.record(ctx, { action: "auth.logout.everywhere", targetType: "User", targetId: userId });
+    return true;
+  }
+
+  @Authorized()
+  @Mutation(() => Boolean, { description: "Changes the signed-in user's password and ends all their sessions (sign in again)." })
+  async changePassword(@Arg("input", () => ChangePasswordInput) input: ChangePasswordInput, @Ctx() ctx: TenantsContext): Promise<boolean> {
+    const { userId } = requirePrincipal(ctx);
+    if (input.newPassword.length < 12 || input.newPassword.length > 1024) throw AuthErrors.weakPassword();
+    const user = await ctx.em.findOneOrFail(User, { id: userId }, { populate: ["passwordHash"] as never });
+    if (!(await verifyPassword(user.passwordHash, input.currentPassword))) throw AuthErrors.wrongPassword();
+    user.passwordHash = await hashPassword(input.newPassword);
+    await revokeUserSessions(ctx, user);
+    await ctx.audit.record(ctx, { action: "user.password.changed", targetType: "User", targetId: userId, changes: { password: { after: "[redacted]" } } });
+    return true;
+  }
+
+  @Mutation(() => PlatformAuthPayload, { description: "Signs in a platform operator." })
+  platformLogin(@Arg("input", () => PlatformLoginInput) input: PlatformLoginInput, @Ctx() ctx: TenantsContext): Promise<PlatformAuthPayload> {
+    return platformLogin(ctx, input);
+  }
+
+  @Authorized("platform:keys:rotate")
+  @Mutation(() => SigningKeyRotation, { description: "Retires the token-signing key and starts a new one (old tokens stay valid until they expire)." })
+  async rotateSigningKey(@Ctx() ctx: TenantsContext): Promise<SigningKeyRotation> {
+    const operator = requirePlatform(ctx, "platform:keys:rotate");
+    const result = await ctx.keyStore.rotate();
+    ctx.logger.info({ kid: result.kid, by: operator.userId }, "signing key rotated");
+    return result;
   }
 }

@@ -1,20 +1,24 @@
-import { permissionsOf } from "../role/role.permissions.js";
 import { Errors } from "../../../kernel/errors.js";
+import type { TenantsContext } from "../context.js";
 import { Tenant, TenantStatus } from "../tenant/tenant.entity.js";
 import { User, UserStatus } from "../user/user.entity.js";
-import type { TenantsContext } from "../context.js";
 import { AuthErrors } from "./auth.errors.js";
-import type { AuthPayload, LoginInput } from "./auth.inputs.js";
+import type { LoginInput } from "./auth.inputs.js";
 import { verifyPassword } from "./password.js";
+import { issueSession, type Session } from "./session.service.js";
 
 const NO_TENANT_FILTER = { filters: { tenant: false } } as const;
 
-/** Verifies credentials and issues an access token. Every attempt is audited. */
-export async function login(ctx: TenantsContext, input: LoginInput): Promise<AuthPayload> {
+/** Verifies credentials and opens a session. Every attempt is audited; failures are throttled per account and IP. */
+export async function login(ctx: TenantsContext, input: LoginInput): Promise<Session> {
   const slug = input.tenant.trim().toLowerCase();
   const email = input.email.trim().toLowerCase();
-  if (!slug || !email || !input.password) throw Errors.badInput("tenant, email and password are required");
+  if (!slug) throw Errors.badInput("tenant is required", "tenant");
+  if (!email) throw Errors.badInput("email is required", "email");
+  if (!input.password) throw Errors.badInput("password is required", "password");
   if (input.password.length > 1024) throw Errors.badInput("password too long", "password");
+  const accountKey = `${slug}:${email}`;
+  await ctx.throttle.assertAllowed(accountKey, ctx.client.ip);
 
   // Login happens before we know the tenant: the lookups lift the tenant filter explicitly.
   const tenant = await ctx.em.findOne(Tenant, { slug }, NO_TENANT_FILTER);
@@ -22,18 +26,21 @@ export async function login(ctx: TenantsContext, input: LoginInput): Promise<Aut
     ? await ctx.em.findOne(User, { tenantId: tenant.id, email }, { ...NO_TENANT_FILTER, populate: ["passwordHash"] as never })
     : null;
   const ok = await verifyPassword(user?.passwordHash, input.password);
+  const audit = (action: string, reason?: string) =>
+    tenant
+      ? ctx.audit.record(ctx, {
+          tenantId: tenant.id,
+          actorType: user ? "USER" : "ANONYMOUS",
+          actorId: user?.id ?? null,
+          action,
+          targetType: "User",
+          targetId: user?.id ?? null,
+          metadata: { ...(reason ? { reason, email } : {}), ip: ctx.client.ip ?? null, userAgent: ctx.client.userAgent ?? null },
+        })
+      : Promise.resolve();
   const fail = async (reason: string, error: Error) => {
-    if (tenant) {
-      await ctx.audit.record(ctx, {
-        tenantId: tenant.id,
-        actorType: user ? "USER" : "ANONYMOUS",
-        actorId: user?.id ?? null,
-        action: "auth.login.failed",
-        targetType: "User",
-        targetId: user?.id ?? null,
-        metadata: { reason, email },
-      });
-    }
+    await ctx.throttle.failed(accountKey, ctx.client.ip);
+    await audit("auth.login.failed", reason);
     return error;
   };
   if (!tenant || !user || !ok) throw await fail(!user ? "unknown_user" : "bad_password", AuthErrors.invalidCredentials());
@@ -41,22 +48,9 @@ export async function login(ctx: TenantsContext, input: LoginInput): Promise<Aut
   if (tenant.status === TenantStatus.SUSPENDED || tenant.status === TenantStatus.DELETED) {
     throw await fail("tenant_suspended", Errors.tenantSuspended());
   }
-
+  await ctx.throttle.succeeded(accountKey);
   user.lastLoginAt = new Date();
-  await ctx.em.flush();
-  const { token, expiresAt } = await ctx.keyStore.signAccessToken(user.id, {
-    tid: tenant.id,
-    email: user.email,
-    roles: user.roles,
-    perms: permissionsOf(user.roles),
-  });
-  await ctx.audit.record(ctx, {
-    tenantId: tenant.id,
-    actorType: "USER",
-    actorId: user.id,
-    action: "auth.login.succeeded",
-    targetType: "User",
-    targetId: user.id,
-  });
-  return { accessToken: token, tokenType: "Bearer", expiresAt, user };
+  const session = await issueSession(ctx, tenant, user);
+  await audit("auth.login.succeeded");
+  return session;
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { MikroORM } from "@mikro-orm/postgresql";
+import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import { SignJWT, exportJWK, generateKeyPair, importJWK, type JWK, type JWTVerifyGetKey, type CryptoKey } from "jose";
 import { TOKEN_ALGORITHMS, type AccessTokenClaims } from "../../../kernel/auth.js";
 import { SigningKey } from "./signing-key.entity.js";
@@ -27,16 +27,7 @@ export class KeyStore {
     await this.orm.em.fork().transactional(async (em) => {
       await em.getConnection().execute("select pg_advisory_xact_lock(hashtext('tributary:signing-key'))", [], "run", em.getTransactionContext());
       const active = await em.findOne(SigningKey, { retiredAt: null }, { orderBy: { createdAt: "desc" } });
-      if (!active) {
-        const { publicKey, privateKey } = await generateKeyPair(ALG, { crv: "Ed25519", extractable: true });
-        const kid = randomUUID();
-        em.create(SigningKey, {
-          kid,
-          algorithm: ALG,
-          publicJwk: { ...(await exportJWK(publicKey)), kid, alg: ALG, use: "sig" },
-          privateJwk: { ...(await exportJWK(privateKey)), kid, alg: ALG },
-        });
-      }
+      if (!active) await this.createKey(em);
     });
     await this.reload();
   }
@@ -55,6 +46,32 @@ export class KeyStore {
       }
       this.publicKeys.set(k.kid, loaded);
     }
+  }
+
+  /**
+   * Retires the current signing key and makes a new one. The old public key stays in the JWKS until every token it
+   * signed has expired; other replicas pick the new key up on their next unknown `kid`.
+   */
+  async rotate(): Promise<{ kid: string; retiredKid?: string }> {
+    const retiredKid = this.current?.kid;
+    await this.orm.em.fork().transactional(async (em) => {
+      await em.getConnection().execute("select pg_advisory_xact_lock(hashtext('tributary:signing-key'))", [], "run", em.getTransactionContext());
+      await em.nativeUpdate(SigningKey, { retiredAt: null }, { retiredAt: new Date() });
+      await this.createKey(em);
+    });
+    await this.reload();
+    return { kid: this.current!.kid, retiredKid };
+  }
+
+  private async createKey(em: EntityManager): Promise<void> {
+    const { publicKey, privateKey } = await generateKeyPair(ALG, { crv: "Ed25519", extractable: true });
+    const kid = randomUUID();
+    em.create(SigningKey, {
+      kid,
+      algorithm: ALG,
+      publicJwk: { ...(await exportJWK(publicKey)), kid, alg: ALG, use: "sig" },
+      privateJwk: { ...(await exportJWK(privateKey)), kid, alg: ALG },
+    });
   }
 
   /** Public keys for `/.well-known/jwks.json`. */
@@ -77,9 +94,10 @@ export class KeyStore {
   async signAccessToken(subject: string, claims: AccessTokenClaims): Promise<{ token: string; expiresAt: Date; tokenId: string }> {
     const key = this.current;
     if (!key?.privateKey) throw new Error("signing key not loaded");
-    const now = Math.floor(Date.now() / 1000);
+    const ms = Date.now();
+    const now = Math.floor(ms / 1000);
     const tokenId = randomUUID();
-    const token = await new SignJWT({ ...claims })
+    const token = await new SignJWT({ ...claims, ims: ms })
       .setProtectedHeader({ alg: ALG, kid: key.kid, typ: "JWT" })
       .setIssuer(this.jwt.issuer)
       .setAudience(this.jwt.audience)

@@ -25,7 +25,7 @@ registerEnumType(Plan, { name: "Plan" });
 @Entity({ tableName: "tenant" })
 @TenantScoped("id")
 export class Tenant {
-  [OptionalProps]?: "status" | "plan" | "createdAt" | "updatedAt";
+  [OptionalProps]?: "status" | "plan" | "createdAt" | "updatedAt" | "trialEndsAt" | "suspendedAt" | "deletedAt";
 
   @Field(() => ID)
   @PrimaryKey({ type: "uuid" })
@@ -46,6 +46,18 @@ export class Tenant {
   @Field(() => Plan)
   @Enum({ items: () => Plan, nativeEnumName: "plan" })
   plan: Plan = Plan.FREE;
+
+  @Field(() => Date, { nullable: true, description: "When a TRIAL tenant's trial ends" })
+  @Property({ type: "timestamptz", nullable: true })
+  trialEndsAt?: Date | null = null;
+
+  @Field(() => Date, { nullable: true })
+  @Property({ type: "timestamptz", nullable: true })
+  suspendedAt?: Date | null = null;
+
+  @Field(() => Date, { nullable: true, description: "Soft-deleted at; data is purged after the retention period" })
+  @Property({ type: "timestamptz", nullable: true })
+  deletedAt?: Date | null = null;
 
   @Field()
   @Property({ type: "timestamptz" })

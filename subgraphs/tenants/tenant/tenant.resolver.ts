@@ -1,8 +1,14 @@
-import { Authorized, Ctx, Query, Resolver } from "type-graphql";
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
 import { requirePrincipal } from "../../../kernel/auth.js";
 import { Errors } from "../../../kernel/errors.js";
 import type { TenantsContext } from "../context.js";
-import { Tenant } from "./tenant.entity.js";
+import { PLAN_LIMITS, PlanLimits } from "./plans.js";
+import { Tenant, TenantStatus } from "./tenant.entity.js";
+import { CreateTenantInput, CreatedTenant, TenantFilter, TenantPage, UpdateTenantInput } from "./tenant.inputs.js";
+import { createTenant, findTenant, listTenants, transitionTenant, updateTenant } from "./tenant.service.js";
+
+const READ = "platform:read";
+const MANAGE = "platform:tenants:manage";
 
 @Resolver(() => Tenant)
 export class TenantResolver {
@@ -13,6 +19,60 @@ export class TenantResolver {
     const tenant = await ctx.loaders.byId(Tenant).load(tenantId);
     if (!tenant) throw Errors.notFound("Tenant", tenantId);
     return tenant;
+  }
+
+  @FieldResolver(() => PlanLimits, { description: "What the tenant's plan allows" })
+  limits(@Root() tenant: Tenant): PlanLimits {
+    return PLAN_LIMITS[tenant.plan];
+  }
+
+  // Platform operations: the tenant is always named explicitly, and every change is audited on it.
+
+  @Authorized(READ)
+  @Query(() => TenantPage, { description: "Platform: all tenants, filtered and paged (keyset cursor)." })
+  tenants(
+    @Ctx() ctx: TenantsContext,
+    @Arg("filter", () => TenantFilter, { nullable: true }) filter?: TenantFilter | null,
+    @Arg("first", () => Int, { defaultValue: 50, description: "1 to 100" }) first: number = 50,
+    @Arg("after", () => String, { nullable: true }) after?: string | null,
+  ): Promise<TenantPage> {
+    return listTenants(ctx.em, filter, first, after);
+  }
+
+  @Authorized(READ)
+  @Query(() => Tenant, { description: "Platform: one tenant by id." })
+  tenantById(@Arg("id", () => ID) id: string, @Ctx() ctx: TenantsContext): Promise<Tenant> {
+    return findTenant(ctx.em, id);
+  }
+
+  @Authorized(MANAGE)
+  @Mutation(() => CreatedTenant, { description: "Platform: creates a tenant with its first admin." })
+  createTenant(@Arg("input", () => CreateTenantInput) input: CreateTenantInput, @Ctx() ctx: TenantsContext): Promise<CreatedTenant> {
+    return createTenant(ctx, input);
+  }
+
+  @Authorized(MANAGE)
+  @Mutation(() => Tenant, { description: "Platform: renames a tenant or changes its plan." })
+  updateTenant(@Arg("id", () => ID) id: string, @Arg("input", () => UpdateTenantInput) input: UpdateTenantInput, @Ctx() ctx: TenantsContext): Promise<Tenant> {
+    return updateTenant(ctx, id, input);
+  }
+
+  @Authorized(MANAGE)
+  @Mutation(() => Tenant, { description: "Platform: suspends a tenant. Its tokens, API keys, sockets and jobs stop at once." })
+  suspendTenant(@Arg("id", () => ID) id: string, @Arg("reason", () => String, { nullable: true }) reason: string | null, @Ctx() ctx: TenantsContext): Promise<Tenant> {
+    return transitionTenant(ctx, id, TenantStatus.SUSPENDED, reason);
+  }
+
+  @Authorized(MANAGE)
+  @Mutation(() => Tenant, { description: "Platform: activates a TRIAL or SUSPENDED tenant." })
+  activateTenant(@Arg("id", () => ID) id: string, @Ctx() ctx: TenantsContext): Promise<Tenant> {
+    return transitionTenant(ctx, id, TenantStatus.ACTIVE);
+  }
+
+  @Authorized(MANAGE)
+  @Mutation(() => Tenant, { description: "Platform: soft-deletes a tenant (refused at once; data purged after retention)." })
+  deleteTenant(@Arg("id", () => ID) id: string, @Arg("reason", () => String, { nullable: true }) reason: string | null, @Ctx() ctx: TenantsContext): Promise<Tenant> {
+    return transitionTenant(ctx, id, TenantStatus.DELETED, reason);
   }
 }
 

@@ -4,6 +4,8 @@ import { Directive, Field, ID, ObjectType, registerEnumType } from "type-graphql
 import { TenantScoped } from "../../../kernel/tenancy.js";
 
 export enum UserStatus {
+  /** Invited; becomes ACTIVE when the invitation is accepted. */
+  INVITED = "INVITED",
   ACTIVE = "ACTIVE",
   DISABLED = "DISABLED",
 }
@@ -16,7 +18,7 @@ registerEnumType(UserStatus, { name: "UserStatus" });
 @TenantScoped()
 @Unique({ properties: ["tenantId", "email"] })
 export class User {
-  [OptionalProps]?: "status" | "roles" | "createdAt" | "lastLoginAt";
+  [OptionalProps]?: "status" | "roles" | "createdAt" | "lastLoginAt" | "tokensValidAfter" | "inviteTokenHash" | "inviteExpiresAt";
 
   @Field(() => ID)
   @PrimaryKey({ type: "uuid" })
@@ -49,6 +51,17 @@ export class User {
   @Field(() => Date, { nullable: true })
   @Property({ type: "timestamptz", nullable: true })
   lastLoginAt?: Date | null = null;
+
+  /** SHA-256 of a pending invitation's one-time token (invited users set their password with it). */
+  @Property({ type: "string", length: 64, nullable: true, hidden: true, unique: true })
+  inviteTokenHash?: string | null = null;
+
+  @Property({ type: "timestamptz", nullable: true })
+  inviteExpiresAt?: Date | null = null;
+
+  /** Tokens issued before this instant are refused everywhere (password change, deactivation, logout everywhere). */
+  @Property({ type: "timestamptz", nullable: true })
+  tokensValidAfter?: Date | null = null;
 
   @Field()
   @Property({ type: "timestamptz" })

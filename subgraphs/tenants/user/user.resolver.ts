@@ -1,10 +1,13 @@
-import { Authorized, Ctx, FieldResolver, Query, Resolver, Root } from "type-graphql";
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
 import { requirePrincipal } from "../../../kernel/auth.js";
 import { Errors } from "../../../kernel/errors.js";
 import type { TenantsContext } from "../context.js";
-import { Permission, permissionsOf } from "../role/role.permissions.js";
 import { Tenant } from "../tenant/tenant.entity.js";
 import { User } from "./user.entity.js";
+import { AcceptInvitationInput, CreateUserInput, CreatedUser, UserPage } from "./user.inputs.js";
+import { acceptInvitation, createUser, listUsers, setUserActive } from "./user.service.js";
+
+const MANAGE = "user:manage";
 
 @Resolver(() => User)
 export class UserResolver {
@@ -17,10 +20,38 @@ export class UserResolver {
     return user;
   }
 
-  @Authorized(Permission.USER_MANAGE)
-  @Query(() => [User], { description: "Users of the caller's tenant." })
-  users(@Ctx() ctx: TenantsContext): Promise<User[]> {
-    return ctx.em.find(User, {}, { orderBy: { email: "asc" } });
+  @Authorized(MANAGE)
+  @Query(() => UserPage, { description: "Users of the caller's tenant, by email." })
+  users(
+    @Ctx() ctx: TenantsContext,
+    @Arg("first", () => Int, { defaultValue: 50, description: "1 to 200" }) first: number,
+    @Arg("after", () => String, { nullable: true }) after?: string | null,
+    @Arg("search", () => String, { nullable: true }) search?: string | null,
+  ): Promise<UserPage> {
+    return listUsers(ctx, first, after, search);
+  }
+
+  @Authorized(MANAGE)
+  @Mutation(() => CreatedUser, { description: "Adds a user with a password, or invites them (one-time token)." })
+  createUser(@Arg("input", () => CreateUserInput) input: CreateUserInput, @Ctx() ctx: TenantsContext): Promise<CreatedUser> {
+    return createUser(ctx, requirePrincipal(ctx).tenantId, input);
+  }
+
+  @Mutation(() => User, { description: "An invited user sets their password; then they can sign in." })
+  acceptInvitation(@Arg("input", () => AcceptInvitationInput) input: AcceptInvitationInput, @Ctx() ctx: TenantsContext): Promise<User> {
+    return acceptInvitation(ctx, input);
+  }
+
+  @Authorized(MANAGE)
+  @Mutation(() => User, { description: "Disables a user and ends their sessions at once." })
+  deactivateUser(@Arg("id", () => ID) id: string, @Ctx() ctx: TenantsContext): Promise<User> {
+    return setUserActive(ctx, id, false);
+  }
+
+  @Authorized(MANAGE)
+  @Mutation(() => User)
+  reactivateUser(@Arg("id", () => ID) id: string, @Ctx() ctx: TenantsContext): Promise<User> {
+    return setUserActive(ctx, id, true);
   }
 
   @FieldResolver(() => Tenant)
@@ -31,8 +62,8 @@ export class UserResolver {
   }
 
   @FieldResolver(() => [String], { description: "Effective permissions from the user's roles." })
-  permissions(@Root() user: User): string[] {
-    return permissionsOf(user.roles);
+  permissions(@Root() user: User, @Ctx() ctx: TenantsContext): Promise<string[]> {
+    return ctx.permissions(ctx.em, user.tenantId, user.roles);
   }
 }
 

@@ -1,0 +1,75 @@
+// Query cost limits on the real API schema: every operation the clients ship passes, the bad shapes don't.
+import { describe, expect, it } from "@jest/globals";
+import { readFileSync, readdirSync } from "node:fs";
+import path from "node:path";
+import { Supergraph } from "@apollo/federation-internals";
+import { parse, type GraphQLError } from "graphql";
+import { DEFAULT_QUERY_LIMITS, QueryCostGuard } from "./query-cost.js";
+
+const schema = Supergraph.build(readFileSync("schema/supergraph.graphql", "utf8")).apiSchema().toGraphQLJSSchema();
+const guard = new QueryCostGuard(DEFAULT_QUERY_LIMITS);
+const check = (query: string, variables?: Record<string, unknown>): GraphQLError | undefined =>
+  guard.checkTokens(query) ?? guard.checkOperation(schema, parse(query), undefined, variables);
+const codeOf = (e: GraphQLError | undefined) => e?.extensions.code;
+
+describe("QueryCostGuard", () => {
+  it("passes every operation in test/operations", () => {
+    const dir = "test/operations";
+    for (const file of readdirSync(dir).filter((f) => f.endsWith(".graphql"))) {
+      const doc = parse(readFileSync(path.join(dir, file), "utf8"));
+      for (const def of doc.definitions) {
+        if (def.kind !== "OperationDefinition") continue;
+        const error = guard.checkOperation(schema, doc, def.name?.value, { limit: 200, id: "x", input: {} });
+        expect({ operation: def.name?.value, error: error?.message }).toEqual({ operation: def.name?.value, error: undefined });
+      }
+    }
+  });
+
+  it("refuses depth beyond the limit (fragments expanded)", () => {
+    // me → tenant → connectors → tenant → connectors → ...: 13 levels.
+    const nest = (levels: number): string => (levels === 0 ? "id" : `tenant { connectors { ${nest(levels - 1)} } }`);
+    expect(check(`{ me { ${nest(5)} } }`)).toBeUndefined();
+    expect(codeOf(check(`{ me { ${nest(6)} } }`))).toBe("QUERY_TOO_COMPLEX");
+    expect(codeOf(check(`{ me { ...F } } fragment F on User { ${nest(6)} }`))).toBe("QUERY_TOO_COMPLEX");
+  });
+
+  it("refuses more than 30 aliases", () => {
+    const aliases = (n: number) => `{ ${Array.from({ length: n }, (_, i) => `a${i}: me { id }`).join(" ")} }`;
+    expect(check(aliases(30))).toBeUndefined();
+    expect(codeOf(check(aliases(31)))).toBe("QUERY_TOO_COMPLEX");
+  });
+
+  it("refuses more than 5,000 tokens before parsing", () => {
+    expect(codeOf(guard.checkTokens(`{ me { ${"id ".repeat(5_000)} } }`))).toBe("QUERY_TOO_COMPLEX");
+    expect(guard.checkTokens(`{ me { ${"id ".repeat(4_000)} } }`)).toBeUndefined();
+    // Comments are not tokens; a lexical error is left to the parser.
+    expect(guard.checkTokens(`# ${"x ".repeat(10_000)}\n{ me { id } }`)).toBeUndefined();
+    expect(guard.checkTokens(`{ me { id "unterminated } }`)).toBeUndefined();
+  });
+
+  it("multiplies list fields by their limit argument, or by 50 without one", () => {
+    // 200 runs × (run + connector) = 400: fine. connectors (50) × syncRuns (50) × connector = 50 × 50 × 2 + 50.
+    expect(check(`{ syncRuns(limit: 200) { id connector { id } } }`)).toBeUndefined();
+    const fanOut = check(`{ connectors { syncRuns { connector { syncRuns { id } } } } }`);
+    expect(codeOf(fanOut)).toBe("QUERY_TOO_COMPLEX");
+    expect(fanOut?.extensions.cost).toBe(50 * (1 + 50 * (1 + 1 + 50)));
+    // Variables count: the same query is fine or not depending on $limit.
+    const byVariable = `query($n: Int!) { auditEvents(limit: $n) { actor { auditTrail { id } } } }`;
+    expect(check(byVariable, { n: 1 })).toBeUndefined();
+    expect(codeOf(check(byVariable, { n: 500 }))).toBe("QUERY_TOO_COMPLEX");
+  });
+
+  it("leaves bad variables to execution (not a cost error)", () => {
+    expect(check(`query($n: Int!) { auditEvents(limit: $n) { id } }`, { n: "many" })).toBeUndefined();
+  });
+
+  it("stops fragment fan-out bombs", () => {
+    const fragments = Array.from({ length: 20 }, (_, i) => `fragment F${i} on Query { ...F${i + 1} ...F${i + 1} }`).join("\n");
+    const bomb = `{ ...F0 }\n${fragments}\nfragment F20 on Query { me { id } }`;
+    expect(codeOf(check(bomb))).toBe("QUERY_TOO_COMPLEX");
+  });
+
+  it("does not count introspection (allowed or refused by the INTROSPECTION setting)", () => {
+    expect(check(`{ __schema { types { name fields { name args { name type { name ofType { name } } } } } } }`)).toBeUndefined();
+  });
+});

@@ -1,0 +1,104 @@
+// Query cost limits, checked before anything is planned or sent to a subgraph: tokens (before parsing), then depth,
+// aliases and a list-aware cost (after validation, with the request's variables).
+import { maxAliasesRule } from "@escape.tech/graphql-armor-max-aliases";
+import { maxDepthRule } from "@escape.tech/graphql-armor-max-depth";
+import {
+  getNamedType,
+  getNullableType,
+  getOperationAST,
+  getVariableValues,
+  isLeafType,
+  isListType,
+  Lexer,
+  Source,
+  TokenKind,
+  validate,
+  type DocumentNode,
+  type GraphQLError,
+  type GraphQLSchema,
+  type ValidationContext,
+  type ValidationRule,
+} from "graphql";
+import { getComplexity, type ComplexityEstimator } from "graphql-query-complexity";
+import { appError, ErrorCode } from "../../kernel/errors.js";
+
+export interface QueryLimits {
+  /** Nesting of selections (fragments count as they expand; introspection is not counted). */
+  maxDepth: number;
+  maxAliases: number;
+  /** Lexical tokens of the document, counted before it is parsed. */
+  maxTokens: number;
+  /** Budget of {@link listAwareEstimator}: roughly the objects a query may make the subgraphs load. */
+  maxCost: number;
+  /** Assumed size of a list field without a `limit`/`first` argument. */
+  defaultListSize: number;
+  /** Operations in one batched HTTP request (a JSON array body); 1 turns batching off. */
+  maxBatch: number;
+}
+
+export const DEFAULT_QUERY_LIMITS: QueryLimits = { maxDepth: 12, maxAliases: 30, maxTokens: 5_000, maxCost: 5_000, defaultListSize: 50, maxBatch: 10 };
+
+export const queryTooComplex = (message: string, extensions: Record<string, unknown> = {}) => appError(ErrorCode.QUERY_TOO_COMPLEX, message, extensions);
+
+/**
+ * Cost of a field: 1 per object (a row or an entity fetch for the subgraphs), 0 per leaf (tokens and aliases bound
+ * those), and a list multiplies its items' cost by its `limit`/`first` argument, or by `defaultListSize`.
+ * Introspection is free: it is bounded by the schema, and allowed or refused by the INTROSPECTION setting.
+ */
+export function listAwareEstimator(defaultListSize: number): ComplexityEstimator {
+  return ({ field, args, childComplexity }) => {
+    if (field.name.startsWith("__")) return 0;
+    const own = isLeafType(getNamedType(field.type)) ? 0 : 1;
+    if (!isListType(getNullableType(field.type))) return own + childComplexity;
+    const size = Number(args.limit ?? args.first);
+    return (Number.isInteger(size) && size >= 0 ? size : defaultListSize) * (own + childComplexity);
+  };
+}
+
+/** The checks, shared by the HTTP pipeline (an Apollo plugin) and graphql-ws (the gateway's onSubscribe). */
+export class QueryCostGuard {
+  private readonly rules: ValidationRule[];
+  private readonly estimators: ComplexityEstimator[];
+
+  constructor(readonly limits: QueryLimits) {
+    // graphql-armor's rules throw a plain error by default; report ours (with the code) instead.
+    const report = (ctx: ValidationContext | null, err: GraphQLError) => ctx?.reportError(queryTooComplex(err.message.replace(/^Syntax Error: /, "")));
+    const options = { onReject: [report], propagateOnRejection: false };
+    this.rules = [maxDepthRule({ n: limits.maxDepth, ...options }), maxAliasesRule({ n: limits.maxAliases, ...options })];
+    this.estimators = [listAwareEstimator(limits.defaultListSize)];
+  }
+
+  /**
+   * Before parsing (parsing itself is the cost to avoid): counts tokens with graphql-js' lexer, stopping at the limit.
+   * graphql-js' own `maxTokens` parse option would do the same but fail as a plain syntax error.
+   */
+  checkTokens(source: string): GraphQLError | undefined {
+    const lexer = new Lexer(new Source(source));
+    try {
+      for (let tokens = 1; lexer.advance().kind !== TokenKind.EOF; tokens++) {
+        if (tokens > this.limits.maxTokens) return queryTooComplex(`Token limit of ${this.limits.maxTokens} exceeded`);
+      }
+    } catch {
+      // A lexical error: the parser reports it.
+    }
+    return undefined;
+  }
+
+  /** After validation: depth, aliases, then cost (which needs the variables, so it cannot be a cached validation rule). */
+  checkOperation(schema: GraphQLSchema, document: DocumentNode, operationName?: string | null, variables?: Record<string, unknown> | null): GraphQLError | undefined {
+    const [ruleError] = validate(schema, document, this.rules);
+    if (ruleError) return ruleError;
+    const operation = getOperationAST(document, operationName);
+    // Bad variables are execution's to report (BAD_USER_INPUT); every other failure below is the query's size.
+    if (!operation || getVariableValues(schema, operation.variableDefinitions ?? [], variables ?? {}).errors) return undefined;
+    let cost: number;
+    try {
+      // maxQueryNodes (default 10,000 visited nodes) stops fragment fan-out bombs before they are expanded.
+      cost = getComplexity({ schema, query: document, operationName: operationName ?? undefined, variables: variables ?? {}, estimators: this.estimators });
+    } catch {
+      return queryTooComplex("Query is too large to estimate");
+    }
+    if (cost > this.limits.maxCost) return queryTooComplex(`Query cost ${cost} exceeds the limit of ${this.limits.maxCost}`, { cost, maxCost: this.limits.maxCost });
+    return undefined;
+  }
+}

@@ -1,0 +1,98 @@
+import type { Logger } from "pino";
+import type { Caller } from "./auth.js";
+import { Errors } from "./errors.js";
+import type { PubSub } from "./pubsub/pubsub.js";
+
+/** Topic on which the tenants service announces revocations to every process. */
+export const REVOCATION_TOPIC = "auth.revoked";
+
+/** One revocation: a tenant suspended (or reactivated), or a user's tokens issued before a time. */
+export type Revocation =
+  | { kind: "tenant"; tenantId: string; suspended: boolean }
+  | { kind: "user"; userId: string; notBefore: number };
+
+/** What a process loads at start (and periodically) so it does not depend on having heard every event. */
+export interface RevocationSnapshot {
+  suspendedTenants: string[];
+  users: { userId: string; notBefore: number }[];
+}
+
+/**
+ * Makes revocations take effect at once in every process although access tokens are self-contained: a suspended
+ * tenant's tokens and a user's tokens issued before a password change, deactivation or logout-everywhere are refused
+ * by every service. Events arrive over pub/sub; a periodic snapshot from the tenants service covers missed ones.
+ */
+export class RevocationList {
+  private suspended = new Set<string>();
+  private users = new Map<string, number>();
+  private timer?: NodeJS.Timeout;
+  private events?: AsyncIterableIterator<Revocation>;
+  private readonly listeners = new Set<(r: Revocation) => void>();
+
+  constructor(
+    private readonly opts: {
+      pubsub: PubSub;
+      snapshot: () => Promise<RevocationSnapshot>;
+      logger: Logger;
+      refreshMs?: number;
+    },
+  ) {}
+
+  /** Subscribes to revocation events, then loads the snapshot (retrying in the background if it is not reachable). */
+  async start(): Promise<void> {
+    this.events = await this.opts.pubsub.subscribe<Revocation>(REVOCATION_TOPIC);
+    void (async () => {
+      for await (const r of this.events!) this.apply(r);
+    })();
+    await this.refresh();
+    this.timer = setInterval(() => void this.refresh(), this.opts.refreshMs ?? 30_000);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.events?.return?.();
+  }
+
+  /** Called for every revocation this process hears of (the gateway closes affected sockets). */
+  onRevocation(listener: (r: Revocation) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private async refresh(): Promise<void> {
+    try {
+      const snap = await this.opts.snapshot();
+      this.suspended = new Set(snap.suspendedTenants);
+      this.users = new Map(snap.users.map((u) => [u.userId, u.notBefore]));
+    } catch (err) {
+      this.opts.logger.warn({ err: (err as Error).message }, "revocation snapshot unavailable; using events only");
+    }
+  }
+
+  apply(r: Revocation): void {
+    if (r.kind === "tenant") {
+      if (r.suspended) this.suspended.add(r.tenantId);
+      else this.suspended.delete(r.tenantId);
+    } else {
+      this.users.set(r.userId, Math.max(this.users.get(r.userId) ?? 0, r.notBefore));
+    }
+    for (const l of this.listeners) l(r);
+  }
+
+  /** Throws TENANT_SUSPENDED or UNAUTHENTICATED when the caller's token has been revoked. */
+  check(caller: Caller): void {
+    if (caller.kind !== "platform" && this.suspended.has(caller.tenantId)) throw Errors.tenantSuspended();
+    const notBefore = this.users.get(caller.userId);
+    if (notBefore !== undefined && caller.issuedAt.getTime() < notBefore) throw Errors.unauthenticated("Session revoked");
+  }
+}
+
+/** Snapshot fetcher for services other than tenants: GET the tenants service's internal endpoint. */
+export function httpSnapshot(url: string): () => Promise<RevocationSnapshot> {
+  return async () => {
+    const res = await fetch(url, { signal: AbortSignal.timeout(3_000) });
+    if (!res.ok) throw new Error(`revocations: HTTP ${res.status}`);
+    return (await res.json()) as RevocationSnapshot;
+  };
+}

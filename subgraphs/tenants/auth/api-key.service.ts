@@ -1,0 +1,114 @@
+import { randomUUID } from "node:crypto";
+import type { MikroORM } from "@mikro-orm/postgresql";
+import { Field, InputType, Int, ObjectType } from "type-graphql";
+import type { AuditRecorder } from "../../../kernel/audit.js";
+import { Errors } from "../../../kernel/errors.js";
+import { isUuid } from "../../../kernel/loaders.js";
+import { REVOCATION_TOPIC, type Revocation } from "../../../kernel/revocations.js";
+import type { TenantsContext } from "../context.js";
+import { Tenant, TenantStatus } from "../tenant/tenant.entity.js";
+import { ApiKey } from "./api-key.entity.js";
+import type { KeyStore } from "./key-store.js";
+import { API_KEY_PREFIX, formatApiKey, hashSecret, newSecret } from "./tokens.js";
+
+@InputType()
+export class CreateApiKeyInput {
+  @Field({ description: "What the key is for (1–200 characters)" })
+  name!: string;
+
+  @Field(() => [String], { description: "Permissions granted; each must be one the creator holds" })
+  scopes!: string[];
+
+  @Field(() => Int, { nullable: true, description: "Days until it expires (1–730); omit for no expiry" })
+  expiresInDays?: number | null;
+}
+
+@ObjectType()
+export class CreatedApiKey {
+  @Field(() => ApiKey)
+  apiKey!: ApiKey;
+
+  @Field({ description: "The key itself (trb_…), shown only in this response; send as `Authorization: Bearer trb_…`" })
+  secret!: string;
+}
+
+/** Creates an API key in the caller's tenant with at most the caller's permissions. */
+export async function createApiKey(ctx: TenantsContext, input: CreateApiKeyInput): Promise<CreatedApiKey> {
+  const principal = ctx.principal!;
+  const name = input.name.trim();
+  if (!name || name.length > 200) throw Errors.badInput("name must be 1 to 200 characters", "name");
+  const scopes = [...new Set(input.scopes)];
+  if (!scopes.length) throw Errors.badInput("scopes must name at least one permission", "scopes");
+  const beyond = scopes.filter((s) => !principal.permissions.includes(s));
+  if (beyond.length) throw Errors.forbidden(`You cannot grant permissions you do not hold: ${beyond.join(", ")}`);
+  const days = input.expiresInDays;
+  if (days !== undefined && days !== null && (!Number.isInteger(days) || days < 1 || days > 730)) {
+    throw Errors.badInput("expiresInDays must be between 1 and 730", "expiresInDays");
+  }
+  const secret = formatApiKey(newSecret());
+  const apiKey = ctx.em.create(ApiKey, {
+    id: randomUUID(),
+    tenantId: principal.tenantId,
+    name,
+    prefix: secret.slice(0, 12),
+    secretHash: hashSecret(secret),
+    scopes,
+    createdById: principal.userId,
+    expiresAt: days ? new Date(Date.now() + days * 86_400_000) : null,
+  });
+  await ctx.em.flush();
+  await ctx.audit.record(ctx, { action: "api_key.created", targetType: "ApiKey", targetId: apiKey.id, changes: { name: { after: name }, scopes: { after: scopes } } });
+  return { apiKey, secret };
+}
+
+export async function revokeApiKey(ctx: TenantsContext, id: string): Promise<ApiKey> {
+  const key = isUuid(id) ? await ctx.em.findOne(ApiKey, { id }) : null;
+  if (!key) throw Errors.notFound("ApiKey", id);
+  if (!key.revokedAt) {
+    key.revokedAt = new Date();
+    await ctx.em.flush();
+    // Tokens already minted for the key (sub = key id) stop at once in every service.
+    const revocation: Revocation = { kind: "user", userId: key.id, notBefore: key.revokedAt.getTime() };
+    await ctx.pubsub.publish(REVOCATION_TOPIC, revocation);
+    await ctx.audit.record(ctx, { action: "api_key.revoked", targetType: "ApiKey", targetId: key.id });
+  }
+  return key;
+}
+
+/** Short-lived tokens minted for API keys (the gateway caches one per key for most of its life). */
+export const API_KEY_TOKEN_TTL_NOTE = "same as access tokens";
+
+/**
+ * Exchanges an API key for an access token (called by the gateway, never by clients): subgraphs only ever verify
+ * JWTs. Revoked, expired or suspended-tenant keys are refused. Use from a new address is audited.
+ */
+export async function exchangeApiKey(
+  orm: MikroORM,
+  keyStore: KeyStore,
+  audit: AuditRecorder,
+  key: string,
+  client: { ip?: string; requestId: string },
+): Promise<{ accessToken: string; expiresAt: Date } | null> {
+  if (!key.startsWith(API_KEY_PREFIX) || key.length > 200) return null;
+  const em = orm.em.fork();
+  const off = { filters: { tenant: false } } as const;
+  const apiKey = await em.findOne(ApiKey, { secretHash: hashSecret(key) }, off);
+  if (!apiKey || apiKey.revokedAt || (apiKey.expiresAt && apiKey.expiresAt.getTime() <= Date.now())) return null;
+  const tenant = await em.findOne(Tenant, { id: apiKey.tenantId }, off);
+  if (!tenant || tenant.status === TenantStatus.SUSPENDED || tenant.status === TenantStatus.DELETED) return null;
+  apiKey.lastUsedAt = new Date();
+  await em.flush();
+  const { token, expiresAt } = await keyStore.signAccessToken(apiKey.id, {
+    knd: "api_key",
+    tid: tenant.id,
+    email: `api-key:${apiKey.prefix}`,
+    roles: [],
+    perms: apiKey.scopes,
+    plan: tenant.plan,
+  });
+  await audit.record(
+    { requestId: client.requestId },
+    { tenantId: tenant.id, actorType: "API_KEY", actorId: apiKey.id, action: "auth.api_key.used", targetType: "ApiKey", targetId: apiKey.id, metadata: { ip: client.ip ?? null } },
+  );
+  return { accessToken: token, expiresAt };
+}

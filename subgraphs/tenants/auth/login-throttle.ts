@@ -1,0 +1,50 @@
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
+import { Redis } from "ioredis";
+import { AuthErrors } from "./auth.errors.js";
+
+/** Failed sign-ins allowed per account and per client address in a window, before further attempts are refused. */
+export const LOGIN_LIMITS = { perAccount: 10, perIp: 50, windowSeconds: 15 * 60 };
+
+/**
+ * Throttles failed logins per account (tenant + email) and per client IP, with rate-limiter-flexible: in process, or
+ * in Redis when configured so every replica shares the counts. Only failures count; a success clears the account.
+ */
+export class LoginThrottle {
+  private readonly account: RateLimiterAbstract;
+  private readonly ip: RateLimiterAbstract;
+  private readonly redis?: Redis;
+
+  constructor(opts: { redisUrl?: string; keyPrefix?: string; limits?: typeof LOGIN_LIMITS }) {
+    const limits = opts.limits ?? LOGIN_LIMITS;
+    const prefix = `${opts.keyPrefix ?? "tributary:"}login`;
+    if (opts.redisUrl) {
+      this.redis = new Redis(opts.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false });
+      this.redis.on("error", () => undefined); // reported by readiness; the limiter falls back to memory below
+      const insurance = (points: number) => new RateLimiterMemory({ points, duration: limits.windowSeconds });
+      this.account = new RateLimiterRedis({ storeClient: this.redis, keyPrefix: `${prefix}:acct`, points: limits.perAccount, duration: limits.windowSeconds, insuranceLimiter: insurance(limits.perAccount) });
+      this.ip = new RateLimiterRedis({ storeClient: this.redis, keyPrefix: `${prefix}:ip`, points: limits.perIp, duration: limits.windowSeconds, insuranceLimiter: insurance(limits.perIp) });
+    } else {
+      this.account = new RateLimiterMemory({ keyPrefix: `${prefix}:acct`, points: limits.perAccount, duration: limits.windowSeconds });
+      this.ip = new RateLimiterMemory({ keyPrefix: `${prefix}:ip`, points: limits.perIp, duration: limits.windowSeconds });
+    }
+  }
+
+  /** Throws RATE_LIMITED (with retryAfter seconds) when the account or the address has used up its failures. */
+  async assertAllowed(accountKey: string, ip: string | undefined): Promise<void> {
+    const [a, i] = await Promise.all([this.account.get(accountKey), ip ? this.ip.get(ip) : null]);
+    const blocked = [a, i].filter((r): r is RateLimiterRes => !!r && r.remainingPoints <= 0);
+    if (blocked.length) throw AuthErrors.tooManyAttempts(Math.ceil(Math.max(...blocked.map((r) => r.msBeforeNext)) / 1000));
+  }
+
+  async failed(accountKey: string, ip: string | undefined): Promise<void> {
+    await Promise.all([this.account.penalty(accountKey, 1), ip ? this.ip.penalty(ip, 1) : null]).catch(() => undefined);
+  }
+
+  async succeeded(accountKey: string): Promise<void> {
+    await this.account.delete(accountKey).catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    this.redis?.disconnect();
+  }
+}

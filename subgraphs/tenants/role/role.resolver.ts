@@ -1,0 +1,174 @@
+import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
+import { requirePrincipal } from "../../../kernel/auth.js";
+import type { TenantsContext } from "../context.js";
+import { User } from "../user/user.entity.js";
+import { CollectionGrant } from "./collection-grant.entity.js";
+import { Role } from "./role.entity.js";
+import { RoleErrors } from "./role.errors.js";
+import { CreateRoleInput, SetCollectionGrantInput, UpdateRoleInput } from "./role.inputs.js";
+import { Permission } from "./role.permissions.js";
+import {
+  assignRoles,
+  createRole,
+  deleteRole,
+  getRole,
+  grantsOfRole,
+  listRoles,
+  myCollectionGrants,
+  permissionMatrix,
+  removeCollectionGrant,
+  setCollectionGrant,
+  updateRole,
+} from "./role.service.js";
+import { EffectiveGrant, PermissionMatrix } from "./role.types.js";
+
+const READ = [Permission.ROLE_READ, Permission.ROLE_MANAGE];
+
+/** `role:read` or `role:manage` (the kernel auth checker requires all listed permissions, so "any of" is checked here). */
+function requireRoleRead(ctx: TenantsContext) {
+  const principal = requirePrincipal(ctx);
+  if (!READ.some((p) => principal.permissions.includes(p))) throw RoleErrors.permissionRequired(READ);
+  return principal;
+}
+
+@Resolver(() => Role)
+export class RoleResolver {
+  @Authorized()
+  @Query(() => [Role], { description: "Roles of the caller's tenant (needs role:read or role:manage)." })
+  roles(@Ctx() ctx: TenantsContext): Promise<Role[]> {
+    const { tenantId } = requireRoleRead(ctx);
+    return listRoles(ctx.em, tenantId);
+  }
+
+  @Authorized()
+  @Query(() => Role, { description: "One role of the caller's tenant (needs role:read or role:manage)." })
+  role(@Arg("id", () => ID) id: string, @Ctx() ctx: TenantsContext): Promise<Role> {
+    requireRoleRead(ctx);
+    return getRole(ctx.em, id);
+  }
+
+  @Authorized()
+  @Query(() => PermissionMatrix, { description: "Roles × collections of the caller's tenant (needs role:read or role:manage)." })
+  permissionMatrix(@Ctx() ctx: TenantsContext): Promise<PermissionMatrix> {
+    const { tenantId } = requireRoleRead(ctx);
+    return permissionMatrix(ctx.em, tenantId);
+  }
+
+  @Authorized()
+  @Query(() => [EffectiveGrant], {
+    description:
+      'The signed-in user\'s own effective collection grants (all their roles combined, "$user.*" and "$claims.*" substituted). Services enforcing sync access read this with the caller\'s token.',
+  })
+  myCollectionGrants(@Ctx() ctx: TenantsContext): Promise<EffectiveGrant[]> {
+    return myCollectionGrants(ctx.em, requirePrincipal(ctx));
+  }
+
+  @Authorized(Permission.ROLE_MANAGE)
+  @Mutation(() => Role, { description: "Adds a role to the caller's tenant." })
+  async createRole(@Arg("input", () => CreateRoleInput) input: CreateRoleInput, @Ctx() ctx: TenantsContext): Promise<Role> {
+    const role = await createRole(ctx.em, requirePrincipal(ctx), input);
+    await ctx.audit.record(ctx, {
+      action: "role.created",
+      targetType: "Role",
+      targetId: role.id,
+      changes: { name: { after: role.name }, description: { after: role.description }, permissions: { after: role.permissions } },
+    });
+    return role;
+  }
+
+  @Authorized(Permission.ROLE_MANAGE)
+  @Mutation(() => Role, { description: "Changes a tenant role (system roles cannot be changed: FORBIDDEN)." })
+  async updateRole(
+    @Arg("id", () => ID) id: string,
+    @Arg("input", () => UpdateRoleInput) input: UpdateRoleInput,
+    @Ctx() ctx: TenantsContext,
+  ): Promise<Role> {
+    const { role, changes } = await updateRole(ctx.em, requirePrincipal(ctx), id, input);
+    if (Object.keys(changes).length) await ctx.audit.record(ctx, { action: "role.updated", targetType: "Role", targetId: role.id, changes });
+    return role;
+  }
+
+  @Authorized(Permission.ROLE_MANAGE)
+  @Mutation(() => Role, { description: "Deletes a tenant role (soft) and removes it from its users. System roles cannot be deleted: FORBIDDEN." })
+  async deleteRole(@Arg("id", () => ID) id: string, @Ctx() ctx: TenantsContext): Promise<Role> {
+    const { role, usersAffected } = await deleteRole(ctx.em, id);
+    await ctx.audit.record(ctx, {
+      action: "role.deleted",
+      targetType: "Role",
+      targetId: role.id,
+      changes: { deletedAt: { before: null, after: role.deletedAt?.toISOString() } },
+      metadata: { name: role.name, usersAffected },
+    });
+    return role;
+  }
+
+  @Authorized(Permission.USER_MANAGE)
+  @Mutation(() => User, {
+    description: "Replaces a user's roles (names, any letter case). New permissions apply from the user's next sign-in or token refresh.",
+  })
+  async assignRoles(
+    @Arg("userId", () => ID) userId: string,
+    @Arg("roles", () => [String]) roles: string[],
+    @Ctx() ctx: TenantsContext,
+  ): Promise<User> {
+    const { user, before, after } = await assignRoles(ctx.em, requirePrincipal(ctx), userId, roles);
+    if (before.join("\n") !== after.join("\n")) {
+      await ctx.audit.record(ctx, { action: "user.roles.assigned", targetType: "User", targetId: user.id, changes: { roles: { before, after } } });
+    }
+    return user;
+  }
+
+  @Authorized(Permission.ROLE_MANAGE)
+  @Mutation(() => CollectionGrant, { description: "Creates or replaces a tenant role's grant on one collection." })
+  async setCollectionGrant(@Arg("input", () => SetCollectionGrantInput) input: SetCollectionGrantInput, @Ctx() ctx: TenantsContext): Promise<CollectionGrant> {
+    const { grant, before } = await setCollectionGrant(ctx.em, requirePrincipal(ctx), input);
+    await ctx.audit.record(ctx, {
+      action: "role.grant.set",
+      targetType: "Role",
+      targetId: grant.roleId,
+      changes: {
+        canPush: { before: before?.canPush ?? null, after: grant.canPush },
+        canPull: { before: before?.canPull ?? null, after: grant.canPull },
+        rowFilters: { before: before?.rowFilters ?? null, after: grant.rowFilters },
+      },
+      metadata: { collection: grant.collection },
+    });
+    return grant;
+  }
+
+  @Authorized(Permission.ROLE_MANAGE)
+  @Mutation(() => Boolean, { description: "Removes a tenant role's grant on one collection; false when there was none." })
+  async removeCollectionGrant(
+    @Arg("roleId", () => ID) roleId: string,
+    @Arg("collection") collection: string,
+    @Ctx() ctx: TenantsContext,
+  ): Promise<boolean> {
+    const removed = await removeCollectionGrant(ctx.em, roleId, collection);
+    if (!removed) return false;
+    await ctx.audit.record(ctx, {
+      action: "role.grant.removed",
+      targetType: "Role",
+      targetId: roleId,
+      changes: { canPush: { before: removed.canPush }, canPull: { before: removed.canPull }, rowFilters: { before: removed.rowFilters } },
+      metadata: { collection: removed.collection },
+    });
+    return true;
+  }
+
+  @FieldResolver(() => [CollectionGrant], { description: 'The role\'s collection grants (a system role has one built-in "*" grant).' })
+  grants(@Root() role: Role, @Ctx() ctx: TenantsContext): Promise<CollectionGrant[]> {
+    requireRoleRead(ctx);
+    return grantsOfRole(role, (id) => ctx.loaders.byForeignKey(CollectionGrant, "roleId", { collection: "asc" }).load(id));
+  }
+}
+
+@Resolver(() => CollectionGrant)
+export class CollectionGrantResolver {
+  @FieldResolver(() => Role)
+  async role(@Root() grant: CollectionGrant, @Ctx() ctx: TenantsContext): Promise<Role> {
+    requireRoleRead(ctx);
+    const role = await ctx.loaders.byId(Role).load(grant.roleId);
+    if (!role) throw RoleErrors.notFound(grant.roleId);
+    return role;
+  }
+}

@@ -1,0 +1,429 @@
+import { randomUUID } from "node:crypto";
+import { UniqueConstraintViolationException } from "@mikro-orm/core";
+import type { EntityManager } from "@mikro-orm/postgresql";
+import type { Principal } from "../../../kernel/auth.js";
+import { Errors } from "../../../kernel/errors.js";
+import { isUuid } from "../../../kernel/loaders.js";
+import { TENANT_FILTER } from "../../../kernel/tenancy.js";
+import { User, UserStatus } from "../user/user.entity.js";
+import { CollectionGrant } from "./collection-grant.entity.js";
+import {
+  collectionsOf,
+  mergeGrants,
+  roleGrantFor,
+  substituteGrants,
+  type EffectiveGrantSpec,
+  type GrantSpec,
+  type RoleCell,
+  type RoleGrantSource,
+} from "./collection-grant.policy.js";
+import { Role } from "./role.entity.js";
+import { RoleErrors } from "./role.errors.js";
+import type { CreateRoleInput, SetCollectionGrantInput, UpdateRoleInput } from "./role.inputs.js";
+import {
+  ALL_COLLECTIONS,
+  isPermission,
+  isSystemRole,
+  Permission,
+  SYSTEM_ROLE_DEFINITIONS,
+  SYSTEM_ROLE_NAMES,
+  systemRoleGrant,
+  systemRoleNamed,
+  type SystemRoleName,
+} from "./role.permissions.js";
+import { validateCollectionName, validateRowFilters, type FilterSubject } from "./row-filter.js";
+
+/**
+ * The functions that take `tenantId` explicitly (`ensureSystemRoles`, `resolvePermissions`, `grantsFor`) run with any
+ * EntityManager, including the unscoped one used at login: they lift the tenant filter and put the tenant in every
+ * query themselves. Everything else works on the caller's tenant-scoped EntityManager.
+ */
+const EXPLICIT_TENANT = { filters: { [TENANT_FILTER]: false } } as const;
+
+export const MAX_ROLES_PER_USER = 50;
+export const MAX_CUSTOM_ROLES = 200;
+const NAME = /^[\p{L}\p{N}][\p{L}\p{N} _.-]{0,99}$/u;
+const ADMIN: SystemRoleName = "ADMIN";
+
+type Changes = Record<string, { before?: unknown; after?: unknown }>;
+
+// ---------------------------------------------------------------------------------------------------------------
+// System roles, permissions and effective grants (used at login, refresh and by the sync subgraph through the graph)
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * Creates the tenant's five system role rows if missing and brings their description and permissions in line with
+ * the code. Idempotent and safe to run concurrently (inserts skip rows that already exist). Returns them in order.
+ */
+export async function ensureSystemRoles(em: EntityManager, tenantId: string): Promise<Role[]> {
+  // Same EntityManager (and transaction) as the caller: a tenant being created is not committed yet.
+  const load = () => em.find(Role, { tenantId, system: true, deletedAt: null }, EXPLICIT_TENANT);
+  let rows = await load();
+  const missing = SYSTEM_ROLE_NAMES.filter((name) => !rows.some((r) => r.name === name));
+  if (missing.length) {
+    const now = new Date();
+    await em
+      .createQueryBuilder(Role)
+      .insert(
+        missing.map((name) => ({
+          id: randomUUID(),
+          tenantId,
+          name,
+          description: SYSTEM_ROLE_DEFINITIONS[name].description,
+          permissions: [...SYSTEM_ROLE_DEFINITIONS[name].permissions],
+          system: true,
+          deletedAt: null,
+          createdAt: now,
+          updatedAt: now,
+        })),
+      )
+      .onConflict()
+      .ignore()
+      .execute();
+    rows = await load();
+  }
+  for (const row of rows) {
+    if (!isSystemRole(row.name)) continue;
+    const def = SYSTEM_ROLE_DEFINITIONS[row.name];
+    if (row.description !== def.description || !sameList(row.permissions, def.permissions)) {
+      row.description = def.description;
+      row.permissions = [...def.permissions];
+      await em.nativeUpdate(Role, { id: row.id, tenantId }, { description: row.description, permissions: row.permissions, updatedAt: new Date() }, EXPLICIT_TENANT);
+    }
+  }
+  return SYSTEM_ROLE_NAMES.flatMap((name) => rows.filter((r) => r.name === name));
+}
+
+/**
+ * The sorted union of the permissions of `roleNames` in `tenantId`: system roles from the code, the tenant's own
+ * roles from the database (deleted or unknown names grant nothing). Use this at login and refresh instead of the
+ * static `permissionsOf`.
+ */
+export async function resolvePermissions(em: EntityManager, tenantId: string, roleNames: readonly string[]): Promise<string[]> {
+  const sources = await grantSources(em, tenantId, roleNames, { withGrants: false });
+  return [...new Set(sources.flatMap((s) => s.permissions))].filter(isPermission).sort();
+}
+
+/**
+ * The effective per-collection grants of a caller holding `roleNames` in `tenantId`, before `$user`/`$claims`
+ * substitution: one entry for `*` and one per collection any of the roles names (see `collection-grant.policy.ts`).
+ */
+export async function grantsFor(em: EntityManager, tenantId: string, roleNames: readonly string[]): Promise<EffectiveGrantSpec[]> {
+  return mergeGrants(await grantSources(em, tenantId, roleNames, { withGrants: true }));
+}
+
+/**
+ * The caller's own effective grants with `$user.*` and `$claims.*` substituted, from their current roles (not the
+ * possibly older ones in their token). An API key holds no roles: its scopes `sync:push` / `sync:pull` apply to
+ * every collection, without row filters.
+ */
+export async function myCollectionGrants(em: EntityManager, principal: Principal): Promise<EffectiveGrantSpec[]> {
+  if (principal.kind === "api_key") {
+    const all = { collection: ALL_COLLECTIONS, canPush: true, canPull: true, rowFilters: [] };
+    return mergeGrants([{ name: "API_KEY", permissions: principal.permissions, grants: [all] }]);
+  }
+  const user = await em.findOne(User, { id: principal.userId, tenantId: principal.tenantId }, EXPLICIT_TENANT);
+  if (!user) throw Errors.unauthenticated("User no longer exists");
+  return substituteGrants(await grantsFor(em, principal.tenantId, user.roles), subjectOf(principal, user.roles));
+}
+
+/**
+ * Checks role names a caller wants to give a user (the `validateRoles` hook of user creation): every name must be an
+ * existing role of the caller's tenant in its exact spelling (BAD_USER_INPUT on `roles`), and the roles may not carry
+ * permissions the caller lacks (FORBIDDEN). Touches the database only for names that are not system roles.
+ */
+export async function validateRoleNames(ctx: { em: EntityManager; principal?: Principal }, roles: readonly string[]): Promise<void> {
+  if (roles.length > MAX_ROLES_PER_USER) throw RoleErrors.tooManyRoles(MAX_ROLES_PER_USER);
+  const custom = [...new Set(roles.filter((r) => !isSystemRole(r)))];
+  const tenantId = ctx.principal?.tenantId;
+  const rows =
+    custom.length && tenantId ? await ctx.em.find(Role, { tenantId, name: { $in: custom }, system: false, deletedAt: null }, EXPLICIT_TENANT) : [];
+  const unknown = custom.filter((name) => !rows.some((r) => r.name === name));
+  if (unknown.length) throw RoleErrors.unknownRoles(unknown);
+  if (ctx.principal) {
+    const granted = [...roles.filter(isSystemRole).flatMap((r) => SYSTEM_ROLE_DEFINITIONS[r].permissions), ...rows.flatMap((r) => r.permissions)];
+    refuseEscalation(ctx.principal, [...new Set(granted)]);
+  }
+}
+
+/** What `$user.*` and `$claims.*` mean for a caller. */
+export function subjectOf(principal: Principal, roles: readonly string[] = principal.roles): FilterSubject {
+  return {
+    userId: principal.userId,
+    email: principal.email,
+    claims: { sub: principal.userId, tid: principal.tenantId, email: principal.email, roles: [...roles], plan: principal.plan },
+  };
+}
+
+/** Roles by name as the grant merge sees them: system roles from code, the tenant's roles and grants from the database. */
+async function grantSources(em: EntityManager, tenantId: string, roleNames: readonly string[], opts: { withGrants: boolean }): Promise<RoleGrantSource[]> {
+  const names = [...new Set(roleNames)];
+  const system = names.filter(isSystemRole);
+  const custom = names.filter((n) => !isSystemRole(n));
+  const rows = custom.length ? await em.find(Role, { tenantId, name: { $in: custom }, system: false, deletedAt: null }, EXPLICIT_TENANT) : [];
+  const grants =
+    opts.withGrants && rows.length
+      ? await em.find(CollectionGrant, { tenantId, roleId: { $in: rows.map((r) => r.id) } }, EXPLICIT_TENANT)
+      : [];
+  return [
+    ...system.map((name) => ({ name, permissions: SYSTEM_ROLE_DEFINITIONS[name].permissions, grants: [systemRoleGrant(name)] })),
+    ...rows.map((r) => ({ name: r.name, permissions: r.permissions, grants: grants.filter((g) => g.roleId === r.id).map(specOf) })),
+  ];
+}
+
+function sourceOf(role: Role, grants: readonly GrantSpec[]): RoleGrantSource {
+  return isSystemRole(role.name) && role.system
+    ? { name: role.name, permissions: SYSTEM_ROLE_DEFINITIONS[role.name].permissions, grants: [systemRoleGrant(role.name)] }
+    : { name: role.name, permissions: role.permissions, grants };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Roles (the caller's tenant, through the request's tenant-scoped EntityManager)
+// ---------------------------------------------------------------------------------------------------------------
+
+/** The tenant's roles that are not deleted: system roles first (in their fixed order), then by name. */
+export async function listRoles(em: EntityManager, tenantId: string): Promise<Role[]> {
+  await ensureSystemRoles(em, tenantId);
+  const roles = await em.find(Role, { tenantId, deletedAt: null });
+  const rank = (r: Role) => (r.system && isSystemRole(r.name) ? SYSTEM_ROLE_NAMES.indexOf(r.name) : SYSTEM_ROLE_NAMES.length);
+  return roles.sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name, "en", { sensitivity: "base" }) || (a.name < b.name ? -1 : 1));
+}
+
+/** A role of the caller's tenant that is not deleted, or NOT_FOUND (also for another tenant's id). */
+export async function getRole(em: EntityManager, id: string): Promise<Role> {
+  const role = isUuid(id) ? await em.findOne(Role, { id, deletedAt: null }) : null;
+  if (!role) throw RoleErrors.notFound(id);
+  return role;
+}
+
+/** Creates a tenant role. Its permissions must be known and held by the caller (no one grants more than they have). */
+export async function createRole(em: EntityManager, principal: Principal, input: CreateRoleInput): Promise<Role> {
+  const name = validName(input.name);
+  const description = validDescription(input.description);
+  const permissions = validPermissions(input.permissions);
+  refuseEscalation(principal, permissions);
+  await refuseDuplicateName(em, name);
+  if ((await em.count(Role, { system: false, deletedAt: null })) >= MAX_CUSTOM_ROLES) {
+    throw Errors.badInput(`A tenant may have at most ${MAX_CUSTOM_ROLES} roles of its own`, "name");
+  }
+  const role = em.create(Role, { id: randomUUID(), tenantId: principal.tenantId, name, description, permissions, system: false });
+  await flushUnique(em, () => RoleErrors.duplicateName(name));
+  return role;
+}
+
+/** Updates a tenant role; a new name is carried over to every user holding the role. */
+export async function updateRole(
+  em: EntityManager,
+  principal: Principal,
+  id: string,
+  input: UpdateRoleInput,
+): Promise<{ role: Role; changes: Changes }> {
+  const role = await getRole(em, id);
+  if (role.system) throw RoleErrors.systemRole(role.name);
+  const changes: Changes = {};
+  if (input.name !== undefined && input.name !== null) {
+    const name = validName(input.name);
+    if (name !== role.name) {
+      if (name.toLowerCase() !== role.name.toLowerCase()) await refuseDuplicateName(em, name);
+      const users = await em.find(User, { roles: { $contains: [role.name] } });
+      for (const user of users) user.roles = user.roles.map((r) => (r === role.name ? name : r));
+      changes.name = { before: role.name, after: name };
+      role.name = name;
+    }
+  }
+  if (input.description !== undefined && input.description !== null) {
+    const description = validDescription(input.description);
+    if (description !== role.description) {
+      changes.description = { before: role.description, after: description };
+      role.description = description;
+    }
+  }
+  if (input.permissions !== undefined && input.permissions !== null) {
+    const permissions = validPermissions(input.permissions);
+    refuseEscalation(principal, permissions.filter((p) => !role.permissions.includes(p)));
+    if (!sameList(permissions, role.permissions)) {
+      changes.permissions = { before: role.permissions, after: permissions };
+      role.permissions = permissions;
+    }
+  }
+  if (Object.keys(changes).length) await flushUnique(em, () => RoleErrors.duplicateName(role.name));
+  return { role, changes };
+}
+
+/** Soft-deletes a tenant role and takes it away from every user holding it (so a later role of that name grants them nothing). */
+export async function deleteRole(em: EntityManager, id: string): Promise<{ role: Role; usersAffected: string[] }> {
+  const role = await getRole(em, id);
+  if (role.system) throw RoleErrors.systemRole(role.name);
+  const users = await em.find(User, { roles: { $contains: [role.name] } });
+  for (const user of users) user.roles = user.roles.filter((r) => r !== role.name);
+  role.deletedAt = new Date();
+  await em.flush();
+  return { role, usersAffected: users.map((u) => u.id) };
+}
+
+/**
+ * Replaces a user's roles. Names match in any letter case and are stored canonically; unknown names are
+ * BAD_USER_INPUT; newly added roles must not carry permissions the caller lacks (FORBIDDEN). Nobody removes their own
+ * ADMIN role, and the tenant keeps at least one active ADMIN (CONFLICT).
+ */
+export async function assignRoles(
+  em: EntityManager,
+  principal: Principal,
+  userId: string,
+  roleNames: readonly string[],
+): Promise<{ user: User; before: string[]; after: string[] }> {
+  const user = isUuid(userId) ? await em.findOne(User, { id: userId }) : null;
+  if (!user) throw RoleErrors.userNotFound(userId);
+  if (roleNames.length > MAX_ROLES_PER_USER) throw RoleErrors.tooManyRoles(MAX_ROLES_PER_USER);
+
+  const custom = await em.find(Role, { system: false, deletedAt: null });
+  const byKey = new Map(custom.map((r) => [r.name.toLowerCase(), r]));
+  const after: string[] = [];
+  const unknown: string[] = [];
+  const permissionsOfName = new Map<string, readonly string[]>();
+  for (const raw of roleNames) {
+    const trimmed = raw.trim();
+    const system = systemRoleNamed(trimmed);
+    const role = system ? undefined : byKey.get(trimmed.toLowerCase());
+    const name = system ?? role?.name;
+    if (!name) {
+      unknown.push(raw);
+      continue;
+    }
+    permissionsOfName.set(name, system ? SYSTEM_ROLE_DEFINITIONS[system].permissions : role!.permissions);
+    if (!after.includes(name)) after.push(name);
+  }
+  if (unknown.length) throw RoleErrors.unknownRoles(unknown);
+
+  const before = [...user.roles];
+  const added = after.filter((r) => !before.includes(r));
+  refuseEscalation(principal, [...new Set(added.flatMap((r) => permissionsOfName.get(r) ?? []))]);
+  if (before.includes(ADMIN) && !after.includes(ADMIN)) {
+    if (user.id === principal.userId) throw RoleErrors.ownAdmin();
+    if (user.status === UserStatus.ACTIVE) {
+      const others = await em.count(User, { id: { $ne: user.id }, status: UserStatus.ACTIVE, roles: { $contains: [ADMIN] } });
+      if (others === 0) throw RoleErrors.lastAdmin();
+    }
+  }
+  if (before.length !== after.length || before.some((r, i) => r !== after[i])) {
+    user.roles = after;
+    await em.flush();
+  }
+  return { user, before, after };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Collection grants
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Creates or replaces a tenant role's grant on one collection; returns it and what it replaced (null if new). */
+export async function setCollectionGrant(
+  em: EntityManager,
+  principal: Principal,
+  input: SetCollectionGrantInput,
+): Promise<{ grant: CollectionGrant; before: GrantSpec | null }> {
+  const role = await getRole(em, input.roleId);
+  if (role.system) throw RoleErrors.systemRole(role.name);
+  const collection = validateCollectionName(input.collection);
+  const rowFilters = validateRowFilters(input.rowFilters);
+  if (input.canPush && !role.permissions.includes(Permission.SYNC_PUSH)) throw RoleErrors.grantNeedsPermission("canPush", Permission.SYNC_PUSH);
+  if (input.canPull && !role.permissions.includes(Permission.SYNC_PULL)) throw RoleErrors.grantNeedsPermission("canPull", Permission.SYNC_PULL);
+
+  const existing = await em.findOne(CollectionGrant, { roleId: role.id, collection });
+  const before = existing ? specOf(existing) : null;
+  const grant =
+    existing ??
+    em.create(CollectionGrant, { id: randomUUID(), tenantId: principal.tenantId, roleId: role.id, collection, canPush: false, canPull: false, rowFilters: [] });
+  grant.canPush = input.canPush;
+  grant.canPull = input.canPull;
+  grant.rowFilters = rowFilters;
+  await flushUnique(em, () => RoleErrors.concurrentGrant(role.name, collection));
+  return { grant, before };
+}
+
+/** Removes a tenant role's grant on one collection; returns what was removed, or null if there was none. */
+export async function removeCollectionGrant(em: EntityManager, roleId: string, collection: string): Promise<GrantSpec | null> {
+  const role = await getRole(em, roleId);
+  if (role.system) throw RoleErrors.systemRole(role.name);
+  const name = validateCollectionName(collection);
+  const grant = await em.findOne(CollectionGrant, { roleId: role.id, collection: name });
+  if (!grant) return null;
+  const removed = specOf(grant);
+  em.remove(grant);
+  await em.flush();
+  return removed;
+}
+
+/** A role's grants: the built-in `*` grant of a system role, or the tenant role's own (from `load`). */
+export async function grantsOfRole(role: Role, load: (roleId: string) => Promise<CollectionGrant[]>): Promise<CollectionGrant[]> {
+  if (role.system && isSystemRole(role.name)) return [builtInGrant(role, role.name)];
+  return load(role.id);
+}
+
+/** Roles × collections of the caller's tenant: every role not deleted, every collection any role names. */
+export async function permissionMatrix(em: EntityManager, tenantId: string): Promise<{ collections: string[]; rows: { role: Role; cells: RoleCell[] }[] }> {
+  const roles = await listRoles(em, tenantId);
+  const custom = roles.filter((r) => !r.system).map((r) => r.id);
+  const grants = custom.length ? await em.find(CollectionGrant, { roleId: { $in: custom } }) : [];
+  const sources = roles.map((r) => sourceOf(r, grants.filter((g) => g.roleId === r.id).map(specOf)));
+  const collections = collectionsOf(sources);
+  return { collections, rows: roles.map((role, i) => ({ role, cells: collections.map((c) => roleGrantFor(sources[i]!, c)) })) };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+function builtInGrant(role: Role, name: SystemRoleName): CollectionGrant {
+  // Not persisted: system role grants come from the code, like their permissions.
+  const grant = new CollectionGrant();
+  Object.assign(grant, { id: `${role.id}:*`, tenantId: role.tenantId, roleId: role.id, ...systemRoleGrant(name), updatedAt: null });
+  return grant;
+}
+
+export function specOf(grant: CollectionGrant): GrantSpec {
+  return { collection: grant.collection, canPush: grant.canPush, canPull: grant.canPull, rowFilters: grant.rowFilters ?? [] };
+}
+
+function validName(raw: string): string {
+  const name = raw.trim();
+  if (!NAME.test(name)) throw RoleErrors.invalidName();
+  return name;
+}
+
+function validDescription(raw: string | null | undefined): string | null {
+  const description = raw?.trim() ?? "";
+  if (description.length > 500) throw RoleErrors.invalidDescription();
+  return description || null;
+}
+
+function validPermissions(raw: readonly string[]): string[] {
+  const names = [...new Set(raw.map((p) => p.trim()))];
+  const unknown = names.filter((p) => !isPermission(p));
+  if (unknown.length) throw RoleErrors.unknownPermissions(unknown);
+  return names.sort();
+}
+
+function refuseEscalation(principal: Principal, permissions: readonly string[]): void {
+  const lacking = permissions.filter((p) => !principal.permissions.includes(p));
+  if (lacking.length) throw RoleErrors.escalation([...lacking].sort());
+}
+
+/** Names are unique per tenant ignoring letter case, and no tenant role may take a system role's name. */
+async function refuseDuplicateName(em: EntityManager, name: string): Promise<void> {
+  if (systemRoleNamed(name)) throw RoleErrors.duplicateName(name);
+  const key = name.toLowerCase();
+  const roles = await em.find(Role, { deletedAt: null });
+  if (roles.some((r) => r.name.toLowerCase() === key)) throw RoleErrors.duplicateName(name);
+}
+
+async function flushUnique(em: EntityManager, conflict: () => Error): Promise<void> {
+  try {
+    await em.flush();
+  } catch (err) {
+    if (err instanceof UniqueConstraintViolationException) throw conflict();
+    throw err;
+  }
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && [...a].sort().every((x, i) => x === [...b].sort()[i]);
+}

@@ -1,0 +1,110 @@
+import { randomUUID } from "node:crypto";
+import { Errors } from "../../../kernel/errors.js";
+import { isUuid } from "../../../kernel/loaders.js";
+import { hashPassword } from "../auth/password.js";
+import { revokeUserSessions } from "../auth/session.service.js";
+import { hashSecret, newSecret } from "../auth/tokens.js";
+import type { TenantsContext } from "../context.js";
+import { PLAN_LIMITS } from "../tenant/plans.js";
+import { Tenant } from "../tenant/tenant.entity.js";
+import { User, UserStatus } from "./user.entity.js";
+import type { AcceptInvitationInput, CreateUserInput, CreatedUser, UserPage } from "./user.inputs.js";
+
+const INVITE_TTL_MS = 7 * 86_400_000;
+export const MAX_USER_PAGE = 200;
+const EMAIL = /^[^\s@]+@[^\s@]+$/;
+
+/** Checks role names against the tenant's roles (see the roles feature); unknown names are BAD_USER_INPUT. */
+export type RoleValidator = (ctx: TenantsContext, roles: string[]) => Promise<void>;
+
+/** Creates a user in the caller's tenant, with a password or as an invitation. Plan limits apply. */
+export async function createUser(ctx: TenantsContext, tenantId: string, input: CreateUserInput): Promise<CreatedUser> {
+  const email = input.email.trim().toLowerCase();
+  if (!EMAIL.test(email) || email.length > 320) throw Errors.badInput("email is not valid", "email");
+  const displayName = (input.displayName ?? email).trim();
+  if (!displayName || displayName.length > 200) throw Errors.badInput("displayName must be 1 to 200 characters", "displayName");
+  if (input.password !== undefined && input.password !== null && (input.password.length < 12 || input.password.length > 1024)) {
+    throw Errors.badInput("password must be 12 to 1024 characters", "password");
+  }
+  await ctx.validateRoles(ctx, input.roles);
+  const tenant = await ctx.em.findOneOrFail(Tenant, { id: tenantId });
+  const max = PLAN_LIMITS[tenant.plan].maxUsers;
+  if ((await ctx.em.count(User, { status: { $ne: UserStatus.DISABLED } })) >= max) throw Errors.planLimit("users", max);
+  if (await ctx.em.findOne(User, { email })) throw Errors.conflict("A user with this email exists in this tenant", "email");
+
+  const invitation = input.password ? null : newSecret();
+  const user = ctx.em.create(User, {
+    id: randomUUID(),
+    tenantId,
+    email,
+    displayName,
+    roles: [...new Set(input.roles)],
+    // An invited user has no usable password until they accept.
+    passwordHash: await hashPassword(input.password ?? newSecret()),
+    status: invitation ? UserStatus.INVITED : UserStatus.ACTIVE,
+    inviteTokenHash: invitation ? hashSecret(invitation) : null,
+    inviteExpiresAt: invitation ? new Date(Date.now() + INVITE_TTL_MS) : null,
+  });
+  await ctx.em.flush();
+  await ctx.audit.record(ctx, {
+    tenantId,
+    action: invitation ? "user.invited" : "user.created",
+    targetType: "User",
+    targetId: user.id,
+    changes: { email: { after: email }, roles: { after: user.roles } },
+  });
+  return { user, invitationToken: invitation ? `inv.${invitation}` : null };
+}
+
+/** Sets an invited user's password with their one-time token; the user becomes ACTIVE and can sign in. */
+export async function acceptInvitation(ctx: TenantsContext, input: AcceptInvitationInput): Promise<User> {
+  const m = /^inv\.([A-Za-z0-9_-]{20,100})$/.exec(input.token);
+  if (input.password.length < 12 || input.password.length > 1024) throw Errors.badInput("password must be 12 to 1024 characters", "password");
+  const user = m ? await ctx.em.findOne(User, { inviteTokenHash: hashSecret(m[1]!) }, { filters: { tenant: false } }) : null;
+  if (!user || user.status !== UserStatus.INVITED || !user.inviteExpiresAt || user.inviteExpiresAt.getTime() < Date.now()) {
+    throw Errors.badInput("The invitation is invalid or has expired", "token");
+  }
+  user.passwordHash = await hashPassword(input.password);
+  user.status = UserStatus.ACTIVE;
+  user.inviteTokenHash = null;
+  user.inviteExpiresAt = null;
+  await ctx.em.flush();
+  await ctx.audit.record(ctx, { tenantId: user.tenantId, actorType: "USER", actorId: user.id, action: "user.invitation.accepted", targetType: "User", targetId: user.id });
+  return user;
+}
+
+/** Disables or re-enables a user; disabling ends their sessions everywhere at once. */
+export async function setUserActive(ctx: TenantsContext, userId: string, active: boolean): Promise<User> {
+  const user = isUuid(userId) ? await ctx.em.findOne(User, { id: userId }) : null;
+  if (!user) throw Errors.notFound("User", userId);
+  if (!active && user.id === ctx.principal?.userId) throw Errors.conflict("You cannot deactivate yourself", "id");
+  const before = user.status;
+  const after = active ? UserStatus.ACTIVE : UserStatus.DISABLED;
+  if (before === after) return user;
+  if (active && before === UserStatus.INVITED) throw Errors.conflict("An invited user becomes active by accepting the invitation", "id");
+  user.status = after;
+  if (!active) await revokeUserSessions(ctx, user);
+  await ctx.em.flush();
+  await ctx.audit.record(ctx, { action: active ? "user.reactivated" : "user.deactivated", targetType: "User", targetId: user.id, changes: { status: { before, after } } });
+  return user;
+}
+
+/** The caller's tenant's users, by email, keyset-paged. */
+export async function listUsers(ctx: TenantsContext, first: number, after?: string | null, search?: string | null): Promise<UserPage> {
+  if (!Number.isInteger(first) || first < 1 || first > MAX_USER_PAGE) throw Errors.badInput(`first must be between 1 and ${MAX_USER_PAGE}`, "first");
+  const where: Record<string, unknown>[] = [];
+  if (search) where.push({ $or: [{ email: { $ilike: `%${search.replace(/[\\%_]/g, "\\$&")}%` } }, { displayName: { $ilike: `%${search.replace(/[\\%_]/g, "\\$&")}%` } }] });
+  if (after) {
+    let cursor: string;
+    try {
+      cursor = Buffer.from(after, "base64url").toString("utf8");
+    } catch {
+      throw Errors.badInput("after is not a cursor from this list", "after");
+    }
+    where.push({ email: { $gt: cursor } });
+  }
+  const rows = await ctx.em.find(User, where.length ? ({ $and: where } as never) : {}, { orderBy: { email: "asc" }, limit: first + 1 });
+  const nodes = rows.slice(0, first);
+  const last = nodes.at(-1);
+  return { nodes, pageInfo: { hasNextPage: rows.length > first, endCursor: last ? Buffer.from(last.email).toString("base64url") : null } };
+}
