@@ -147,7 +147,7 @@ export async function startGateway(config: GatewayConfig, deps: { logger: Logger
     "/graphql",
     cors<cors.CorsRequest>({ exposedHeaders: [REQUEST_ID_HEADER, ...RATE_LIMIT_HEADER_NAMES] }),
     express.json({ limit: "1mb" }),
-    ...(guards ? [guards.batchLimit] : []),
+    ...(guards ? [guards.documentLimits] : []),
     expressMiddleware(apollo, {
       context: async ({ req, res }): Promise<GatewayContext> => {
         const requestId = normalizeRequestId(req.headers[REQUEST_ID_HEADER]);

@@ -1,7 +1,7 @@
 // The gateway's guards, wired for both transports. Everything here runs before a query is planned:
 //
-//   HTTP      express: batch size → Apollo context function: JWT (gateway.ts), then the rate limit charge
-//             → Apollo plugin: tokens (before parsing), depth / aliases / cost (after validation)
+//   HTTP      express: batch size, tokens (before parsing) → Apollo context function: JWT (gateway.ts), then the
+//             rate limit charge → Apollo plugin: depth / aliases / cost (after validation)
 //   WebSocket graphql-ws onSubscribe, for every operation on the socket (queries, mutations and subscribe requests):
 //             rate limit charge, tokens, parse, validate, depth / aliases / cost
 //
@@ -69,13 +69,20 @@ export class GatewayGuards {
     return this.cost.limits.maxBatch > 1;
   }
 
-  /** Express middleware: a JSON array body holds at most `maxBatch` operations (Apollo refuses arrays when it is 1). */
-  readonly batchLimit: RequestHandler = (req, res, next) => {
+  /**
+   * Express middleware, before Apollo: a JSON array body holds at most `maxBatch` operations (Apollo refuses arrays
+   * itself when it is 1), and no document has more than `maxTokens` tokens. Tokens are checked here because Apollo
+   * has no hook before parsing that can refuse a request (an error thrown from `didResolveSource` becomes a 500).
+   */
+  readonly documentLimits: RequestHandler = (req, res, next) => {
+    const refuse = (error: GraphQLError) => void res.status(400).json({ errors: [error.toJSON()] });
     const max = this.cost.limits.maxBatch;
-    if (Array.isArray(req.body) && req.body.length > max && max > 1) {
-      const error = queryTooComplex(`A batch may hold at most ${max} operations`, { maxBatch: max });
-      res.status(400).json({ errors: [error.toJSON()] });
-      return;
+    if (Array.isArray(req.body) && req.body.length > max && max > 1) return refuse(queryTooComplex(`A batch may hold at most ${max} operations`, { maxBatch: max }));
+    const operations: unknown[] = Array.isArray(req.body) ? req.body : [req.method === "GET" ? req.query : req.body];
+    for (const operation of operations) {
+      const query = (operation as { query?: unknown } | null)?.query;
+      const error = typeof query === "string" ? this.cost.checkTokens(query) : undefined;
+      if (error) return refuse(error);
     }
     next();
   };
@@ -92,17 +99,12 @@ export class GatewayGuards {
     if (!decision.allowed) throw withHttpStatus(rateLimitedError(decision), 429);
   }
 
-  /** Apollo plugin: tokens before parsing, depth / aliases / cost once the operation is validated. */
+  /** Apollo plugin: depth / aliases / cost once the operation is validated (each operation of a batch on its own). */
   apolloPlugin<T extends BaseContext>(): ApolloServerPlugin<T> {
     const cost = this.cost;
     return {
       async requestDidStart() {
         return {
-          // Thrown here the error ends the whole HTTP request (a batch too), before anything is parsed.
-          async didResolveSource({ source }) {
-            const error = cost.checkTokens(source);
-            if (error) throw withHttpStatus(error, 400);
-          },
           async didResolveOperation({ schema, document, request }) {
             const error = cost.checkOperation(schema, document, request.operationName, request.variables);
             if (error) throw withHttpStatus(error, 400);

@@ -19,18 +19,23 @@ describe("QueryCostGuard", () => {
       const doc = parse(readFileSync(path.join(dir, file), "utf8"));
       for (const def of doc.definitions) {
         if (def.kind !== "OperationDefinition") continue;
-        const error = guard.checkOperation(schema, doc, def.name?.value, { limit: 200, id: "x", input: {} });
+        // Operations with an input object (mutations returning one object) are skipped as bad variables here.
+        const error = guard.checkOperation(schema, doc, def.name?.value, { limit: 200, id: "x" });
         expect({ operation: def.name?.value, error: error?.message }).toEqual({ operation: def.name?.value, error: undefined });
       }
     }
   });
 
-  it("refuses depth beyond the limit (fragments expanded)", () => {
-    // me → tenant → connectors → tenant → connectors → ...: 13 levels.
-    const nest = (levels: number): string => (levels === 0 ? "id" : `tenant { connectors { ${nest(levels - 1)} } }`);
-    expect(check(`{ me { ${nest(5)} } }`)).toBeUndefined();
-    expect(codeOf(check(`{ me { ${nest(6)} } }`))).toBe("QUERY_TOO_COMPLEX");
-    expect(codeOf(check(`{ me { ...F } } fragment F on User { ${nest(6)} }`))).toBe("QUERY_TOO_COMPLEX");
+  it("refuses depth beyond the limit (fragments expanded, adding no level of their own)", () => {
+    // Cost is not what is tested here: lists nest, so the cost budget is lifted.
+    const depthOnly = new QueryCostGuard({ ...DEFAULT_QUERY_LIMITS, maxCost: Number.MAX_SAFE_INTEGER });
+    const depth = (query: string) => codeOf(depthOnly.checkOperation(schema, parse(query)));
+    // me, then tenant/connectors pairs, then id: 12 and 14 levels.
+    const nest = (pairs: number): string => (pairs === 0 ? "id" : `tenant { connectors { ${nest(pairs - 1)} } }`);
+    expect(depth(`{ me { ${nest(5)} } }`)).toBeUndefined();
+    expect(depth(`{ me { ...F } } fragment F on User { ${nest(5)} }`)).toBeUndefined();
+    expect(depth(`{ me { ${nest(6)} } }`)).toBe("QUERY_TOO_COMPLEX");
+    expect(depth(`{ me { ...F } } fragment F on User { ${nest(6)} }`)).toBe("QUERY_TOO_COMPLEX");
   });
 
   it("refuses more than 30 aliases", () => {
@@ -63,10 +68,12 @@ describe("QueryCostGuard", () => {
     expect(check(`query($n: Int!) { auditEvents(limit: $n) { id } }`, { n: "many" })).toBeUndefined();
   });
 
-  it("stops fragment fan-out bombs", () => {
-    const fragments = Array.from({ length: 20 }, (_, i) => `fragment F${i} on Query { ...F${i + 1} ...F${i + 1} }`).join("\n");
-    const bomb = `{ ...F0 }\n${fragments}\nfragment F20 on Query { me { id } }`;
-    expect(codeOf(check(bomb))).toBe("QUERY_TOO_COMPLEX");
+  it("stops fragment fan-out bombs (2^30 expansions) quickly", () => {
+    const fragments = Array.from({ length: 30 }, (_, i) => `fragment F${i} on Query { ...F${i + 1} ...F${i + 1} }`).join("\n");
+    const bomb = parse(`{ ...F0 }\n${fragments}\nfragment F30 on Query { me { id } }`);
+    const started = performance.now();
+    expect(codeOf(guard.checkOperation(schema, bomb))).toBe("QUERY_TOO_COMPLEX");
+    expect(performance.now() - started).toBeLessThan(1_000);
   });
 
   it("does not count introspection (allowed or refused by the INTROSPECTION setting)", () => {

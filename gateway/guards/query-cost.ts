@@ -64,7 +64,8 @@ export class QueryCostGuard {
     // graphql-armor's rules throw a plain error by default; report ours (with the code) instead.
     const report = (ctx: ValidationContext | null, err: GraphQLError) => ctx?.reportError(queryTooComplex(err.message.replace(/^Syntax Error: /, "")));
     const options = { onReject: [report], propagateOnRejection: false };
-    this.rules = [maxDepthRule({ n: limits.maxDepth, ...options }), maxAliasesRule({ n: limits.maxAliases, ...options })];
+    // flattenFragments: a fragment adds no level of its own (clients' codegen fragments don't count against them).
+    this.rules = [maxDepthRule({ n: limits.maxDepth, flattenFragments: true, ...options }), maxAliasesRule({ n: limits.maxAliases, ...options })];
     this.estimators = [listAwareEstimator(limits.defaultListSize)];
   }
 

@@ -7,18 +7,19 @@ import { AuthResolver } from "./auth/auth.resolver.js";
 import { RefreshToken } from "./auth/refresh-token.entity.js";
 import { SigningKey } from "./auth/signing-key.entity.js";
 import { PlatformUser } from "./platform/platform-user.entity.js";
+import { roleEntities, roleResolvers } from "./role/index.js";
 import { Tenant } from "./tenant/tenant.entity.js";
 import { TenantResolver, resolveTenantReference } from "./tenant/tenant.resolver.js";
 import { User } from "./user/user.entity.js";
 import { UserResolver, resolveUserReference } from "./user/user.resolver.js";
 
 /** Entities persisted in the `tenants` Postgres schema. */
-export const entities = [Tenant, User, SigningKey, RefreshToken, ApiKey, PlatformUser];
+export const entities = [Tenant, User, SigningKey, RefreshToken, ApiKey, PlatformUser, ...roleEntities];
 
 /** Builds the tenants subgraph schema (no side effects: used by the service and by `npm run schema`). */
 export function buildTenantsSchema(): Promise<GraphQLSchema> {
   return buildFederatedSchema(
-    { resolvers: [AuthResolver, ApiKeyResolver, TenantResolver, UserResolver], orphanedTypes: [Tenant, User, PlatformUser] },
+    { resolvers: [AuthResolver, ApiKeyResolver, TenantResolver, UserResolver, ...roleResolvers], orphanedTypes: [Tenant, User, PlatformUser] },
     { Tenant: resolveTenantReference, User: resolveUserReference },
   );
 }

@@ -10,11 +10,10 @@ import { exchangeApiKey } from "./auth/api-key.service.js";
 import { KeyStore } from "./auth/key-store.js";
 import { LoginThrottle } from "./auth/login-throttle.js";
 import { revocationSnapshot } from "./auth/revocation-snapshot.js";
-import { staticPermissions } from "./auth/session.service.js";
 import type { TenantsContext } from "./context.js";
 import { migrations } from "./migrations/index.js";
-import { knownRoles } from "./role/wiring.js";
 import { buildTenantsSchema, entities } from "./schema.js";
+import { tenantsHooks } from "./system-context.js";
 
 export const TENANTS_DEFAULT_PORT = 4101;
 export const JWKS_PATH = "/.well-known/jwks.json";
@@ -55,9 +54,7 @@ export async function startTenants(
       audit,
       pubsub: deps.pubsub,
       throttle,
-      permissions: staticPermissions,
-      validateRoles: knownRoles,
-      onTenantCreated: async () => undefined,
+      ...tenantsHooks,
     }),
     routes: (app, orm) => {
       app.get(JWKS_PATH, (_req, res) => {

@@ -11,7 +11,7 @@ import path from "node:path";
 import { pino, type Logger } from "pino";
 import WebSocket from "ws";
 import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
-import { startStack, type RunningStack } from "../../bin/stack.js";
+import { startStack, type RunningStack, type StackOptions } from "../../bin/stack.js";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "../../kernel/embedded-postgres.js";
 import { ensureTenantWithAdmin } from "../../subgraphs/tenants/tenant/demo-seed.js";
 import { LoginDocument } from "../__generated__/graphql.js";
@@ -75,13 +75,16 @@ export interface TestStack {
   stop(): Promise<void>;
 }
 
-/** Boots a stack; `pubsub: "redis"` uses REDIS_URL with a unique channel prefix. */
-export async function startTestStack(opts: { pubsub?: "memory" | "redis"; logger?: Logger } = {}): Promise<TestStack> {
+/**
+ * Boots a stack; `pubsub: "redis"` uses REDIS_URL with a unique channel prefix (the gateway's rate-limit counters
+ * then live in that Redis too). `gateway` passes options to the gateway (introspection, guards).
+ */
+export async function startTestStack(opts: { pubsub?: "memory" | "redis"; logger?: Logger; gateway?: StackOptions["gateway"] } = {}): Promise<TestStack> {
   const databaseUrl = await createTestDatabase();
   const redisUrl = opts.pubsub === "redis" ? redisUrlOrFail() : undefined;
   if (opts.pubsub === "redis" && !redisUrl) throw new Error("REDIS_URL is not set");
   const logger = opts.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
-  const stack = await startStack({ databaseUrl, redisUrl, redisKeyPrefix: `test:${randomUUID()}:`, logger, sandbox: false }).catch(async (err) => {
+  const stack = await startStack({ databaseUrl, redisUrl, redisKeyPrefix: `test:${randomUUID()}:`, logger, sandbox: false, gateway: opts.gateway }).catch(async (err) => {
     await releasePostgres();
     throw err;
   });

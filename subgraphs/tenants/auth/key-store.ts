@@ -18,6 +18,7 @@ interface LoadedKey {
 /** Signs access tokens with the current key and serves the public keys as JWKS. */
 export class KeyStore {
   private current?: LoadedKey;
+  private loadedAt = 0;
   private publicKeys = new Map<string, LoadedKey>();
 
   constructor(private readonly orm: MikroORM, private readonly jwt: { issuer: string; audience: string }) {}
@@ -33,6 +34,7 @@ export class KeyStore {
   }
 
   private async reload(): Promise<void> {
+    this.loadedAt = Date.now();
     const keys = await this.orm.em.fork().find(SigningKey, {}, { orderBy: { createdAt: "desc" }, populate: ["privateJwk"] as never });
     this.publicKeys = new Map();
     this.current = undefined;
@@ -92,6 +94,8 @@ export class KeyStore {
 
   /** Signs an access token for a user. */
   async signAccessToken(subject: string, claims: AccessTokenClaims): Promise<{ token: string; expiresAt: Date; tokenId: string }> {
+    // A rotation made by another replica or the CLI is picked up within a minute.
+    if (Date.now() - this.loadedAt > 60_000) await this.reload();
     const key = this.current;
     if (!key?.privateKey) throw new Error("signing key not loaded");
     const ms = Date.now();

@@ -1,8 +1,10 @@
 // Committed migrations of the `tenants` schema, in order. Create new ones with `npm run migration:create -- tenants`.
 import { Migration20261121132712_initial } from "./Migration20261121132712_initial.js";
 import { Migration20261121135639_identity } from "./Migration20261121135639_identity.js";
+import { Migration20261121135942_roles } from "./Migration20261121135942_roles.js";
 
 export const migrations = [
   { name: "Migration20261121132712_initial", class: Migration20261121132712_initial },
   { name: "Migration20261121135639_identity", class: Migration20261121135639_identity },
+  { name: "Migration20261121135942_roles", class: Migration20261121135942_roles },
 ];

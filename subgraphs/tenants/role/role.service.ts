@@ -165,10 +165,11 @@ async function grantSources(em: EntityManager, tenantId: string, roleNames: read
     opts.withGrants && rows.length
       ? await em.find(CollectionGrant, { tenantId, roleId: { $in: rows.map((r) => r.id) } }, EXPLICIT_TENANT)
       : [];
+  // In the order the caller holds them, so results (filter groups) are stable.
   return [
     ...system.map((name) => ({ name, permissions: SYSTEM_ROLE_DEFINITIONS[name].permissions, grants: [systemRoleGrant(name)] })),
-    ...rows.map((r) => ({ name: r.name, permissions: r.permissions, grants: grants.filter((g) => g.roleId === r.id).map(specOf) })),
-  ];
+    ...rows.map((r) => ({ name: r.name, permissions: r.permissions, grants: grants.filter((g) => g.roleId === r.id).sort(byCollection).map(specOf) })),
+  ].sort((a, b) => names.indexOf(a.name) - names.indexOf(b.name));
 }
 
 function sourceOf(role: Role, grants: readonly GrantSpec[]): RoleGrantSource {
@@ -378,6 +379,8 @@ function builtInGrant(role: Role, name: SystemRoleName): CollectionGrant {
   Object.assign(grant, { id: `${role.id}:*`, tenantId: role.tenantId, roleId: role.id, ...systemRoleGrant(name), updatedAt: null });
   return grant;
 }
+
+const byCollection = (a: { collection: string }, b: { collection: string }) => (a.collection < b.collection ? -1 : a.collection > b.collection ? 1 : 0);
 
 export function specOf(grant: CollectionGrant): GrantSpec {
   return { collection: grant.collection, canPush: grant.canPush, canPull: grant.canPull, rowFilters: grant.rowFilters ?? [] };

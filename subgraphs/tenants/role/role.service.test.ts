@@ -1,0 +1,438 @@
+// The role service against a real PostgreSQL (embedded, throwaway schema built from the entities).
+import "reflect-metadata";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { GraphQLError } from "graphql";
+import { MikroORM, type EntityManager } from "@mikro-orm/postgresql";
+import type { Principal } from "../../../kernel/auth.js";
+import { ormOptions } from "../../../kernel/db.js";
+import { startEmbeddedPostgres, type EmbeddedDatabase } from "../../../kernel/embedded-postgres.js";
+import { forkForTenant, forkUnscoped } from "../../../kernel/tenancy.js";
+import { User, UserStatus } from "../user/user.entity.js";
+import { CollectionGrant } from "./collection-grant.entity.js";
+import { effectiveGrantOn } from "./collection-grant.policy.js";
+import { Role } from "./role.entity.js";
+import { ALL_PERMISSIONS, SYSTEM_ROLE_NAMES } from "./role.permissions.js";
+import {
+  assignRoles,
+  createRole,
+  deleteRole,
+  ensureSystemRoles,
+  grantsFor,
+  listRoles,
+  myCollectionGrants,
+  permissionMatrix,
+  removeCollectionGrant,
+  resolvePermissions,
+  setCollectionGrant,
+  updateRole,
+  validateRoleNames,
+} from "./role.service.js";
+import { RowFilterOp } from "./row-filter.js";
+
+let pg: EmbeddedDatabase;
+let dir: string;
+let orm: MikroORM;
+
+async function codeOf(p: Promise<unknown>): Promise<{ code: unknown; field?: unknown }> {
+  try {
+    await p;
+  } catch (e) {
+    const ext = (e as GraphQLError).extensions ?? {};
+    return ext.field === undefined ? { code: ext.code } : { code: ext.code, field: ext.field };
+  }
+  throw new Error("expected an error");
+}
+
+interface TestTenant {
+  id: string;
+  admin: Principal;
+  em: () => EntityManager;
+  user(roles: string[], status?: UserStatus): Promise<User>;
+  as(user: User, permissions?: readonly string[]): Principal;
+}
+
+async function tenant(): Promise<TestTenant> {
+  const id = randomUUID();
+  const em = () => forkForTenant(orm, id);
+  const user = async (roles: string[], status = UserStatus.ACTIVE) => {
+    const e = em();
+    const u = e.create(User, { id: randomUUID(), tenantId: id, email: `${randomUUID()}@t.example`, displayName: "T", passwordHash: "x", roles, status });
+    await e.flush();
+    return u;
+  };
+  const as = (u: User, permissions: readonly string[] = ALL_PERMISSIONS): Principal => ({
+    kind: "user",
+    userId: u.id,
+    tenantId: id,
+    email: u.email,
+    roles: u.roles,
+    permissions: [...permissions],
+    plan: "PRO",
+    tokenId: randomUUID(),
+    issuedAt: new Date(),
+    expiresAt: new Date(Date.now() + 60_000),
+  });
+  const adminUser = await user(["ADMIN"]);
+  await ensureSystemRoles(em(), id);
+  return { id, admin: as(adminUser), em, user, as };
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), "tributary-role-test-"));
+  pg = await startEmbeddedPostgres({ dataDir: dir, persistent: false });
+  const url = await pg.createDatabase(`role_${randomUUID().replace(/-/g, "")}`);
+  orm = await MikroORM.init(ormOptions({ url, schema: "tenants", entities: [User, Role, CollectionGrant], migrations: [] }));
+  await orm.em.getConnection().execute('create schema if not exists "tenants"');
+  await orm.schema.create();
+});
+
+afterAll(async () => {
+  await orm?.close();
+  await pg?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("schema", () => {
+  it("round-trips: the entities' indexes (partial unique on role names) need no further change", async () => {
+    const sql = await orm.schema.getUpdateSchemaSQL({ wrap: false });
+    expect(sql.split("\n").filter((l) => /"role"|collection_grant/.test(l))).toEqual([]);
+  });
+});
+
+describe("system roles", () => {
+  it("creates the five system roles once, even when called concurrently", async () => {
+    const id = randomUUID();
+    await Promise.all([1, 2, 3].map(() => ensureSystemRoles(forkForTenant(orm, id), id)));
+    const roles = await ensureSystemRoles(forkForTenant(orm, id), id);
+    expect(roles.map((r) => r.name)).toEqual(SYSTEM_ROLE_NAMES);
+    expect(await forkForTenant(orm, id).count(Role, {})).toBe(5);
+    expect(roles.every((r) => r.system && r.tenantId === id)).toBe(true);
+  });
+
+  it("works inside the transaction that creates a tenant, with an unscoped EntityManager", async () => {
+    const id = randomUUID();
+    await forkUnscoped(orm).transactional(async (tx) => {
+      const roles = await ensureSystemRoles(tx, id);
+      expect(roles).toHaveLength(5);
+    });
+    expect(await forkForTenant(orm, id).count(Role, { system: true })).toBe(5);
+  });
+
+  it("brings drifted rows back to the code's definition", async () => {
+    const t = await tenant();
+    await t.em().nativeUpdate(Role, { name: "USER" }, { permissions: ["tenant:manage"], description: "hacked" });
+    const roles = await ensureSystemRoles(t.em(), t.id);
+    expect(roles.find((r) => r.name === "USER")).toMatchObject({ permissions: ["sync:pull", "sync:push"], description: "Pushes and pulls records" });
+    expect((await t.em().findOneOrFail(Role, { name: "USER" })).permissions).toEqual(["sync:pull", "sync:push"]);
+  });
+});
+
+describe("permissions", () => {
+  it("unions system and tenant roles, sorted, ignoring deleted, unknown and other tenants' roles", async () => {
+    const t = await tenant();
+    const other = await tenant();
+    await createRole(t.em(), t.admin, { name: "Auditors", permissions: ["audit:read", "user:read"] });
+    const gone = await createRole(t.em(), t.admin, { name: "Gone", permissions: ["tenant:manage"] });
+    await deleteRole(t.em(), gone.id);
+    await createRole(other.em(), other.admin, { name: "Other", permissions: ["connector:manage"] });
+    // Login runs with an unscoped EntityManager: the tenant comes from the argument.
+    const perms = await resolvePermissions(forkUnscoped(orm), t.id, ["ANALYST", "Auditors", "Gone", "Other", "NOPE"]);
+    expect(perms).toEqual(["audit:read", "sync:pull", "user:read"]);
+    expect(await resolvePermissions(forkUnscoped(orm), t.id, ["ADMIN"])).toEqual([...ALL_PERMISSIONS]);
+    expect(await resolvePermissions(forkUnscoped(orm), t.id, [])).toEqual([]);
+  });
+});
+
+describe("tenant roles", () => {
+  it("validates names and permissions", async () => {
+    const t = await tenant();
+    expect(await codeOf(createRole(t.em(), t.admin, { name: "  ", permissions: [] }))).toEqual({ code: "BAD_USER_INPUT", field: "name" });
+    expect(await codeOf(createRole(t.em(), t.admin, { name: "x".repeat(101), permissions: [] }))).toEqual({ code: "BAD_USER_INPUT", field: "name" });
+    expect(await codeOf(createRole(t.em(), t.admin, { name: "ok", permissions: ["sync:pull", "sync:everything"] }))).toEqual({
+      code: "BAD_USER_INPUT",
+      field: "permissions",
+    });
+    expect(await codeOf(createRole(t.em(), t.admin, { name: "ok", description: "d".repeat(501), permissions: [] }))).toEqual({
+      code: "BAD_USER_INPUT",
+      field: "description",
+    });
+    const role = await createRole(t.em(), t.admin, { name: " Sales reps ", description: " Field team ", permissions: ["sync:push", "sync:pull", "sync:pull"] });
+    expect(role).toMatchObject({ name: "Sales reps", description: "Field team", permissions: ["sync:pull", "sync:push"], system: false, tenantId: t.id });
+  });
+
+  it("refuses duplicate names ignoring case, and system role names (CONFLICT); other tenants and deleted roles do not count", async () => {
+    const t = await tenant();
+    const other = await tenant();
+    const sales = await createRole(t.em(), t.admin, { name: "SALES", permissions: [] });
+    expect(await codeOf(createRole(t.em(), t.admin, { name: "sales", permissions: [] }))).toEqual({ code: "CONFLICT", field: "name" });
+    expect(await codeOf(createRole(t.em(), t.admin, { name: "admin", permissions: [] }))).toEqual({ code: "CONFLICT", field: "name" });
+    await createRole(other.em(), other.admin, { name: "SALES", permissions: [] });
+    await deleteRole(t.em(), sales.id);
+    await createRole(t.em(), t.admin, { name: "SALES", permissions: [] });
+  });
+
+  it("the database refuses a duplicate that slips past the check (CONFLICT)", async () => {
+    const t = await tenant();
+    const results = await Promise.allSettled([1, 2, 3, 4].map(() => createRole(t.em(), t.admin, { name: "RACE", permissions: [] })));
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    for (const r of results) if (r.status === "rejected") expect((r.reason as GraphQLError).extensions.code).toBe("CONFLICT");
+  });
+
+  it("nobody grants permissions they do not hold (FORBIDDEN)", async () => {
+    const t = await tenant();
+    const manager = t.as(await t.user([]), ["role:manage", "sync:pull"]);
+    expect(await codeOf(createRole(t.em(), manager, { name: "Boss", permissions: ["tenant:manage"] }))).toEqual({ code: "FORBIDDEN" });
+    const role = await createRole(t.em(), manager, { name: "Readers", permissions: ["sync:pull"] });
+    expect(await codeOf(updateRole(t.em(), manager, role.id, { permissions: ["sync:pull", "user:manage"] }))).toEqual({ code: "FORBIDDEN" });
+  });
+
+  it("renames a role on every user holding it, and reports the changes", async () => {
+    const t = await tenant();
+    const role = await createRole(t.em(), t.admin, { name: "Sales", permissions: ["sync:pull"] });
+    const u1 = await t.user(["USER", "Sales"]);
+    const u2 = await t.user(["Sales"]);
+    const u3 = await t.user(["USER"]);
+    const { role: renamed, changes } = await updateRole(t.em(), t.admin, role.id, { name: "Sales EU", description: "Europe", permissions: ["sync:pull", "sync:push"] });
+    expect(renamed).toMatchObject({ name: "Sales EU", description: "Europe", permissions: ["sync:pull", "sync:push"] });
+    expect(changes).toEqual({
+      name: { before: "Sales", after: "Sales EU" },
+      description: { before: null, after: "Europe" },
+      permissions: { before: ["sync:pull"], after: ["sync:pull", "sync:push"] },
+    });
+    const roles = async (u: User) => (await t.em().findOneOrFail(User, { id: u.id })).roles;
+    expect(await roles(u1)).toEqual(["USER", "Sales EU"]);
+    expect(await roles(u2)).toEqual(["Sales EU"]);
+    expect(await roles(u3)).toEqual(["USER"]);
+    expect((await updateRole(t.em(), t.admin, role.id, { name: "Sales EU" })).changes).toEqual({});
+    expect((await updateRole(t.em(), t.admin, role.id, { description: "" })).role.description).toBeNull();
+  });
+
+  it("system roles cannot be changed or deleted (FORBIDDEN)", async () => {
+    const t = await tenant();
+    const admin = (await listRoles(t.em(), t.id)).find((r) => r.name === "ADMIN")!;
+    expect(await codeOf(updateRole(t.em(), t.admin, admin.id, { description: "mine" }))).toEqual({ code: "FORBIDDEN" });
+    expect(await codeOf(deleteRole(t.em(), admin.id))).toEqual({ code: "FORBIDDEN" });
+    expect(await codeOf(setCollectionGrant(t.em(), t.admin, { roleId: admin.id, collection: "orders", canPush: false, canPull: true }))).toEqual({
+      code: "FORBIDDEN",
+    });
+  });
+
+  it("another tenant's role, a deleted role and a malformed id are NOT_FOUND", async () => {
+    const t = await tenant();
+    const other = await tenant();
+    const theirs = await createRole(other.em(), other.admin, { name: "Theirs", permissions: [] });
+    const gone = await createRole(t.em(), t.admin, { name: "Gone", permissions: [] });
+    await deleteRole(t.em(), gone.id);
+    for (const id of [theirs.id, gone.id, "not-a-uuid", randomUUID()]) {
+      expect(await codeOf(updateRole(t.em(), t.admin, id, { description: "x" }))).toEqual({ code: "NOT_FOUND" });
+      expect(await codeOf(deleteRole(t.em(), id))).toEqual({ code: "NOT_FOUND" });
+    }
+    expect((await other.em().findOneOrFail(Role, { id: theirs.id })).description).toBeNull();
+  });
+
+  it("deleting a role soft-deletes it and takes it from its users", async () => {
+    const t = await tenant();
+    const role = await createRole(t.em(), t.admin, { name: "Temp", permissions: ["audit:read"] });
+    const u = await t.user(["USER", "Temp"]);
+    const { role: deleted, usersAffected } = await deleteRole(t.em(), role.id);
+    expect(deleted.deletedAt).toBeInstanceOf(Date);
+    expect(usersAffected).toEqual([u.id]);
+    expect((await t.em().findOneOrFail(User, { id: u.id })).roles).toEqual(["USER"]);
+    expect((await listRoles(t.em(), t.id)).map((r) => r.name)).not.toContain("Temp");
+    expect(await t.em().findOne(Role, { id: role.id })).not.toBeNull();
+  });
+
+  it("lists system roles first, then the tenant's by name", async () => {
+    const t = await tenant();
+    for (const name of ["zeta", "Alpha", "beta"]) await createRole(t.em(), t.admin, { name, permissions: [] });
+    expect((await listRoles(t.em(), t.id)).map((r) => r.name)).toEqual([...SYSTEM_ROLE_NAMES, "Alpha", "beta", "zeta"]);
+  });
+});
+
+describe("assigning roles", () => {
+  it("replaces a user's roles with canonical names, deduplicated", async () => {
+    const t = await tenant();
+    await createRole(t.em(), t.admin, { name: "Sales", permissions: ["sync:pull"] });
+    const u = await t.user(["USER"]);
+    const { user, before, after } = await assignRoles(t.em(), t.admin, u.id, ["analyst", "SALES", " Sales ", "ANALYST"]);
+    expect(before).toEqual(["USER"]);
+    expect(after).toEqual(["ANALYST", "Sales"]);
+    expect(user.roles).toEqual(["ANALYST", "Sales"]);
+    expect((await t.em().findOneOrFail(User, { id: u.id })).roles).toEqual(["ANALYST", "Sales"]);
+  });
+
+  it("refuses unknown roles (BAD_USER_INPUT on roles), including deleted and other tenants' roles", async () => {
+    const t = await tenant();
+    const other = await tenant();
+    await createRole(other.em(), other.admin, { name: "Theirs", permissions: [] });
+    const gone = await createRole(t.em(), t.admin, { name: "Gone", permissions: [] });
+    await deleteRole(t.em(), gone.id);
+    const u = await t.user(["USER"]);
+    for (const name of ["Theirs", "Gone", "SUPERUSER"]) {
+      expect(await codeOf(assignRoles(t.em(), t.admin, u.id, ["USER", name]))).toEqual({ code: "BAD_USER_INPUT", field: "roles" });
+    }
+    expect((await t.em().findOneOrFail(User, { id: u.id })).roles).toEqual(["USER"]);
+  });
+
+  it("another tenant's user is NOT_FOUND", async () => {
+    const t = await tenant();
+    const other = await tenant();
+    const theirs = await other.user(["USER"]);
+    expect(await codeOf(assignRoles(t.em(), t.admin, theirs.id, ["ADMIN"]))).toEqual({ code: "NOT_FOUND" });
+    expect(await codeOf(assignRoles(t.em(), t.admin, "nope", ["ADMIN"]))).toEqual({ code: "NOT_FOUND" });
+    expect((await other.em().findOneOrFail(User, { id: theirs.id })).roles).toEqual(["USER"]);
+  });
+
+  it("nobody removes their own ADMIN role, and the tenant keeps an active ADMIN (CONFLICT)", async () => {
+    const t = await tenant();
+    expect(await codeOf(assignRoles(t.em(), t.admin, t.admin.userId, ["USER"]))).toEqual({ code: "CONFLICT", field: "roles" });
+    // Another user with user:manage but not ADMIN cannot demote the last active admin either.
+    const helper = await t.user(["USER"]);
+    const helperPrincipal = t.as(helper, ALL_PERMISSIONS);
+    expect(await codeOf(assignRoles(t.em(), helperPrincipal, t.admin.userId, ["USER"]))).toEqual({ code: "CONFLICT", field: "roles" });
+    // With a second active admin it is fine; a disabled admin does not count.
+    await t.user(["ADMIN"], UserStatus.DISABLED);
+    expect(await codeOf(assignRoles(t.em(), helperPrincipal, t.admin.userId, ["USER"]))).toEqual({ code: "CONFLICT", field: "roles" });
+    await t.user(["ADMIN"]);
+    expect((await assignRoles(t.em(), helperPrincipal, t.admin.userId, ["USER"])).after).toEqual(["USER"]);
+  });
+
+  it("nobody hands out roles carrying permissions they lack (FORBIDDEN), but keeping them is fine", async () => {
+    const t = await tenant();
+    const u = await t.user(["ADMIN", "USER"]);
+    const manager = t.as(await t.user(["USER"]), ["user:manage", "sync:pull", "sync:push"]);
+    expect(await codeOf(assignRoles(t.em(), manager, manager.userId, ["USER", "ADMIN"]))).toEqual({ code: "FORBIDDEN" });
+    expect((await assignRoles(t.em(), manager, u.id, ["ADMIN", "USER", "ANALYST"])).after).toEqual(["ADMIN", "USER", "ANALYST"]);
+  });
+
+  it("validateRoleNames (user creation hook) wants exact names and no escalation", async () => {
+    const t = await tenant();
+    await createRole(t.em(), t.admin, { name: "Sales", permissions: ["sync:pull"] });
+    await validateRoleNames({ em: t.em(), principal: t.admin }, ["USER", "Sales"]);
+    expect(await codeOf(validateRoleNames({ em: t.em(), principal: t.admin }, ["sales"]))).toEqual({ code: "BAD_USER_INPUT", field: "roles" });
+    expect(await codeOf(validateRoleNames({ em: t.em(), principal: t.admin }, ["admin"]))).toEqual({ code: "BAD_USER_INPUT", field: "roles" });
+    const manager = t.as(await t.user([]), ["user:manage", "sync:pull"]);
+    await validateRoleNames({ em: t.em(), principal: manager }, ["ANALYST", "Sales"]);
+    expect(await codeOf(validateRoleNames({ em: t.em(), principal: manager }, ["USER"]))).toEqual({ code: "FORBIDDEN" });
+  });
+});
+
+describe("collection grants", () => {
+  it("validates the collection, the filters and the role's sync permissions", async () => {
+    const t = await tenant();
+    const puller = await createRole(t.em(), t.admin, { name: "Puller", permissions: ["sync:pull"] });
+    const set = (input: Record<string, unknown>) =>
+      codeOf(setCollectionGrant(t.em(), t.admin, { roleId: puller.id, collection: "orders", canPush: false, canPull: true, ...input } as never));
+    expect(await set({ collection: "bad name" })).toEqual({ code: "BAD_USER_INPUT", field: "collection" });
+    expect(await set({ canPush: true })).toEqual({ code: "BAD_USER_INPUT", field: "canPush" });
+    expect(await set({ rowFilters: [{ field: "ok", op: "EQ", value: 1 }, { field: "x", op: "IN", value: 3 }] })).toEqual({
+      code: "BAD_USER_INPUT",
+      field: "rowFilters[1].value",
+    });
+    expect(await set({ roleId: randomUUID() })).toEqual({ code: "NOT_FOUND" });
+    expect(await t.em().count(CollectionGrant, {})).toBe(0);
+  });
+
+  it("creates, replaces and removes a grant, and grantsFor merges them with system roles", async () => {
+    const t = await tenant();
+    const sales = await createRole(t.em(), t.admin, { name: "Sales", permissions: ["sync:pull", "sync:push"] });
+    const owners = await createRole(t.em(), t.admin, { name: "Owners", permissions: ["sync:pull"] });
+    const first = await setCollectionGrant(t.em(), t.admin, { roleId: sales.id, collection: "orders", canPush: false, canPull: true });
+    expect(first.before).toBeNull();
+    const dept = [{ field: "department", op: RowFilterOp.EQ, value: "SALES" }];
+    const replaced = await setCollectionGrant(t.em(), t.admin, { roleId: sales.id, collection: "orders", canPush: true, canPull: true, rowFilters: dept });
+    expect(replaced.before).toEqual({ collection: "orders", canPush: false, canPull: true, rowFilters: [] });
+    expect(replaced.grant.id).toBe(first.grant.id);
+    await setCollectionGrant(t.em(), t.admin, { roleId: sales.id, collection: "*", canPush: false, canPull: true });
+    await setCollectionGrant(t.em(), t.admin, { roleId: sales.id, collection: "payroll", canPush: false, canPull: false });
+    const mine = [{ field: "owner.id", op: RowFilterOp.EQ, value: "$user.id" }];
+    await setCollectionGrant(t.em(), t.admin, { roleId: owners.id, collection: "orders", canPush: false, canPull: true, rowFilters: mine });
+    expect(await t.em().count(CollectionGrant, {})).toBe(4);
+
+    const grants = await grantsFor(forkUnscoped(orm), t.id, ["Sales", "Owners"]);
+    expect(grants.map((g) => g.collection)).toEqual(["*", "orders", "payroll"]);
+    expect(effectiveGrantOn(grants, "orders")).toEqual({
+      collection: "orders",
+      canPush: true,
+      canPull: true,
+      pushFilters: [{ role: "Sales", filters: dept }],
+      pullFilters: [
+        { role: "Sales", filters: dept },
+        { role: "Owners", filters: mine },
+      ],
+    });
+    expect(effectiveGrantOn(grants, "contacts")).toMatchObject({ collection: "*", canPush: false, canPull: true, pullFilters: null });
+    expect(effectiveGrantOn(grants, "payroll")).toMatchObject({ canPush: false, canPull: false });
+    // A system role widens it again.
+    expect(effectiveGrantOn(await grantsFor(forkUnscoped(orm), t.id, ["Sales", "USER"]), "payroll")).toMatchObject({ canPush: true, canPull: true });
+
+    expect(await removeCollectionGrant(t.em(), sales.id, "payroll")).toEqual({ collection: "payroll", canPush: false, canPull: false, rowFilters: [] });
+    expect(await removeCollectionGrant(t.em(), sales.id, "payroll")).toBeNull();
+    expect((await grantsFor(forkUnscoped(orm), t.id, ["Sales"])).map((g) => g.collection)).toEqual(["*", "orders"]);
+  });
+
+  it("ignores grants of deleted roles and of roles the caller lacks", async () => {
+    const t = await tenant();
+    const role = await createRole(t.em(), t.admin, { name: "Temp", permissions: ["sync:pull"] });
+    await setCollectionGrant(t.em(), t.admin, { roleId: role.id, collection: "orders", canPush: false, canPull: true });
+    expect(effectiveGrantOn(await grantsFor(t.em(), t.id, ["Temp"]), "orders")!.canPull).toBe(true);
+    expect(effectiveGrantOn(await grantsFor(t.em(), t.id, ["ANALYST"]), "orders")).toMatchObject({ collection: "*", canPull: true, canPush: false });
+    await deleteRole(t.em(), role.id);
+    expect(await grantsFor(t.em(), t.id, ["Temp"])).toEqual([{ collection: "*", canPush: false, canPull: false, pushFilters: [], pullFilters: [] }]);
+  });
+
+  it("myCollectionGrants reads the caller's current roles and substitutes $user", async () => {
+    const t = await tenant();
+    const owners = await createRole(t.em(), t.admin, { name: "Owners", permissions: ["sync:pull", "sync:push"] });
+    await setCollectionGrant(t.em(), t.admin, {
+      roleId: owners.id,
+      collection: "*",
+      canPush: true,
+      canPull: true,
+      rowFilters: [
+        { field: "ownerId", op: RowFilterOp.EQ, value: "$user.id" },
+        { field: "team", op: RowFilterOp.IN, value: ["$user.email", "everyone"] },
+      ],
+    });
+    const u = await t.user(["Owners"]);
+    const p = { ...t.as(u), roles: ["ADMIN"] }; // a stale token must not matter
+    expect(await myCollectionGrants(t.em(), p)).toEqual([
+      {
+        collection: "*",
+        canPush: true,
+        canPull: true,
+        pushFilters: [{ role: "Owners", filters: [{ field: "ownerId", op: "EQ", value: u.id }, { field: "team", op: "IN", value: [u.email, "everyone"] }] }],
+        pullFilters: [{ role: "Owners", filters: [{ field: "ownerId", op: "EQ", value: u.id }, { field: "team", op: "IN", value: [u.email, "everyone"] }] }],
+      },
+    ]);
+    const key: Principal = { ...t.as(u, ["sync:pull"]), kind: "api_key", userId: randomUUID(), roles: [] };
+    expect(await myCollectionGrants(t.em(), key)).toEqual([{ collection: "*", canPush: false, canPull: true, pushFilters: [], pullFilters: null }]);
+  });
+
+  it("permissionMatrix lays out roles × collections", async () => {
+    const t = await tenant();
+    const sales = await createRole(t.em(), t.admin, { name: "Sales", permissions: ["sync:pull"] });
+    await setCollectionGrant(t.em(), t.admin, { roleId: sales.id, collection: "orders", canPush: false, canPull: true, rowFilters: [{ field: "d", op: RowFilterOp.EQ, value: "S" }] });
+    const m = await permissionMatrix(t.em(), t.id);
+    expect(m.collections).toEqual(["*", "orders"]);
+    expect(m.rows.map((r) => r.role.name)).toEqual([...SYSTEM_ROLE_NAMES, "Sales"]);
+    const cells = Object.fromEntries(m.rows.map((r) => [r.role.name, r.cells.map((c) => [c.collection, c.canPush, c.canPull, c.inherited, c.rowFilters.length])]));
+    expect(cells.ADMIN).toEqual([
+      ["*", true, true, false, 0],
+      ["orders", true, true, true, 0],
+    ]);
+    expect(cells.ANALYST).toEqual([
+      ["*", false, true, false, 0],
+      ["orders", false, true, true, 0],
+    ]);
+    expect(cells.Sales).toEqual([
+      ["*", false, false, false, 0],
+      ["orders", false, true, false, 1],
+    ]);
+  });
+});
