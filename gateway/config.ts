@@ -73,6 +73,7 @@ const schema = z.object({
       maxTokens: positiveInt.optional(),
       maxCost: positiveInt.optional(),
       defaultListSize: positiveInt.optional(),
+      maxListSize: positiveInt.optional(),
       maxBatch: positiveInt.optional(),
     }),
   ).optional(),

@@ -1,4 +1,6 @@
 import { RemoteGraphQLDataSource } from "@apollo/gateway";
+import { GraphQLError } from "graphql";
+import { ErrorCode } from "../kernel/errors.js";
 
 import { CLIENT_IP_HEADER, CLIENT_USER_AGENT_HEADER, REQUEST_ID_HEADER } from "../kernel/request-id.js";
 
@@ -18,5 +20,19 @@ export class ForwardingDataSource extends RemoteGraphQLDataSource<ForwardedConte
     if (ctx.requestId) request.http?.headers.set(REQUEST_ID_HEADER, ctx.requestId);
     if (ctx.clientIp) request.http?.headers.set(CLIENT_IP_HEADER, ctx.clientIp);
     if (ctx.userAgent) request.http?.headers.set(CLIENT_USER_AGENT_HEADER, ctx.userAgent);
+  }
+
+  /**
+   * A subgraph that refuses a request before executing it (bad or revoked token, suspended tenant) answers with a
+   * non-2xx status and a GraphQL error body; keep its public code instead of Apollo's generic status mapping.
+   */
+  override async errorFromResponse(response: Parameters<RemoteGraphQLDataSource["errorFromResponse"]>[0]): Promise<GraphQLError> {
+    const body = (await response.clone().json().catch(() => null)) as { errors?: { message?: string; extensions?: { code?: unknown } }[] } | null;
+    const first = body?.errors?.[0];
+    const code = first?.extensions?.code;
+    if (typeof code === "string" && (Object.values(ErrorCode) as string[]).includes(code)) {
+      return new GraphQLError(first?.message ?? code, { extensions: { code } });
+    }
+    return super.errorFromResponse(response);
   }
 }

@@ -166,7 +166,9 @@ export async function startGateway(config: GatewayConfig, deps: { logger: Logger
         }
         // Charged before parsing and planning: a limited client costs neither.
         await guards?.chargeHttp(req, res, principal);
-        return { authorization, requestId, principal };
+        // The client as far as trusted proxies tell (TRUST_PROXY), forwarded so subgraphs audit and throttle logins by it.
+        const clientIp = guards ? guards.clientIp(req) : req.socket.remoteAddress;
+        return { authorization, requestId, principal, clientIp, userAgent: req.headers["user-agent"] };
       },
     }),
   );

@@ -14,21 +14,23 @@ export class AuditRecorder {
   constructor(private readonly pubsub: PubSub, private readonly logger: Logger) {}
 
   /** Records an action performed by the caller of `ctx` (tenant, actor and request id come from the context). */
-  async record(ctx: Pick<ServiceContext, "principal" | "platform" | "requestId">, input: AuditInput): Promise<void> {
+  async record(ctx: Pick<ServiceContext, "principal" | "platform" | "requestId" | "serviceActor">, input: AuditInput): Promise<void> {
     const tenantId = input.tenantId ?? ctx.principal?.tenantId;
     if (!tenantId) return;
     const actor = ctx.principal ?? ctx.platform;
     const record: AuditRecord = {
       id: randomUUID(),
       tenantId,
-      actorType: input.actorType ?? (!actor ? "ANONYMOUS" : actor.kind === "platform" ? "PLATFORM_USER" : actor.kind === "api_key" ? "API_KEY" : "USER"),
+      actorType:
+        input.actorType ??
+        (!actor ? (ctx.serviceActor ? "SERVICE" : "ANONYMOUS") : actor.kind === "platform" ? "PLATFORM_USER" : actor.kind === "api_key" ? "API_KEY" : "USER"),
       actorId: input.actorId ?? actor?.userId ?? null,
       action: input.action,
       targetType: input.targetType ?? null,
       targetId: input.targetId ?? null,
       requestId: ctx.requestId,
       changes: input.changes ?? null,
-      metadata: input.metadata ?? null,
+      metadata: ctx.serviceActor && !actor ? { ...(input.metadata ?? {}), service: ctx.serviceActor } : (input.metadata ?? null),
       occurredAt: new Date().toISOString(),
     };
     try {

@@ -10,6 +10,8 @@ import { normalizeRequestId, type ClientInfo } from "./request-id.js";
 /** The per-request context every subgraph resolver receives. */
 export interface ServiceContext extends AuthContext {
   requestId: string;
+  /** Set when the installation itself acts (operator CLI, seeding): audited as SERVICE with this name. */
+  serviceActor?: string;
   /** Client address and user agent (forwarded by the gateway), for audit and throttling. */
   client: ClientInfo;
   /** The caller's verified `Authorization` value, forwarded when this service asks another one on their behalf. */

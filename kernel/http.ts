@@ -116,7 +116,15 @@ export async function startSubgraphServer<TContext extends BaseContext>(opts: {
       context: async ({ req, res }) => {
         const requestId = normalizeRequestId(req.headers[REQUEST_ID_HEADER]);
         res.setHeader(REQUEST_ID_HEADER, requestId);
-        return opts.context({ authorization: authorizationOf(req), requestId, client: clientOf(req) });
+        try {
+          return await opts.context({ authorization: authorizationOf(req), requestId, client: clientOf(req) });
+        } catch (err) {
+          // Refused before execution: 401 for who-are-you problems, 403 for suspended tenants; the body keeps the code.
+          if (err instanceof GraphQLError && typeof err.extensions.code === "string") {
+            throw withHttpStatus(err, err.extensions.code === "UNAUTHENTICATED" ? 401 : err.extensions.code === "UPSTREAM_UNAVAILABLE" ? 503 : 403);
+          }
+          throw err;
+        }
       },
     }),
   );

@@ -30,6 +30,7 @@ export function systemContext(
   const em = deps.tenantId ? forkForTenant(orm, deps.tenantId) : forkUnscoped(orm);
   return {
     requestId: `system-${randomUUID()}`,
+    serviceActor: deps.actor ?? "system",
     client: { userAgent: deps.actor ?? "tributary-system" },
     logger: deps.logger,
     em,

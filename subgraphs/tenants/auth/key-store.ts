@@ -7,6 +7,8 @@ import { SigningKey } from "./signing-key.entity.js";
 const ALG = TOKEN_ALGORITHMS[0];
 /** Access tokens are short-lived; refresh tokens come with the identity issue. */
 export const ACCESS_TOKEN_TTL_SECONDS = 15 * 60;
+/** A new key is in the JWKS this long before it signs (longer than verifiers' JWKS refetch cooldown). */
+export const KEY_ACTIVATION_DELAY_MS = 10_000;
 
 interface LoadedKey {
   kid: string;
@@ -19,6 +21,8 @@ interface LoadedKey {
 export class KeyStore {
   private current?: LoadedKey;
   private loadedAt = 0;
+  /** When a published-but-not-yet-active key starts signing (reload then). */
+  private nextActivation?: number;
   private publicKeys = new Map<string, LoadedKey>();
 
   constructor(private readonly orm: MikroORM, private readonly jwt: { issuer: string; audience: string }) {}
@@ -27,7 +31,7 @@ export class KeyStore {
   async init(): Promise<void> {
     await this.orm.em.fork().transactional(async (em) => {
       await em.getConnection().execute("select pg_advisory_xact_lock(hashtext('tributary:signing-key'))", [], "run", em.getTransactionContext());
-      const active = await em.findOne(SigningKey, { retiredAt: null }, { orderBy: { createdAt: "desc" } });
+      const active = await em.findOne(SigningKey, { $or: [{ retiredAt: null }, { retiredAt: { $gt: new Date() } }] }, { orderBy: { createdAt: "desc" } });
       if (!active) await this.createKey(em);
     });
     await this.reload();
@@ -35,14 +39,18 @@ export class KeyStore {
 
   private async reload(): Promise<void> {
     this.loadedAt = Date.now();
+    const now = Date.now();
     const keys = await this.orm.em.fork().find(SigningKey, {}, { orderBy: { createdAt: "desc" }, populate: ["privateJwk"] as never });
     this.publicKeys = new Map();
     this.current = undefined;
-    const horizon = Date.now() - ACCESS_TOKEN_TTL_SECONDS * 1000 * 2;
+    this.nextActivation = undefined;
+    const horizon = now - ACCESS_TOKEN_TTL_SECONDS * 1000 * 2;
     for (const k of keys) {
       if (k.retiredAt && k.retiredAt.getTime() < horizon) continue;
       const loaded: LoadedKey = { kid: k.kid, publicJwk: k.publicJwk as JWK, retiredAt: k.retiredAt ?? null };
-      if (!k.retiredAt && !this.current) {
+      const active = (!k.activatesAt || k.activatesAt.getTime() <= now) && (!k.retiredAt || k.retiredAt.getTime() > now);
+      if (k.activatesAt && k.activatesAt.getTime() > now) this.nextActivation = Math.min(this.nextActivation ?? Infinity, k.activatesAt.getTime());
+      if (active && !this.current) {
         loaded.privateKey = (await importJWK(k.privateJwk as JWK, ALG)) as CryptoKey;
         this.current = loaded;
       }
@@ -56,16 +64,19 @@ export class KeyStore {
    */
   async rotate(): Promise<{ kid: string; retiredKid?: string }> {
     const retiredKid = this.current?.kid;
+    const activatesAt = new Date(Date.now() + KEY_ACTIVATION_DELAY_MS);
+    let kid!: string;
     await this.orm.em.fork().transactional(async (em) => {
       await em.getConnection().execute("select pg_advisory_xact_lock(hashtext('tributary:signing-key'))", [], "run", em.getTransactionContext());
-      await em.nativeUpdate(SigningKey, { retiredAt: null }, { retiredAt: new Date() });
-      await this.createKey(em);
+      // The current key keeps signing until the new one activates, then retires (its public half stays published).
+      await em.nativeUpdate(SigningKey, { retiredAt: null }, { retiredAt: activatesAt });
+      kid = await this.createKey(em, activatesAt);
     });
     await this.reload();
-    return { kid: this.current!.kid, retiredKid };
+    return { kid, retiredKid };
   }
 
-  private async createKey(em: EntityManager): Promise<void> {
+  private async createKey(em: EntityManager, activatesAt: Date | null = null): Promise<string> {
     const { publicKey, privateKey } = await generateKeyPair(ALG, { crv: "Ed25519", extractable: true });
     const kid = randomUUID();
     em.create(SigningKey, {
@@ -73,7 +84,9 @@ export class KeyStore {
       algorithm: ALG,
       publicJwk: { ...(await exportJWK(publicKey)), kid, alg: ALG, use: "sig" },
       privateJwk: { ...(await exportJWK(privateKey)), kid, alg: ALG },
+      activatesAt,
     });
+    return kid;
   }
 
   /** Public keys for `/.well-known/jwks.json`. */
@@ -95,7 +108,7 @@ export class KeyStore {
   /** Signs an access token for a user. */
   async signAccessToken(subject: string, claims: AccessTokenClaims): Promise<{ token: string; expiresAt: Date; tokenId: string }> {
     // A rotation made by another replica or the CLI is picked up within a minute.
-    if (Date.now() - this.loadedAt > 60_000) await this.reload();
+    if (Date.now() - this.loadedAt > 60_000 || (this.nextActivation && Date.now() >= this.nextActivation)) await this.reload();
     const key = this.current;
     if (!key?.privateKey) throw new Error("signing key not loaded");
     const ms = Date.now();

@@ -62,15 +62,24 @@ export async function refreshSession(ctx: TenantsContext, presented: string): Pr
   const outcome = await em.transactional(async (tx) => {
     const row = await tx.findOne(RefreshToken, { id: parsed.id }, { lockMode: "pessimistic_write" as never, populate: ["secretHash"] as never });
     if (!row || !sameHash(row.secretHash, hashSecret(parsed.secret))) return { kind: "invalid" as const };
-    if (row.usedAt || row.revokedAt) {
+    // Spent by an earlier rotation and presented again: a copy is in someone else's hands.
+    if (row.usedAt) {
       await tx.nativeUpdate(RefreshToken, { familyId: row.familyId, revokedAt: null }, { revokedAt: new Date() });
       return { kind: "reused" as const, row };
     }
-    if (row.expiresAt.getTime() <= Date.now()) return { kind: "invalid" as const };
+    // Ended by logout, a password change or an earlier reuse: simply invalid.
+    if (row.revokedAt || row.expiresAt.getTime() <= Date.now()) return { kind: "invalid" as const };
+    // Checked before the token is spent, so a refused refresh (suspended tenant) leaves the session usable later.
+    const tenant = await tx.findOne(Tenant, { id: row.tenantId }, NO_TENANT_FILTER);
+    const user = await tx.findOne(User, { id: row.userId, tenantId: row.tenantId }, NO_TENANT_FILTER);
+    if (!tenant || !user || user.status !== UserStatus.ACTIVE) return { kind: "invalid" as const };
+    if (user.tokensValidAfter && row.createdAt < user.tokensValidAfter) return { kind: "invalid" as const };
+    if (tenant.status === TenantStatus.SUSPENDED || tenant.status === TenantStatus.DELETED) return { kind: "suspended" as const };
     row.usedAt = new Date();
-    return { kind: "ok" as const, row };
+    return { kind: "ok" as const, row, tenant, user };
   });
   if (outcome.kind === "invalid") throw AuthErrors.invalidRefreshToken();
+  if (outcome.kind === "suspended") throw Errors.tenantSuspended();
   const { row } = outcome;
   if (outcome.kind === "reused") {
     await ctx.audit.record(ctx, {
@@ -80,15 +89,11 @@ export async function refreshSession(ctx: TenantsContext, presented: string): Pr
       action: "auth.refresh.reused",
       targetType: "User",
       targetId: row.userId,
-      metadata: { familyId: row.familyId },
+      metadata: { familyId: row.familyId, ip: ctx.client.ip ?? null },
     });
     throw AuthErrors.invalidRefreshToken();
   }
-  const tenant = await em.findOne(Tenant, { id: row.tenantId }, NO_TENANT_FILTER);
-  const user = await em.findOne(User, { id: row.userId, tenantId: row.tenantId }, NO_TENANT_FILTER);
-  if (!tenant || !user || user.status !== UserStatus.ACTIVE) throw AuthErrors.invalidRefreshToken();
-  if (tenant.status === TenantStatus.SUSPENDED || tenant.status === TenantStatus.DELETED) throw Errors.tenantSuspended();
-  if (user.tokensValidAfter && row.createdAt < user.tokensValidAfter) throw AuthErrors.invalidRefreshToken();
+  const { tenant, user } = outcome;
   return issueSession(ctx, tenant, user, row.familyId);
 }
 

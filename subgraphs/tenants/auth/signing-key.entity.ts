@@ -7,7 +7,7 @@ import { Entity, PrimaryKey, Property } from "@mikro-orm/decorators/legacy";
  */
 @Entity({ tableName: "signing_key" })
 export class SigningKey {
-  [OptionalProps]?: "createdAt" | "retiredAt";
+  [OptionalProps]?: "createdAt" | "retiredAt" | "activatesAt";
 
   @PrimaryKey({ length: 64 })
   kid!: string;
@@ -23,6 +23,13 @@ export class SigningKey {
 
   @Property({ type: "timestamptz" })
   createdAt: Date = new Date();
+
+  /**
+   * When it starts signing. A rotated-in key is published in the JWKS a little before it signs, so verifiers that
+   * cached the key set (and refetch at most every few seconds) know it by the time tokens carry its `kid`.
+   */
+  @Property({ type: "timestamptz", nullable: true })
+  activatesAt?: Date | null = null;
 
   /** Set when a newer key takes over; the public half stays in the JWKS until tokens it signed have expired. */
   @Property({ type: "timestamptz", nullable: true })

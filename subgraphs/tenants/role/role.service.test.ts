@@ -319,6 +319,10 @@ describe("assigning roles", () => {
     const manager = t.as(await t.user([]), ["user:manage", "sync:pull"]);
     await validateRoleNames({ em: t.em(), principal: manager }, ["ANALYST", "Sales"]);
     expect(await codeOf(validateRoleNames({ em: t.em(), principal: manager }, ["USER"]))).toEqual({ code: "FORBIDDEN" });
+    // Installation work (no caller): the EntityManager's tenant, no escalation check; unscoped knows system roles only.
+    await validateRoleNames({ em: t.em() }, ["ADMIN", "Sales"]);
+    expect(await codeOf(validateRoleNames({ em: forkUnscoped(orm) }, ["ADMIN", "Sales"]))).toEqual({ code: "BAD_USER_INPUT", field: "roles" });
+    await validateRoleNames({ em: forkUnscoped(orm) }, ["ADMIN"]);
   });
 });
 

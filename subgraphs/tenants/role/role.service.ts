@@ -135,7 +135,8 @@ export async function myCollectionGrants(em: EntityManager, principal: Principal
 export async function validateRoleNames(ctx: { em: EntityManager; principal?: Principal }, roles: readonly string[]): Promise<void> {
   if (roles.length > MAX_ROLES_PER_USER) throw RoleErrors.tooManyRoles(MAX_ROLES_PER_USER);
   const custom = [...new Set(roles.filter((r) => !isSystemRole(r)))];
-  const tenantId = ctx.principal?.tenantId;
+  // Without a caller (installation work), the tenant the EntityManager is scoped to, if any.
+  const tenantId = ctx.principal?.tenantId ?? (ctx.em.getFilterParams<{ tenantId?: string }>(TENANT_FILTER) as { tenantId?: string } | undefined)?.tenantId;
   const rows =
     custom.length && tenantId ? await ctx.em.find(Role, { tenantId, name: { $in: custom }, system: false, deletedAt: null }, EXPLICIT_TENANT) : [];
   const unknown = custom.filter((name) => !rows.some((r) => r.name === name));
