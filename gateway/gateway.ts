@@ -22,6 +22,9 @@ import { jsonBodyErrors, rejectNulCharacters } from "../kernel/input-guards.js";
 import { REQUEST_ID_HEADER, normalizeRequestId } from "../kernel/request-id.js";
 import { ForwardingDataSource, type ForwardedContext } from "./data-source.js";
 import { FederatedSubscriptions, type SubscriptionContext } from "./subscriptions/federated-subscriptions.js";
+import { GatewayIdentity } from "./identity.js";
+import { MemoryPubSub } from "../kernel/pubsub/memory.pubsub.js";
+import { RevocationList, httpSnapshot } from "../kernel/revocations.js";
 import { GatewayGuards, prepareWsOperation } from "./guards/guards.js";
 import { RATE_LIMIT_HEADER_NAMES } from "./guards/rate-limit.js";
 
@@ -48,6 +51,14 @@ export async function startGateway(config: GatewayConfig, deps: { logger: Logger
   const supergraphSdl = await readFile(config.supergraphPath, "utf8");
   const urlOf = (name: string, composedUrl: string) => config.subgraphUrls[name as SubgraphName] ?? composedUrl;
   const verifier = new TokenVerifier({ jwks: config.jwt.jwksUrl, issuer: config.jwt.issuer, audience: config.jwt.audience });
+  // Revocations (suspended tenants, ended sessions, revoked API keys) from pub/sub plus the tenants service's snapshot.
+  // Without a shared pub/sub (no REDIS_URL in a distributed setup) revocations arrive by the snapshot, polled.
+  const ownPubsub = deps.pubsub ? undefined : new MemoryPubSub();
+  const pubsub = deps.pubsub ?? ownPubsub!;
+  const revocations = new RevocationList({ pubsub, snapshot: httpSnapshot(new URL("/internal/revocations", config.jwt.jwksUrl).toString()), logger });
+  await revocations.start();
+  const identity = new GatewayIdentity({ verifier, revocations, exchangeUrl: new URL("/internal/api-keys/exchange", config.jwt.jwksUrl).toString(), logger });
+  identity.start();
   // Guards (gateway/guards/): rate limits per tenant plan and query cost limits. Absent only in benchmarks, where the
   // gateway does not verify tokens either.
   if (config.benchmarkOnlyDisableGuards && process.env.NODE_ENV === "production") throw new Error("benchmarkOnlyDisableGuards is refused in production");
@@ -73,8 +84,9 @@ export async function startGateway(config: GatewayConfig, deps: { logger: Logger
 
   const wss = new WebSocketServer({ server: httpServer, path: "/graphql" });
   const expiryTimers = new WeakMap<object, NodeJS.Timeout>();
+  const untrack = new WeakMap<object, () => void>();
   let apollo!: ApolloServer<GatewayContext>;
-  const wsServer = useServer<Record<string, unknown> | undefined, { principal?: Caller; requestId?: string }>(
+  const wsServer = useServer<Record<string, unknown> | undefined, { principal?: Caller; authorization?: string; requestId?: string }>(
     {
       schema: () => subscriptions.apiSchema,
       onConnect: async (ctx) => {
@@ -83,23 +95,31 @@ export async function startGateway(config: GatewayConfig, deps: { logger: Logger
         if (authorization === undefined || authorization === null || authorization === "") return true;
         try {
           if (typeof authorization !== "string") throw Errors.unauthenticated("authorization must be a string");
-          ctx.extra.principal = await verifier.verifyAuthorization(authorization);
+          const { caller, forward } = await identity.authenticate(authorization, { requestId: ctx.extra.requestId, ip: ctx.extra.request.socket.remoteAddress });
+          ctx.extra.principal = caller;
+          ctx.extra.authorization = forward;
         } catch (err) {
-          ctx.extra.socket.close(CloseCode.Unauthorized, closeReason(err));
+          const suspended = err instanceof GraphQLError && err.extensions.code === ErrorCode.TENANT_SUSPENDED;
+          ctx.extra.socket.close(suspended ? CloseCode.Forbidden : CloseCode.Unauthorized, closeReason(err));
           return false;
         }
+        // Revoked (tenant suspended, session ended) while connected: closed at once.
+        untrack.set(ctx, identity.track(ctx.extra.principal, (code, reason) => ctx.extra.socket.close(code, reason)));
         // A socket lives longer than its token: close it when the token expires (the client reconnects with a new one).
         const ms = ctx.extra.principal!.expiresAt.getTime() - Date.now();
         expiryTimers.set(ctx, setTimeout(() => ctx.extra.socket.close(CloseCode.Unauthorized, "Token expired"), Math.max(0, ms)).unref());
         return true;
       },
-      onClose: (ctx) => clearTimeout(expiryTimers.get(ctx)),
+      onClose: (ctx) => {
+        clearTimeout(expiryTimers.get(ctx));
+        untrack.get(ctx)?.();
+      },
       // Every operation on the socket (query, mutation or subscribe request) is parsed, validated and guarded here,
       // with the rules that apply over HTTP.
       onSubscribe: (ctx, _id, payload) =>
         prepareWsOperation({ schema: subscriptions.apiSchema, payload, introspection: config.introspection, guards, caller: ctx.extra.principal, request: ctx.extra.request }),
       context: (ctx): SubscriptionContext => ({
-        authorization: ctx.extra.principal ? (ctx.connectionParams?.authorization as string) : undefined,
+        authorization: ctx.extra.principal ? ctx.extra.authorization : undefined,
         requestId: ctx.extra.requestId ?? crypto.randomUUID(),
         tenantId: ctx.extra.principal?.kind === "platform" ? undefined : ctx.extra.principal?.tenantId,
       }),
@@ -155,20 +175,23 @@ export async function startGateway(config: GatewayConfig, deps: { logger: Logger
         const authorization = req.headers.authorization || undefined;
         // Verified before planning: a bad token never reaches a subgraph.
         let principal: Caller | undefined;
+        // The client as far as trusted proxies tell (TRUST_PROXY), forwarded so subgraphs audit and throttle logins by it.
+        const clientIp = guards ? guards.clientIp(req) : req.socket.remoteAddress;
+        // An API key is forwarded as the short-lived token it was exchanged for: subgraphs only ever see JWTs.
+        let forward = authorization;
         if (authorization && guards) {
           try {
-            principal = await verifier.verifyAuthorization(authorization);
+            ({ caller: principal, forward } = await identity.authenticate(authorization, { ip: clientIp, requestId }));
           } catch (err) {
             // Charged to the client IP: guessing tokens is rate limited like any anonymous call.
             await guards.chargeHttp(req, res);
-            throw withStatus(err, 401);
+            const code = err instanceof GraphQLError ? err.extensions.code : undefined;
+            throw withStatus(err, code === ErrorCode.TENANT_SUSPENDED ? 403 : code === ErrorCode.UPSTREAM_UNAVAILABLE ? 503 : 401);
           }
         }
         // Charged before parsing and planning: a limited client costs neither.
         await guards?.chargeHttp(req, res, principal);
-        // The client as far as trusted proxies tell (TRUST_PROXY), forwarded so subgraphs audit and throttle logins by it.
-        const clientIp = guards ? guards.clientIp(req) : req.socket.remoteAddress;
-        return { authorization, requestId, principal, clientIp, userAgent: req.headers["user-agent"] };
+        return { authorization: forward, requestId, principal, clientIp, userAgent: req.headers["user-agent"] };
       },
     }),
   );
@@ -188,6 +211,9 @@ export async function startGateway(config: GatewayConfig, deps: { logger: Logger
     subscriptions,
     async stop() {
       await apollo.stop();
+      identity.stop();
+      await revocations.stop();
+      await ownPubsub?.close();
       await guards?.close();
     },
   };
@@ -233,7 +259,7 @@ function maskResult(result: ExecutionResult, format: (f: GraphQLFormattedError, 
 }
 
 function withStatus(err: unknown, status: number): GraphQLError {
-  const e = err instanceof GraphQLError ? err : Errors.unauthenticated();
+  const e = err instanceof GraphQLError && typeof err.extensions.code === "string" ? err : Errors.unauthenticated();
   return new GraphQLError(e.message, { extensions: { ...e.extensions, http: { status } } });
 }
 

@@ -176,7 +176,9 @@ describe("operator CLI (dist/bin/cli.js)", () => {
     const first = printed(await cli("rotate-signing-key"));
     expect(first).toEqual({ kid: expect.any(String), retiredKid: expect.any(String) });
     const result = printed(await cli("rotate-signing-key"));
-    expect(result).toEqual({ kid: expect.any(String), retiredKid: first.kid });
+    // The first rotation's key is published but not yet signing (KEY_ACTIVATION_DELAY_MS): the signing key is still
+    // the original one, which is what the second rotation reports as retiring.
+    expect(result).toEqual({ kid: expect.any(String), retiredKid: first.retiredKid });
     expect(result.kid).not.toBe(first.kid);
     const keys = await db.query<{ kid: string; retired: boolean }>(`select kid, retired_at is not null as retired from tenants.signing_key order by created_at`);
     expect(keys.rows).toEqual([
@@ -219,7 +221,13 @@ describe("operator CLI (dist/bin/cli.js)", () => {
     });
 
     it("the tenant admin signs in with the printed password; tokens are signed with the rotated key", async () => {
-      const res = await login("admin@cli-a.example", secrets.adminPassword!);
+      // The rotated key signs once its activation delay has passed.
+      let res = await login("admin@cli-a.example", secrets.adminPassword!);
+      const deadline = Date.now() + 15_000;
+      while (res.data && decodeProtectedHeader(res.data.login.accessToken).kid !== out.rotation!.kid && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 500));
+        res = await login("admin@cli-a.example", secrets.adminPassword!);
+      }
       expect(res.errors).toBeUndefined();
       const token = res.data!.login.accessToken;
       expect(decodeProtectedHeader(token).kid).toBe(out.rotation!.kid);

@@ -42,6 +42,7 @@ import {
 } from "../__generated__/graphql.js";
 import { createTestDatabase, releasePostgres, startTestStack, type TenantLogin, type TestStack } from "../harness/stack.js";
 import { createPlatformUser } from "../../subgraphs/tenants/platform/platform.service.js";
+import { KEY_ACTIVATION_DELAY_MS } from "../../subgraphs/tenants/auth/key-store.js";
 import { PlatformRole } from "../../subgraphs/tenants/platform/platform-user.entity.js";
 import { codesOf, Feed, post, waitUntil } from "./e2e-helpers.js";
 
@@ -793,9 +794,13 @@ describe("identity: signing-key rotation", () => {
     for (const name of ["sync", "connectors", "audit"] as const) {
       expect({ name, codes: codesOf((await post(t.stack[name].url, "{ __typename }", {}, member.accessToken)).body) }).toEqual({ name, codes: [] });
     }
-    // Issued after: the new kid (platform tokens too); the tenants service accepts it, the gateway once it has the key.
-    const fresh = await h.session("keys-rotate", member.email, member.password);
-    expect(decodeProtectedHeader(fresh.accessToken).kid).toBe(rotation.kid);
+    // The new key is published before it signs (KEY_ACTIVATION_DELAY_MS); once active, new tokens carry its kid.
+    let fresh = await h.session("keys-rotate", member.email, member.password);
+    expect([oldKid, rotation.kid]).toContain(decodeProtectedHeader(fresh.accessToken).kid);
+    await waitUntil(async () => {
+      fresh = await h.session("keys-rotate", member.email, member.password);
+      return decodeProtectedHeader(fresh.accessToken).kid === rotation.kid;
+    }, "new tokens to be signed with the new key", KEY_ACTIVATION_DELAY_MS + 5_000, 500);
     expect(decodeProtectedHeader((await h.operator(PlatformRole.SUPPORT)).token).kid).toBe(rotation.kid);
     expect(codesOf((await post(t.stack.tenants.url, "{ me { id } }", {}, fresh.accessToken)).body)).toEqual([]);
     await waitUntil(async () => (await h.me(fresh.accessToken)).data?.me.id === member.userId, "the gateway to accept a token signed with the new key", 15_000, 250);
@@ -809,11 +814,23 @@ describe("identity: signing-key rotation", () => {
     for (const name of ["sync", "connectors", "audit"] as const) await post(t.stack[name].url, "{ __typename }", {}, member.accessToken);
 
     const rotation = (await ok(t.request(IdentityRotateSigningKeyDocument, {}, superAdmin.token))).rotateSigningKey;
-    const fresh = await h.session("keys-rotate", member.email, member.password);
+    const accepted = async (token: string) => {
+      const results: Record<string, unknown> = { gateway: codesOf(await h.me(token)) };
+      for (const name of ["sync", "connectors", "audit"] as const) results[name] = codesOf((await post(t.stack[name].url, "{ __typename }", {}, token)).body);
+      return results;
+    };
+    // Right after the rotation, and right after the new key starts signing: accepted everywhere at once, because the
+    // key was in the JWKS before any token carried it.
+    const right = await h.session("keys-rotate", member.email, member.password);
+    expect(await accepted(right.accessToken)).toEqual({ gateway: [], sync: [], connectors: [], audit: [] });
+    let fresh = right;
+    const deadline = Date.now() + KEY_ACTIVATION_DELAY_MS + 5_000;
+    while (decodeProtectedHeader(fresh.accessToken).kid !== rotation.kid && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      fresh = await h.session("keys-rotate", member.email, member.password);
+    }
     expect(decodeProtectedHeader(fresh.accessToken).kid).toBe(rotation.kid);
-    const results: Record<string, unknown> = { gateway: codesOf(await h.me(fresh.accessToken)) };
-    for (const name of ["sync", "connectors", "audit"] as const) results[name] = codesOf((await post(t.stack[name].url, "{ __typename }", {}, fresh.accessToken)).body);
-    expect(results).toEqual({ gateway: [], sync: [], connectors: [], audit: [] });
+    expect(await accepted(fresh.accessToken)).toEqual({ gateway: [], sync: [], connectors: [], audit: [] });
   });
 });
 
