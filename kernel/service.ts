@@ -9,6 +9,7 @@ import { migrate, openDatabase, pingDatabase, type DatabaseOptions } from "./db.
 import { startSubgraphServer, type RunningService } from "./http.js";
 import type { PubSub } from "./pubsub/pubsub.js";
 import { RevocationList, httpSnapshot, type RevocationSnapshot } from "./revocations.js";
+import { startTenantPurgeListener } from "./tenant-purge.js";
 
 /** A subgraph service as its composition roots see it. */
 export interface RunningSubgraph extends RunningService {
@@ -43,11 +44,13 @@ export async function startSubgraph<TContext extends ServiceContext>(opts: {
     if (applied.length) logger.info({ applied }, "migrations applied");
     stopHook = await opts.beforeServe?.(orm);
     const verifier = await opts.verifier(orm);
+    const stopPurge = await startTenantPurgeListener(orm, opts.pubsub, logger);
     const revocations = new RevocationList({ pubsub: opts.pubsub, snapshot: opts.revocationSnapshot(orm), logger });
     await revocations.start();
     const stopBefore = stopHook;
     stopHook = async () => {
       await revocations.stop();
+      await stopPurge();
       await stopBefore?.();
     };
     const server = await startSubgraphServer<TContext>({

@@ -9,10 +9,15 @@ import { ensureTenantWithAdmin } from "./tenant/demo-seed.js";
 
 runMain(async () => {
   const config = parseServiceConfig(TENANTS_DEFAULT_PORT, { jwks: false });
-  const { DEMO_SEED } = parseEnv(z.object({ DEMO_SEED: z.enum(["true", "false"]).default("false") }));
+  const { DEMO_SEED, TENANT_RETENTION_DAYS } = parseEnv(
+    z.object({
+      DEMO_SEED: z.enum(["true", "false"]).default("false"),
+      TENANT_RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
+    }),
+  );
   const logger = createLogger(config.logLevel);
   const pubsub = createPubSub({ redisUrl: config.redisUrl, logger });
-  const service = await startTenants(config, { logger, pubsub });
+  const service = await startTenants(config, { logger, pubsub, retentionDays: TENANT_RETENTION_DAYS });
   if (DEMO_SEED === "true") {
     const demo = await ensureTenantWithAdmin(service.orm, { slug: "demo", name: "Demo Company", adminEmail: "admin@demo.example" });
     // Printed to the terminal only (never to the JSON log), and only when just created.

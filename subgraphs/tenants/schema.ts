@@ -7,6 +7,7 @@ import { AuthResolver } from "./auth/auth.resolver.js";
 import { RefreshToken } from "./auth/refresh-token.entity.js";
 import { SigningKey } from "./auth/signing-key.entity.js";
 import { PlatformUser } from "./platform/platform-user.entity.js";
+import { PlatformUserResolver } from "./platform/platform.resolver.js";
 import { roleEntities, roleResolvers } from "./role/index.js";
 import { Tenant } from "./tenant/tenant.entity.js";
 import { TenantResolver, resolveTenantReference } from "./tenant/tenant.resolver.js";
@@ -19,7 +20,7 @@ export const entities = [Tenant, User, SigningKey, RefreshToken, ApiKey, Platfor
 /** Builds the tenants subgraph schema (no side effects: used by the service and by `npm run schema`). */
 export function buildTenantsSchema(): Promise<GraphQLSchema> {
   return buildFederatedSchema(
-    { resolvers: [AuthResolver, ApiKeyResolver, TenantResolver, UserResolver, ...roleResolvers], orphanedTypes: [Tenant, User, PlatformUser] },
+    { resolvers: [AuthResolver, ApiKeyResolver, TenantResolver, UserResolver, PlatformUserResolver, ...roleResolvers], orphanedTypes: [Tenant, User, PlatformUser] },
     { Tenant: resolveTenantReference, User: resolveUserReference },
   );
 }

@@ -14,6 +14,7 @@ import type { TenantsContext } from "./context.js";
 import { migrations } from "./migrations/index.js";
 import { buildTenantsSchema, entities } from "./schema.js";
 import { tenantsHooks } from "./system-context.js";
+import { DEFAULT_TENANT_RETENTION_DAYS, purgeDeletedTenants, schedulePurge } from "./tenant/tenant-purge.job.js";
 
 export const TENANTS_DEFAULT_PORT = 4101;
 export const JWKS_PATH = "/.well-known/jwks.json";
@@ -22,6 +23,8 @@ export const REVOCATIONS_PATH = "/internal/revocations";
 export const API_KEY_EXCHANGE_PATH = "/internal/api-keys/exchange";
 
 export interface RunningTenants extends RunningSubgraph {
+  /** Runs the deleted-tenant purge now (tests, CLI); it also runs hourly. */
+  purgeDeletedTenants(retentionMs?: number): Promise<string[]>;
   /** Where the other services fetch the public signing keys. */
   jwksUrl: string;
   keyStore: KeyStore;
@@ -30,11 +33,18 @@ export interface RunningTenants extends RunningSubgraph {
 /** Starts the tenants subgraph: migrates its schema, loads signing keys, serves GraphQL, the JWKS and internal APIs. */
 export async function startTenants(
   config: ServiceConfig,
-  deps: { logger: Logger; pubsub: PubSub; loginLimits?: ConstructorParameters<typeof LoginThrottle>[0]["limits"]; redisKeyPrefix?: string },
+  deps: {
+    logger: Logger;
+    pubsub: PubSub;
+    loginLimits?: ConstructorParameters<typeof LoginThrottle>[0]["limits"];
+    redisKeyPrefix?: string;
+    retentionDays?: number;
+  },
 ): Promise<RunningTenants> {
   const audit = new AuditRecorder(deps.pubsub, deps.logger);
   const throttle = new LoginThrottle({ redisUrl: config.redisUrl, keyPrefix: deps.redisKeyPrefix, limits: deps.loginLimits });
   let keyStore!: KeyStore;
+  const retentionMs = (deps.retentionDays ?? DEFAULT_TENANT_RETENTION_DAYS) * 86_400_000;
   const service = await startSubgraph<TenantsContext>({
     name: "tenants",
     config,
@@ -44,7 +54,11 @@ export async function startTenants(
     beforeServe: async (orm) => {
       keyStore = new KeyStore(orm, config.jwt);
       await keyStore.init();
-      return () => throttle.close();
+      const stopPurge = schedulePurge(orm, deps.pubsub, deps.logger, retentionMs);
+      return async () => {
+        stopPurge();
+        await throttle.close();
+      };
     },
     verifier: () => new TokenVerifier({ jwks: keyStore.resolveKey, ...config.jwt }),
     revocationSnapshot: (orm) => () => revocationSnapshot(orm),
@@ -82,5 +96,10 @@ export async function startTenants(
       });
     },
   });
-  return { ...service, keyStore, jwksUrl: service.url.replace(/\/graphql$/, JWKS_PATH) };
+  return {
+    ...service,
+    keyStore,
+    jwksUrl: service.url.replace(/\/graphql$/, JWKS_PATH),
+    purgeDeletedTenants: (ms = retentionMs) => purgeDeletedTenants(service.orm, deps.pubsub, deps.logger, ms),
+  };
 }

@@ -3,10 +3,12 @@ import { Migration20261121132712_initial } from "./Migration20261121132712_initi
 import { Migration20261121135639_identity } from "./Migration20261121135639_identity.js";
 import { Migration20261121135942_roles } from "./Migration20261121135942_roles.js";
 import { Migration20261121141922_key_activation } from "./Migration20261121141922_key_activation.js";
+import { Migration20261121143159_tenant_purge } from "./Migration20261121143159_tenant_purge.js";
 
 export const migrations = [
   { name: "Migration20261121132712_initial", class: Migration20261121132712_initial },
   { name: "Migration20261121135639_identity", class: Migration20261121135639_identity },
   { name: "Migration20261121135942_roles", class: Migration20261121135942_roles },
   { name: "Migration20261121141922_key_activation", class: Migration20261121141922_key_activation },
+  { name: "Migration20261121143159_tenant_purge", class: Migration20261121143159_tenant_purge },
 ];

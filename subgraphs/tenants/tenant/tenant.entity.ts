@@ -25,7 +25,7 @@ registerEnumType(Plan, { name: "Plan" });
 @Entity({ tableName: "tenant" })
 @TenantScoped("id")
 export class Tenant {
-  [OptionalProps]?: "status" | "plan" | "createdAt" | "updatedAt" | "trialEndsAt" | "suspendedAt" | "deletedAt";
+  [OptionalProps]?: "status" | "plan" | "createdAt" | "updatedAt" | "trialEndsAt" | "suspendedAt" | "deletedAt" | "purgedAt";
 
   @Field(() => ID)
   @PrimaryKey({ type: "uuid" })
@@ -58,6 +58,10 @@ export class Tenant {
   @Field(() => Date, { nullable: true, description: "Soft-deleted at; data is purged after the retention period" })
   @Property({ type: "timestamptz", nullable: true })
   deletedAt?: Date | null = null;
+
+  @Field(() => Date, { nullable: true, description: "When its data was erased from every service" })
+  @Property({ type: "timestamptz", nullable: true })
+  purgedAt?: Date | null = null;
 
   @Field()
   @Property({ type: "timestamptz" })

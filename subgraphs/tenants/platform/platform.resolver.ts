@@ -1,0 +1,81 @@
+import { randomBytes } from "node:crypto";
+import { Arg, Authorized, Ctx, Field, ID, InputType, Mutation, ObjectType, Query, Resolver } from "type-graphql";
+import { requirePlatform } from "../../../kernel/auth.js";
+import { Errors } from "../../../kernel/errors.js";
+import { isUuid } from "../../../kernel/loaders.js";
+import { REVOCATION_TOPIC, type Revocation } from "../../../kernel/revocations.js";
+import type { TenantsContext } from "../context.js";
+import { PlatformRole, PlatformUser } from "./platform-user.entity.js";
+import { createPlatformUser } from "./platform.service.js";
+
+@InputType()
+export class CreatePlatformUserInput {
+  @Field()
+  email!: string;
+
+  @Field(() => String, { nullable: true })
+  displayName?: string | null;
+
+  @Field(() => PlatformRole)
+  role!: PlatformRole;
+
+  @Field(() => String, { nullable: true, description: "Omit to generate one (returned once)" })
+  password?: string | null;
+}
+
+@ObjectType()
+export class CreatedPlatformUser {
+  @Field(() => PlatformUser)
+  user!: PlatformUser;
+
+  @Field(() => String, { nullable: true, description: "The generated password; shown only in this response" })
+  password?: string | null;
+}
+
+const MANAGE = "platform:operators:manage";
+
+/** Platform operators managing each other (SUPER_ADMIN), and `platformMe`. */
+@Resolver(() => PlatformUser)
+export class PlatformUserResolver {
+  @Authorized("platform:read")
+  @Query(() => PlatformUser, { description: "The signed-in platform operator." })
+  async platformMe(@Ctx() ctx: TenantsContext): Promise<PlatformUser> {
+    const me = await ctx.em.findOne(PlatformUser, { id: requirePlatform(ctx).userId });
+    if (!me) throw Errors.unauthenticated("Operator no longer exists");
+    return me;
+  }
+
+  @Authorized(MANAGE)
+  @Query(() => [PlatformUser])
+  platformUsers(@Ctx() ctx: TenantsContext): Promise<PlatformUser[]> {
+    return ctx.em.find(PlatformUser, {}, { orderBy: { email: "asc" } });
+  }
+
+  @Authorized(MANAGE)
+  @Mutation(() => CreatedPlatformUser)
+  async createPlatformUser(@Arg("input", () => CreatePlatformUserInput) input: CreatePlatformUserInput, @Ctx() ctx: TenantsContext): Promise<CreatedPlatformUser> {
+    const operator = requirePlatform(ctx, MANAGE);
+    const generated = input.password ? null : randomBytes(18).toString("base64url").replace(/[-_]/g, "").slice(0, 16);
+    const user = await createPlatformUser(ctx.em, { email: input.email, displayName: input.displayName ?? undefined, role: input.role, password: input.password ?? generated! });
+    ctx.logger.info({ by: operator.userId, created: user.id, role: user.role }, "platform user created");
+    return { user, password: generated };
+  }
+
+  @Authorized(MANAGE)
+  @Mutation(() => PlatformUser, { description: "Disables an operator and ends their sessions at once." })
+  async deactivatePlatformUser(@Arg("id", () => ID) id: string, @Ctx() ctx: TenantsContext): Promise<PlatformUser> {
+    const operator = requirePlatform(ctx, MANAGE);
+    const user = isUuid(id) ? await ctx.em.findOne(PlatformUser, { id }) : null;
+    if (!user) throw Errors.notFound("PlatformUser", id);
+    if (user.id === operator.userId) throw Errors.conflict("You cannot deactivate yourself", "id");
+    if (user.active) {
+      user.active = false;
+      user.tokensValidAfter = new Date();
+      await ctx.em.flush();
+      const revocation: Revocation = { kind: "user", userId: user.id, notBefore: user.tokensValidAfter.getTime() };
+      await ctx.pubsub.publish(REVOCATION_TOPIC, revocation);
+      ctx.logger.info({ by: operator.userId, deactivated: user.id }, "platform user deactivated");
+    }
+    return user;
+  }
+}
