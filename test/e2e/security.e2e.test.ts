@@ -283,8 +283,9 @@ describe("security", () => {
       const { sub, tid, email, roles, perms } = decodeJwt(token) as Record<string, unknown>;
       return { sub: sub as string, tid, email, roles, perms };
     }
-    async function mint(opts: { exp?: number; iss?: string; aud?: string; drop?: string[] } = {}) {
-      const { kid, key } = await stackKey();
+    async function mint(opts: { exp?: number; iss?: string; aud?: string; drop?: string[]; nbf?: number; kid?: string } = {}) {
+      const { kid: stackKid, key } = await stackKey();
+      const kid = opts.kid ?? stackKid;
       const now = Math.floor(Date.now() / 1000);
       const { sub, ...claims } = claimsOf(a.token);
       const payload: Record<string, unknown> = { ...claims };
@@ -292,6 +293,7 @@ describe("security", () => {
       let jwt = new SignJWT(payload).setProtectedHeader({ alg: "EdDSA", kid, typ: "JWT" }).setIssuer(opts.iss ?? "tributary").setAudience(opts.aud ?? "tributary-api").setIssuedAt(now - 60).setExpirationTime(opts.exp ?? now + 300);
       if (!opts.drop?.includes("sub")) jwt = jwt.setSubject(sub);
       if (!opts.drop?.includes("jti")) jwt = jwt.setJti(randomUUID());
+      if (opts.nbf !== undefined) jwt = jwt.setNotBefore(opts.nbf);
       return jwt.sign(key);
     }
 
@@ -366,16 +368,26 @@ describe("security", () => {
       expect(control.body.data.me).toEqual({ id: a.userId, email: a.email });
 
       const now = Math.floor(Date.now() / 1000);
-      const bad = [await mint({ exp: now - 120 }), await mint({ aud: "someone-else" }), await mint({ iss: "evil" }), await mint({ drop: ["tid"] }), await mint({ drop: ["sub"] }), await mint({ drop: ["jti"] })];
+      const bad = [
+        await mint({ exp: now - 120 }),
+        await mint({ nbf: now + 600 }), // not yet valid
+        await mint({ kid: randomUUID() }), // a kid no JWKS has
+        await mint({ aud: "someone-else" }),
+        await mint({ iss: "evil" }),
+        await mint({ drop: ["tid"] }),
+        await mint({ drop: ["sub"] }),
+        await mint({ drop: ["jti"] }),
+      ];
       for (const token of bad) {
         const res = await gatewayMe(`Bearer ${token}`);
         expect({ claims: decodeJwt(token), status: res.status, codes: codesOf(res.body) }).toEqual({ claims: decodeJwt(token), status: 401, codes: ["UNAUTHENTICATED"] });
       }
       // Subgraphs verify on their own too (a caller that skips the gateway gains nothing).
-      const expired = await mint({ exp: now - 120 });
-      for (const url of [t.stack.tenants.url, t.stack.sync.url, t.stack.connectors.url, t.stack.audit.url]) {
-        const res = await post(url, "{ __typename }", {}, expired);
-        expect(codesOf(res.body)).toEqual(["UNAUTHENTICATED"]);
+      for (const token of [await mint({ exp: now - 120 }), await mint({ aud: "another-audience" }), await mint({ nbf: now + 600 })]) {
+        for (const url of [t.stack.tenants.url, t.stack.sync.url, t.stack.connectors.url, t.stack.audit.url]) {
+          const res = await post(url, "{ __typename }", {}, token);
+          expect({ url, codes: codesOf(res.body) }).toEqual({ url, codes: ["UNAUTHENTICATED"] });
+        }
       }
     });
   });
