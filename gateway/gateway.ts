@@ -1,6 +1,5 @@
 import { readFile } from "node:fs/promises";
 import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { ApolloGateway } from "@apollo/gateway";
 import { ApolloServer, type ApolloServerPlugin } from "@apollo/server";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
@@ -17,7 +16,7 @@ import { TokenVerifier, type Caller } from "../kernel/auth.js";
 import { Errors, ErrorCode, formatErrorFor } from "../kernel/errors.js";
 import type { PubSub } from "../kernel/pubsub/pubsub.js";
 import { SUBGRAPH_NAMES, type GatewayConfig, type SubgraphName } from "./config.js";
-import { mountHealth, operationLogPlugin } from "../kernel/http.js";
+import { listenGraphQL, mountHealth, operationLogPlugin } from "../kernel/http.js";
 import { jsonBodyErrors, rejectNulCharacters } from "../kernel/input-guards.js";
 import { REQUEST_ID_HEADER, normalizeRequestId } from "../kernel/request-id.js";
 import { ForwardingDataSource, type ForwardedContext } from "./data-source.js";
@@ -197,17 +196,12 @@ export async function startGateway(config: GatewayConfig, deps: { logger: Logger
   );
   app.use(jsonBodyErrors);
 
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once("error", reject);
-    httpServer.listen(config.port, config.host, () => resolve());
-  });
-  const { port } = httpServer.address() as AddressInfo;
-  const host = config.host === "0.0.0.0" ? "localhost" : config.host;
+  const { port, url, wsUrl } = await listenGraphQL(httpServer, config.host, config.port);
   logger.info({ port }, "gateway listening");
   return {
     port,
-    url: `http://${host}:${port}/graphql`,
-    wsUrl: `ws://${host}:${port}/graphql`,
+    url,
+    wsUrl,
     subscriptions,
     async stop() {
       await apollo.stop();

@@ -130,18 +130,13 @@ export async function startSubgraphServer<TContext extends BaseContext>(opts: {
   );
   app.use(jsonBodyErrors);
 
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once("error", reject);
-    httpServer.listen(opts.port, opts.host, () => resolve());
-  });
-  const { port } = httpServer.address() as AddressInfo;
-  const host = opts.host === "0.0.0.0" ? "127.0.0.1" : opts.host;
+  const { port, url, wsUrl } = await listenGraphQL(httpServer, opts.host, opts.port);
   opts.logger.info({ port }, `${opts.name} listening`);
   return {
     name: opts.name,
     port,
-    url: `http://${host}:${port}/graphql`,
-    wsUrl: `ws://${host}:${port}/graphql`,
+    url,
+    wsUrl,
     async stop() {
       await apollo.stop();
     },
@@ -156,6 +151,17 @@ function clientOf(req: Request): ClientInfo {
     ip: typeof ip === "string" && ip.length <= 64 ? ip : req.socket.remoteAddress,
     userAgent: typeof ua === "string" ? ua.slice(0, 512) : undefined,
   };
+}
+
+/** Listens on host:port (0 = any free port) and returns the GraphQL URLs of the server. */
+export async function listenGraphQL(httpServer: http.Server, host: string, port: number): Promise<{ port: number; url: string; wsUrl: string }> {
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once("error", reject);
+    httpServer.listen(port, host, () => resolve());
+  });
+  const actual = (httpServer.address() as AddressInfo).port;
+  const reachable = host === "0.0.0.0" ? "127.0.0.1" : host;
+  return { port: actual, url: `http://${reachable}:${actual}/graphql`, wsUrl: `ws://${reachable}:${actual}/graphql` };
 }
 
 function authorizationOf(req: Request): string | undefined {

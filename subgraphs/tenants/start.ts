@@ -14,7 +14,7 @@ import type { TenantsContext } from "./context.js";
 import { migrations } from "./migrations/index.js";
 import { buildTenantsSchema, entities } from "./schema.js";
 import { tenantsHooks } from "./system-context.js";
-import { DEFAULT_TENANT_RETENTION_DAYS, purgeDeletedTenants, schedulePurge } from "./tenant/tenant-purge.job.js";
+import { DEFAULT_TENANT_RETENTION_DAYS, expireTrials, purgeDeletedTenants, schedulePurge } from "./tenant/tenant-purge.job.js";
 
 export const TENANTS_DEFAULT_PORT = 4101;
 export const JWKS_PATH = "/.well-known/jwks.json";
@@ -25,6 +25,8 @@ export const API_KEY_EXCHANGE_PATH = "/internal/api-keys/exchange";
 export interface RunningTenants extends RunningSubgraph {
   /** Runs the deleted-tenant purge now (tests, CLI); it also runs hourly. */
   purgeDeletedTenants(retentionMs?: number): Promise<string[]>;
+  /** Suspends tenants whose trial has ended, now; it also runs hourly. */
+  expireTrials(): Promise<string[]>;
   /** Where the other services fetch the public signing keys. */
   jwksUrl: string;
   keyStore: KeyStore;
@@ -101,5 +103,6 @@ export async function startTenants(
     keyStore,
     jwksUrl: service.url.replace(/\/graphql$/, JWKS_PATH),
     purgeDeletedTenants: (ms = retentionMs) => purgeDeletedTenants(service.orm, deps.pubsub, deps.logger, ms),
+    expireTrials: () => expireTrials(service.orm, deps.pubsub, deps.logger),
   };
 }

@@ -82,6 +82,18 @@ describe("tenant lifecycle and platform operators", () => {
     expect(Object.values(other).every((n) => n > 0)).toBe(true);
   });
 
+  it("a TRIAL tenant whose trial has ended is suspended (audited, tokens refused) by the trial job", async () => {
+    const trial = await t.tenant("trial-ends");
+    await db.query("update tenants.tenant set status = 'TRIAL', trial_ends_at = now() - interval '1 minute' where id = $1", [trial.tenantId]);
+    const running = await t.tenant("trial-running");
+    await db.query("update tenants.tenant set status = 'TRIAL', trial_ends_at = now() + interval '1 day' where id = $1", [running.tenantId]);
+    expect(await t.stack.tenants.expireTrials()).toEqual([trial.tenantId]);
+    expect((await t.request(LifecycleTenantByIdDocument, { id: trial.tenantId }, superToken)).data?.tenantById.status).toBe("SUSPENDED");
+    expect(codes(await t.request(LifecyclePlatformMeDocument, {}, trial.token))).toEqual(["TENANT_SUSPENDED"]);
+    expect((await t.request(LifecycleTenantByIdDocument, { id: running.tenantId }, superToken)).data?.tenantById.status).toBe("TRIAL");
+    await eventually(async () => Number((await db.query("select count(*) as n from audit.audit_event where tenant_id = $1 and action = 'tenant.suspended' and actor_type = 'SERVICE'", [trial.tenantId])).rows[0].n) === 1, "the audited suspension");
+  });
+
   it("SUPER_ADMIN manages operators; a deactivated operator's token stops at once; others may not manage", async () => {
     const me = await t.request(LifecyclePlatformMeDocument, {}, superToken);
     expect(me.data?.platformMe).toMatchObject({ email: "root@ops.example", role: "SUPER_ADMIN" });

@@ -2,7 +2,9 @@ import type { MikroORM } from "@mikro-orm/postgresql";
 import type { Logger } from "pino";
 import type { PubSub } from "../../../kernel/pubsub/pubsub.js";
 import { TENANT_PURGED_TOPIC, type TenantPurged } from "../../../kernel/tenant-purge.js";
+import { systemContext } from "../system-context.js";
 import { Tenant, TenantStatus } from "./tenant.entity.js";
+import { transitionTenant } from "./tenant.service.js";
 
 /** How long a deleted tenant's data is kept before it is erased everywhere. */
 export const DEFAULT_TENANT_RETENTION_DAYS = 30;
@@ -34,9 +36,20 @@ export async function purgeDeletedTenants(orm: MikroORM, pubsub: PubSub, logger:
   return due.map((t) => t.id);
 }
 
-/** Runs the purge hourly (and once at start). Returns the stop function. */
+/** Suspends TRIAL tenants whose trial has ended (audited, and refused everywhere at once like any suspension). */
+export async function expireTrials(orm: MikroORM, pubsub: PubSub, logger: Logger): Promise<string[]> {
+  const ctx = systemContext(orm, { pubsub, logger, actor: "trial-expiry" });
+  const due = await ctx.em.find(Tenant, { status: TenantStatus.TRIAL, trialEndsAt: { $lte: new Date() } }, { filters: { tenant: false } });
+  for (const tenant of due) await transitionTenant(ctx, tenant.id, TenantStatus.SUSPENDED, "trial ended");
+  return due.map((t) => t.id);
+}
+
+/** Runs trial expiry and the purge hourly (and once at start). Returns the stop function. */
 export function schedulePurge(orm: MikroORM, pubsub: PubSub, logger: Logger, retentionMs: number): () => void {
-  const run = () => purgeDeletedTenants(orm, pubsub, logger, retentionMs).catch((err) => logger.error({ err }, "tenant purge failed"));
+  const run = async () => {
+    await expireTrials(orm, pubsub, logger).catch((err) => logger.error({ err }, "trial expiry failed"));
+    await purgeDeletedTenants(orm, pubsub, logger, retentionMs).catch((err) => logger.error({ err }, "tenant purge failed"));
+  };
   void run();
   const timer = setInterval(run, 3600_000);
   timer.unref();
