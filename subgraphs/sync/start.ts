@@ -7,6 +7,7 @@ import type { SyncContext } from "./context.js";
 import { migrations } from "./migrations/index.js";
 import { buildSyncSchema, entities } from "./schema.js";
 import { ConnectorDirectory } from "./sync-log/connector-directory.js";
+import { RecordsService } from "./records/records.service.js";
 import { SyncRunService } from "./sync-log/sync-run.service.js";
 
 export const SYNC_DEFAULT_PORT = 4102;
@@ -21,6 +22,7 @@ export interface SyncPeers {
 export function startSync(config: ServiceConfig, deps: { logger: Logger; pubsub: PubSub }, peers: SyncPeers): Promise<RunningSubgraph> {
   const audit = new AuditRecorder(deps.pubsub, deps.logger);
   let syncRuns!: SyncRunService;
+  let records!: RecordsService;
   return startSubgraph<SyncContext>({
     name: "sync",
     config,
@@ -29,9 +31,10 @@ export function startSync(config: ServiceConfig, deps: { logger: Logger; pubsub:
     buildSchema: buildSyncSchema,
     beforeServe: async (orm) => {
       syncRuns = new SyncRunService(orm, deps.pubsub, new ConnectorDirectory(peers.connectorsUrl));
+      records = new RecordsService(orm, deps.pubsub);
     },
     verifier: () => jwksVerifier(config),
     revocationSnapshot: tenantsRevocations(config),
-    extend: (base) => ({ ...base, audit, syncRuns }),
+    extend: (base) => ({ ...base, audit, syncRuns, records }),
   });
 }

@@ -1,6 +1,8 @@
 // Committed migrations of the `sync` schema, in order. Create new ones with `npm run migration:create -- sync`.
 import { Migration20261121132727_initial } from "./Migration20261121132727_initial.js";
+import { Migration20261121144031_records } from "./Migration20261121144031_records.js";
 
 export const migrations = [
   { name: "Migration20261121132727_initial", class: Migration20261121132727_initial },
+  { name: "Migration20261121144031_records", class: Migration20261121144031_records },
 ];

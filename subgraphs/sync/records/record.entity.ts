@@ -1,0 +1,71 @@
+import { Entity, Index, PrimaryKey, Property } from "@mikro-orm/decorators/legacy";
+import { TenantScoped } from "../../../kernel/tenancy.js";
+
+/**
+ * The server's copy of one document, keyed by (tenant, collection, id). Server metadata lives beside the document,
+ * never inside it. Written by push (raw SQL in one transaction per request) and read by pull in `seq` order.
+ */
+@Entity({ tableName: "record" })
+@TenantScoped()
+@Index({ properties: ["tenantId", "seq"] })
+export class SyncRecord {
+  @PrimaryKey({ type: "uuid" })
+  tenantId!: string;
+
+  @PrimaryKey({ length: 100 })
+  collection!: string;
+
+  @PrimaryKey({ length: 200 })
+  id!: string;
+
+  @Property({ type: "json" })
+  data!: Record<string, unknown>;
+
+  @Property({ type: "boolean" })
+  deleted!: boolean;
+
+  @Property({ type: "integer" })
+  version!: number;
+
+  /** Per-tenant commit-order sequence: pull reads `seq > checkpoint`. */
+  @Property({ type: "bigint" })
+  seq!: string;
+
+  @Property({ type: "timestamptz" })
+  updatedAt!: Date;
+
+  @Property({ type: "string", length: 200, nullable: true })
+  originClientId?: string | null;
+
+  @Property({ type: "uuid", nullable: true })
+  originUserId?: string | null;
+}
+
+/** The per-tenant sequence counter. Its row is locked by each writing transaction until commit (commit order = seq order). */
+@Entity({ tableName: "tenant_seq" })
+export class TenantSeq {
+  @PrimaryKey({ type: "uuid" })
+  tenantId!: string;
+
+  @Property({ type: "bigint" })
+  value!: string;
+}
+
+/** The stored answer to a push with `clientId` + `mutationId`: a retry gets it back instead of applying again. */
+@Entity({ tableName: "push_receipt" })
+export class PushReceipt {
+  @PrimaryKey({ type: "uuid" })
+  tenantId!: string;
+
+  @PrimaryKey({ length: 200 })
+  clientId!: string;
+
+  @PrimaryKey({ length: 200 })
+  mutationId!: string;
+
+  @Property({ type: "json" })
+  result!: Record<string, unknown>;
+
+  @Property({ type: "timestamptz" })
+  createdAt!: Date;
+}

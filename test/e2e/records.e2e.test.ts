@@ -1,0 +1,154 @@
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { CreateCollectionDocument, PullChangesDocument, PushChangesDocument, SyncRunsListDocument, type PullChangesQuery } from "../__generated__/graphql.js";
+import { startTestStack, type TenantLogin, type TestStack } from "../harness/stack.js";
+
+type Doc = Record<string, unknown>;
+const codes = (res: { errors?: readonly { extensions?: Record<string, unknown> }[] }) => (res.errors ?? []).map((e) => e.extensions?.code);
+
+describe("records: push and pull", () => {
+  let t: TestStack;
+  let a: TenantLogin;
+  let b: TenantLogin;
+  const push = (who: TenantLogin, rows: { assumedMasterState?: Doc | null; newDocumentState: Doc }[], extra: Doc = {}) =>
+    t.request(PushChangesDocument, { input: { collection: "tasks", rows, ...extra } }, who.token);
+  const pullAll = async (who: TenantLogin, limit = 100) => {
+    const state = new Map<string, Doc>();
+    let checkpoint: string | null = null;
+    let pages = 0;
+    for (;;) {
+      const res: { data?: PullChangesQuery | null; errors?: unknown } = await t.request(PullChangesDocument, { collections: ["tasks"], checkpoint, limit }, who.token);
+      if (!res.data) throw new Error(JSON.stringify(res.errors));
+      const page: PullChangesQuery["pullChanges"] = res.data.pullChanges;
+      pages++;
+      for (const d of page.documents as Doc[]) state.set(d.id as string, d);
+      if (page.hasMore) expect(page.documents.length).toBe(limit);
+      checkpoint = page.checkpoint ?? checkpoint;
+      if (!page.hasMore) return { state, checkpoint, pages };
+    }
+  };
+
+  beforeAll(async () => {
+    t = await startTestStack();
+    a = await t.tenant("records-a");
+    b = await t.tenant("records-b");
+    for (const who of [a, b]) {
+      const res = await t.request(
+        CreateCollectionDocument,
+        { input: { name: "tasks", jsonSchema: { type: "object", properties: { title: { type: "string", maxLength: 50 } }, required: ["title"] } } },
+        who.token,
+      );
+      expect(res.errors).toBeUndefined();
+    }
+  });
+  afterAll(async () => {
+    await t?.stop();
+  });
+
+  it("applies new documents, pulls them in order with tombstones, and keeps tenants apart", async () => {
+    const res = await push(a, [{ newDocumentState: { id: "t1", title: "one" } }, { newDocumentState: { id: "t2", title: "two" } }]);
+    expect(res.data?.pushChanges).toMatchObject({ applied: 2, conflicts: [], rejected: [] });
+    await push(a, [{ assumedMasterState: { id: "t2", title: "two", _deleted: false }, newDocumentState: { id: "t2", title: "two", _deleted: true } }]);
+    const { state } = await pullAll(a);
+    expect(state.get("t1")).toEqual({ id: "t1", title: "one", _deleted: false });
+    expect(state.get("t2")).toEqual({ id: "t2", title: "two", _deleted: true });
+    expect((await pullAll(b)).state.size).toBe(0);
+  });
+
+  it("compare-and-set: a stale assumed state is a conflict carrying the server state; CLIENT_WINS and MERGE resolve", async () => {
+    await push(a, [{ newDocumentState: { id: "c1", title: "base", done: false } }]);
+    const stale = await push(a, [{ assumedMasterState: { id: "c1", title: "older" }, newDocumentState: { id: "c1", title: "mine" } }]);
+    expect(stale.data?.pushChanges).toMatchObject({ applied: 0, conflicts: [{ id: "c1", title: "base", done: false, _deleted: false }] });
+    // Server changes `done`; the client, from the old base, changes `title`: MERGE keeps both.
+    await push(a, [{ assumedMasterState: { id: "c1", title: "base", done: false }, newDocumentState: { id: "c1", title: "base", done: true } }]);
+    const merged = await push(a, [{ assumedMasterState: { id: "c1", title: "base", done: false }, newDocumentState: { id: "c1", title: "renamed", done: false } }], { strategy: "MERGE" });
+    expect(merged.data?.pushChanges).toMatchObject({ applied: 1, conflicts: [] });
+    expect((await pullAll(a)).state.get("c1")).toEqual({ id: "c1", title: "renamed", done: true, _deleted: false });
+    const forced = await push(a, [{ assumedMasterState: null, newDocumentState: { id: "c1", title: "forced" } }], { strategy: "CLIENT_WINS" });
+    expect(forced.data?.pushChanges.applied).toBe(1);
+    expect((await pullAll(a)).state.get("c1")).toEqual({ id: "c1", title: "forced", _deleted: false });
+  });
+
+  it("rejects bad rows with codes without failing the others, and logs the push in the sync log", async () => {
+    const res = await push(a, [
+      { newDocumentState: { id: "ok1", title: "fine" } },
+      { newDocumentState: { title: "no id" } },
+      { newDocumentState: { id: "big", title: "x".repeat(51) } },
+      { newDocumentState: { id: "ok1", title: "twice" } },
+    ]);
+    expect(res.data?.pushChanges.applied).toBe(1);
+    expect(res.data?.pushChanges.rejected.map((r) => [r.index, r.code])).toEqual([
+      [1, "BAD_USER_INPUT"],
+      [2, "SCHEMA_VIOLATION"],
+      [3, "BAD_USER_INPUT"],
+    ]);
+    const runs = await t.request(SyncRunsListDocument, { limit: 5 }, a.token);
+    expect(runs.data?.syncRuns[0]).toMatchObject({ kind: "PUSH", status: "PARTIAL", processed: 4, failed: 3 });
+  });
+
+  it("clientId + mutationId: a retried push is applied exactly once", async () => {
+    const input = { clientId: "device-1", mutationId: "m-42" };
+    const rows = [{ assumedMasterState: null, newDocumentState: { id: "once", title: "first" } }];
+    const first = await push(a, rows, input);
+    const again = await Promise.all([push(a, rows, input), push(a, rows, input)]);
+    expect(first.data?.pushChanges).toMatchObject({ applied: 1, replayed: false });
+    for (const r of again) expect(r.data?.pushChanges).toMatchObject({ applied: 1, conflicts: [], replayed: true });
+    const versions = await t.request(PullChangesDocument, { collections: ["tasks"], checkpoint: null, limit: 1000 }, a.token);
+    expect((versions.data?.pullChanges.documents as Doc[]).filter((d) => d.id === "once")).toHaveLength(1);
+  });
+
+  it("bad input gets clear codes and writes nothing", async () => {
+    expect(codes(await t.request(PullChangesDocument, { collections: ["tasks"], checkpoint: null, limit: 0 }, a.token))).toEqual(["BAD_USER_INPUT"]);
+    expect(codes(await t.request(PullChangesDocument, { collections: ["tasks"], checkpoint: null, limit: 1001 }, a.token))).toEqual(["BAD_USER_INPUT"]);
+    expect(codes(await t.request(PullChangesDocument, { collections: ["nope"], checkpoint: null, limit: 10 }, a.token))).toEqual(["BAD_USER_INPUT"]);
+    expect(codes(await t.request(PullChangesDocument, { collections: ["tasks"], checkpoint: "garbage", limit: 10 }, a.token))).toEqual(["BAD_USER_INPUT"]);
+    const foreign = (await pullAll(a)).checkpoint!;
+    expect(codes(await t.request(PullChangesDocument, { collections: ["tasks"], checkpoint: foreign, limit: 10 }, b.token))).toEqual(["BAD_USER_INPUT"]);
+    const before = (await pullAll(a)).state.size;
+    const tooMany = Array.from({ length: 501 }, (_, i) => ({ newDocumentState: { id: `x${i}`, title: "x" } }));
+    expect(codes(await push(a, tooMany))).toEqual(["BAD_USER_INPUT"]);
+    expect(codes(await t.request(PushChangesDocument, { input: { collection: "nope", rows: [] } }, a.token))).toEqual(["BAD_USER_INPUT"]);
+    expect(codes(await push(a, [], { clientId: "only-client" }))).toEqual(["BAD_USER_INPUT"]);
+    expect((await pullAll(a)).state.size).toBe(before);
+  });
+
+  it("concurrent writers and pullers: every puller ends with exactly the server's state, no change missed or repeated", async () => {
+    const writers = 6;
+    const perWriter = 40;
+    const pulled = new Map<string, Doc>();
+    let checkpoint: string | null = null;
+    let done = false;
+    const seen: string[] = [];
+    const puller = (async () => {
+      for (;;) {
+        const finished = done;
+        const res: { data?: PullChangesQuery | null } = await t.request(PullChangesDocument, { collections: ["tasks"], checkpoint, limit: 7 }, b.token);
+        const page: PullChangesQuery["pullChanges"] = res.data!.pullChanges;
+        for (const d of page.documents as Doc[]) {
+          pulled.set(d.id as string, d);
+          seen.push(`${d.id}:${d.title}`);
+        }
+        checkpoint = page.checkpoint ?? checkpoint;
+        if (finished && !page.hasMore) return;
+      }
+    })();
+    await Promise.all(
+      Array.from({ length: writers }, async (_, w) => {
+        for (let i = 0; i < perWriter; i++) {
+          // Every writer also touches one shared document, so transactions contend on the same rows.
+          const rows = [{ newDocumentState: { id: `w${w}-${i}`, title: `v${i}` } }, { newDocumentState: { id: "shared", title: `w${w}-${i}` } }];
+          const res = await push(b, rows, { strategy: "CLIENT_WINS" });
+          expect(res.data?.pushChanges.applied).toBe(2);
+        }
+      }),
+    );
+    done = true;
+    await puller;
+    const server = (await pullAll(b, 1000)).state;
+    expect(pulled.size).toBe(server.size);
+    expect(Object.fromEntries(pulled)).toEqual(Object.fromEntries(server));
+    // No duplicate delivery of the same version of a private document.
+    const privateSeen = seen.filter((s) => !s.startsWith("shared:"));
+    expect(new Set(privateSeen).size).toBe(privateSeen.length);
+    expect(server.size).toBe(writers * perWriter + 1);
+  }, 120_000);
+});
