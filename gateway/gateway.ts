@@ -117,8 +117,10 @@ export async function startGateway(config: GatewayConfig, deps: { logger: Logger
       // with the rules that apply over HTTP.
       onSubscribe: (ctx, _id, payload) =>
         prepareWsOperation({ schema: subscriptions.apiSchema, payload, introspection: config.introspection, guards, caller: ctx.extra.principal, request: ctx.extra.request }),
-      context: (ctx): SubscriptionContext => ({
+      context: (ctx): SubscriptionContext & { clientIp?: string; userAgent?: string } => ({
         authorization: ctx.extra.principal ? ctx.extra.authorization : undefined,
+        clientIp: guards ? guards.clientIp(ctx.extra.request) : ctx.extra.request.socket.remoteAddress,
+        userAgent: ctx.extra.request.headers["user-agent"],
         requestId: ctx.extra.requestId ?? crypto.randomUUID(),
         tenantId: ctx.extra.principal?.kind === "platform" ? undefined : ctx.extra.principal?.tenantId,
       }),
@@ -130,10 +132,10 @@ export async function startGateway(config: GatewayConfig, deps: { logger: Logger
       },
       // Queries and mutations sent over the socket run through Apollo (and so through the gateway's planner).
       execute: async (args) => {
-        const ctx = args.contextValue as SubscriptionContext;
+        const ctx = args.contextValue as SubscriptionContext & { clientIp?: string; userAgent?: string };
         const res = await apollo.executeOperation(
           { query: print(args.document), variables: (args.variableValues ?? undefined) as Record<string, unknown> | undefined, operationName: args.operationName ?? undefined },
-          { contextValue: { authorization: ctx.authorization, requestId: ctx.requestId } },
+          { contextValue: { authorization: ctx.authorization, requestId: ctx.requestId, clientIp: ctx.clientIp, userAgent: ctx.userAgent } },
         );
         return res.body.kind === "single" ? (res.body.singleResult as ExecutionResult) : { errors: [Errors.badInput("Incremental delivery is not supported over WebSocket")] };
       },

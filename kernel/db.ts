@@ -1,4 +1,4 @@
-import { MikroORM, type EntityManager, type Options } from "@mikro-orm/postgresql";
+import { MikroORM, UniqueConstraintViolationException, type EntityManager, type Options } from "@mikro-orm/postgresql";
 import { ReflectMetadataProvider } from "@mikro-orm/decorators/legacy";
 import { Migrator } from "@mikro-orm/migrations";
 import type { Migration } from "@mikro-orm/migrations";
@@ -70,5 +70,25 @@ export async function pingDatabase(orm: MikroORM): Promise<boolean> {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** Flushes; a unique-constraint violation (a concurrent duplicate that passed the pre-check) becomes `conflict()`. */
+export async function flushOrConflict(em: EntityManager, conflict: () => Error): Promise<void> {
+  try {
+    await em.flush();
+  } catch (err) {
+    if (err instanceof UniqueConstraintViolationException) throw conflict();
+    throw err;
+  }
+}
+
+/** Runs `fn`; a unique-constraint violation inside it becomes `conflict()`. */
+export async function orConflict<T>(fn: () => Promise<T>, conflict: () => Error): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof UniqueConstraintViolationException) throw conflict();
+    throw err;
   }
 }

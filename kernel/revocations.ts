@@ -64,7 +64,8 @@ export class RevocationList {
     try {
       const snap = await this.opts.snapshot();
       this.suspended = new Set(snap.suspendedTenants);
-      this.users = new Map(snap.users.map((u) => [u.userId, u.notBefore]));
+      // Merged, not replaced: an event that arrived while the snapshot was in flight must not be dropped.
+      for (const u of snap.users) this.users.set(u.userId, Math.max(this.users.get(u.userId) ?? 0, u.notBefore));
     } catch (err) {
       this.opts.logger.warn({ err: (err as Error).message }, "revocation snapshot unavailable; using events only");
     }

@@ -89,7 +89,7 @@ export async function startTenants(
           const key = typeof req.body?.key === "string" ? req.body.key : "";
           const requestId = normalizeRequestId(req.headers[REQUEST_ID_HEADER]);
           const ip = typeof req.body?.ip === "string" ? req.body.ip.slice(0, 64) : undefined;
-          const result = await exchangeApiKey(orm, keyStore, audit, key, { ip, requestId });
+          const result = await exchangeApiKey(orm, keyStore, audit, tenantsHooks.permissions, key, { ip, requestId });
           if (!result) res.status(401).json({ error: "invalid_api_key" });
           else res.json({ accessToken: result.accessToken, expiresAt: result.expiresAt.toISOString() });
         } catch (err) {

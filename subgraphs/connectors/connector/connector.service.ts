@@ -9,6 +9,7 @@ import type { CreateConnectorInput } from "./connector.inputs.js";
 export async function createConnector(em: EntityManager, principal: Principal, input: CreateConnectorInput): Promise<Connector> {
   const name = input.name.trim();
   if (name.length < 1 || name.length > 200) throw ConnectorErrors.invalidName();
+  if (input.baseUrl.length > 2000) throw ConnectorErrors.invalidUrl();
   let url: URL;
   try {
     url = new URL(input.baseUrl);

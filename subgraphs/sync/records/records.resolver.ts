@@ -1,10 +1,11 @@
 import { GraphQLJSONObject } from "graphql-scalars";
-import { Arg, Authorized, Ctx, Field, Int, Mutation, ObjectType, Query, Resolver } from "type-graphql";
+import { Arg, Authorized, Ctx, Field, Int, Mutation, ObjectType, Query, Resolver, Root, Subscription } from "type-graphql";
+import { forkForTenant } from "../../../kernel/tenancy.js";
 import { requirePrincipal } from "../../../kernel/auth.js";
 import type { SyncContext } from "../context.js";
 import { Collection } from "./collection.entity.js";
-import { MAX_PULL_LIMIT } from "./records.service.js";
-import { CreateCollectionInput, PullResult, PushChangesInput, PushResult } from "./records.types.js";
+import { MAX_PULL_LIMIT, watchRecords } from "./records.service.js";
+import { CreateCollectionInput, PullResult, PushChangesInput, PushResult, RecordsBatch } from "./records.types.js";
 
 @ObjectType()
 class PulledItem {
@@ -52,5 +53,22 @@ export class RecordsResolver {
     @Ctx() ctx: SyncContext,
   ): Promise<PullPage> {
     return ctx.records.pull(ctx.em, requirePrincipal(ctx), collections, checkpoint, limit);
+  }
+
+  @Authorized("sync:pull")
+  @Subscription(() => RecordsBatch, {
+    description: "Live change batches after a checkpoint (null: from the start); resume with the last batch's checkpoint.",
+    subscribe: ({ args, context }) => {
+      const ctx = context as SyncContext;
+      const principal = requirePrincipal(ctx);
+      return watchRecords(ctx.records, ctx.records.pubsub, () => forkForTenant(ctx.records.orm, principal.tenantId), principal, args.collections, args.checkpoint ?? null);
+    },
+  })
+  recordsChanged(
+    @Arg("collections", () => [String]) _collections: string[],
+    @Arg("checkpoint", () => String, { nullable: true }) _checkpoint: string | null,
+    @Root() batch: RecordsBatch,
+  ): RecordsBatch {
+    return batch;
   }
 }

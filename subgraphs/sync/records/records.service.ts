@@ -4,6 +4,7 @@ import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormatsImport from "ajv-formats";
 import equal from "fast-deep-equal";
 import type { Principal } from "../../../kernel/auth.js";
+import { flushOrConflict } from "../../../kernel/db.js";
 import type { PubSub } from "../../../kernel/pubsub/pubsub.js";
 import { SyncRun, SyncRunKind, SyncRunStatus } from "../sync-log/sync-run.entity.js";
 import { Collection } from "./collection.entity.js";
@@ -15,8 +16,10 @@ export const MAX_PULL_LIMIT = 1000;
 export const MAX_PULL_COLLECTIONS = 50;
 export const MAX_DOCUMENT_BYTES = 64 * 1024;
 const NAME = /^[A-Za-z0-9_.-]{1,100}$/;
-/** Topic that wakes live streams when a tenant's records change (the stream then reads from its own cursor). */
-export const RECORDS_CHANGED_TOPIC = "records.changed";
+/** Channel that wakes a tenant's live streams when its records change (each stream then reads from its own cursor). */
+export const recordsChannel = (tenantId: string) => `records.changed:${tenantId}`;
+/** A stream re-reads at least this often even without a wake-up, so a dropped pub/sub message only delays a change. */
+export const STREAM_POLL_MS = 5_000;
 
 const addFormats = addFormatsImport as unknown as (ajv: Ajv2020) => Ajv2020;
 
@@ -37,11 +40,10 @@ const asDocument = (c: Pick<Current, "data" | "deleted">): Doc => ({ ...c.data, 
  */
 export class RecordsService {
   private readonly validators = new Map<string, ValidateFunction>();
-  private readonly ajv = addFormats(new Ajv2020({ allErrors: false, strict: false }));
 
   constructor(
-    private readonly orm: MikroORM,
-    private readonly pubsub: PubSub,
+    readonly orm: MikroORM,
+    readonly pubsub: PubSub,
   ) {}
 
   async createCollection(em: EntityManager, principal: Principal, input: CreateCollectionInput): Promise<Collection> {
@@ -49,8 +51,10 @@ export class RecordsService {
     const retention = input.tombstoneRetentionDays ?? 30;
     if (!Number.isInteger(retention) || retention < 1 || retention > 3650) throw RecordErrors.badRetention();
     if (input.jsonSchema) {
+      const unsafe = unsafeSchemaKeyword(input.jsonSchema);
+      if (unsafe) throw RecordErrors.badSchema(`\`${unsafe}\` is not allowed (regular expressions and schema references can be abused to stall the server)`);
       try {
-        this.ajv.compile(input.jsonSchema);
+        compileSchema(input.jsonSchema);
       } catch (e) {
         throw RecordErrors.badSchema((e as Error).message.slice(0, 300));
       }
@@ -63,14 +67,14 @@ export class RecordsService {
       jsonSchema: input.jsonSchema ?? null,
       tombstoneRetentionDays: retention,
     });
-    await em.flush();
+    await flushOrConflict(em, RecordErrors.collectionExists);
     return collection;
   }
 
   private validatorFor(collection: Collection): ValidateFunction | null {
     if (!collection.jsonSchema) return null;
     let v = this.validators.get(collection.id);
-    if (!v) this.validators.set(collection.id, (v = this.ajv.compile(collection.jsonSchema)));
+    if (!v) this.validators.set(collection.id, (v = compileSchema(collection.jsonSchema)));
     return v;
   }
 
@@ -204,7 +208,7 @@ export class RecordsService {
       }
       return answer;
     });
-    if (!replayed && result.applied > 0) await this.pubsub.publish(RECORDS_CHANGED_TOPIC, { tenantId });
+    if (!replayed && result.applied > 0) await this.pubsub.publish(recordsChannel(tenantId), { tenantId });
     return result;
   }
 
@@ -236,6 +240,85 @@ export class RecordsService {
       hasMore: rows.length > limit,
     };
   }
+}
+
+/**
+ * A live stream of change batches after a checkpoint. Pub/sub only wakes it; every batch is read from the database
+ * after this stream's own cursor (plus a periodic re-read), so dropped messages or reconnects never lose a change.
+ */
+export async function watchRecords(
+  service: RecordsService,
+  pubsub: PubSub,
+  em: () => EntityManager,
+  principal: Principal,
+  collections: string[],
+  checkpoint: string | null,
+): Promise<AsyncGenerator<{ documents: Doc[]; checkpoint: string }>> {
+  // Validates the arguments (and the checkpoint's tenant) before anything is subscribed.
+  await service.pull(em(), principal, collections, checkpoint, 1);
+  const wakeups = await pubsub.subscribe<{ tenantId: string }>(recordsChannel(principal.tenantId));
+  const signal: { wake: (() => void) | null; pending: boolean } = { wake: null, pending: true }; // read the backlog at start
+  void (async () => {
+    for await (const _ of wakeups) {
+      signal.pending = true;
+      signal.wake?.();
+    }
+  })();
+  return (async function* () {
+    let cursor = checkpoint;
+    try {
+      for (;;) {
+        if (!signal.pending) {
+          await new Promise<void>((resolve) => {
+            signal.wake = resolve;
+            setTimeout(resolve, STREAM_POLL_MS).unref();
+          });
+          signal.wake = null;
+        }
+        signal.pending = false;
+        for (;;) {
+          const page = await service.pull(em(), principal, collections, cursor, 500);
+          if (page.documents.length) {
+            cursor = page.checkpoint;
+            yield { documents: page.documents, checkpoint: cursor! };
+          }
+          if (!page.hasMore) break;
+        }
+      }
+    } finally {
+      await wakeups.return?.();
+    }
+  })();
+}
+
+/**
+ * Each collection's schema compiles in its own Ajv instance: no `$id` can collide with, or `$ref` reach, another
+ * tenant's schema.
+ */
+function compileSchema(schema: Record<string, unknown>): ValidateFunction {
+  return addFormats(new Ajv2020({ allErrors: false, strict: false })).compile(schema);
+}
+
+/** Keywords refused in tenant schemas: user-supplied regular expressions (ReDoS) and cross-schema references. */
+const UNSAFE_KEYWORDS = new Set(["pattern", "patternProperties", "$id", "$ref", "$dynamicRef", "$anchor", "$dynamicAnchor"]);
+export function unsafeSchemaKeyword(value: unknown, depth = 0): string | null {
+  if (depth > 64) return "nesting deeper than 64";
+  if (Array.isArray(value)) {
+    for (const v of value) {
+      const bad = unsafeSchemaKeyword(v, depth + 1);
+      if (bad) return bad;
+    }
+    return null;
+  }
+  if (value && typeof value === "object") {
+    for (const [key, v] of Object.entries(value)) {
+      if (UNSAFE_KEYWORDS.has(key)) return key;
+      if (key === "format" && v === "regex") return "format: regex";
+      const bad = unsafeSchemaKeyword(v, depth + 1);
+      if (bad) return bad;
+    }
+  }
+  return null;
 }
 
 function validKey(v: unknown): v is string {
@@ -281,7 +364,7 @@ export function encodeCheckpoint(tenantId: string, seq: bigint): string {
 export function decodeCheckpoint(checkpoint: string, tenantId: string): bigint {
   try {
     const [owner, seq] = JSON.parse(Buffer.from(checkpoint, "base64url").toString("utf8")) as [string, string];
-    if (owner !== tenantId.slice(0, 8) || !/^\d{1,19}$/.test(seq)) throw new Error();
+    if (owner !== tenantId.slice(0, 8) || !/^\d{1,18}$/.test(seq)) throw new Error();
     return BigInt(seq);
   } catch {
     throw RecordErrors.badCheckpoint();

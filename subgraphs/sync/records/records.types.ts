@@ -91,3 +91,12 @@ export class PullResult {
   @Field()
   hasMore!: boolean;
 }
+
+@ObjectType({ description: "A batch of changes from a live stream, in commit order" })
+export class RecordsBatch {
+  @Field(() => [GraphQLJSONObject])
+  documents!: Record<string, unknown>[];
+
+  @Field({ description: "Resume from here after a reconnect" })
+  checkpoint!: string;
+}

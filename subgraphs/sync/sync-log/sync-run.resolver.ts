@@ -70,6 +70,7 @@ export class SyncRunResolver {
 
 @Resolver(() => ConnectorRef)
 export class ConnectorSyncRunsResolver {
+  @Authorized(PERM_PULL)
   @FieldResolver(() => [SyncRun], { description: "This connector's runs, newest first." })
   syncRuns(@Root() connector: ConnectorRef, @Ctx() ctx: SyncContext): Promise<SyncRun[]> {
     requirePrincipal(ctx);

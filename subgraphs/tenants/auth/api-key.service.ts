@@ -7,6 +7,8 @@ import { isUuid } from "../../../kernel/loaders.js";
 import { REVOCATION_TOPIC, type Revocation } from "../../../kernel/revocations.js";
 import type { TenantsContext } from "../context.js";
 import { Tenant, TenantStatus } from "../tenant/tenant.entity.js";
+import { User, UserStatus } from "../user/user.entity.js";
+import type { PermissionResolver } from "./session.service.js";
 import { ApiKey } from "./api-key.entity.js";
 import type { KeyStore } from "./key-store.js";
 import { API_KEY_PREFIX, formatApiKey, hashSecret, newSecret } from "./tokens.js";
@@ -35,11 +37,15 @@ export class CreatedApiKey {
 /** Creates an API key in the caller's tenant with at most the caller's permissions. */
 export async function createApiKey(ctx: TenantsContext, input: CreateApiKeyInput): Promise<CreatedApiKey> {
   const principal = ctx.principal!;
+  if (principal.kind !== "user") throw Errors.forbidden("API keys cannot create API keys");
   const name = input.name.trim();
   if (!name || name.length > 200) throw Errors.badInput("name must be 1 to 200 characters", "name");
   const scopes = [...new Set(input.scopes)];
   if (!scopes.length) throw Errors.badInput("scopes must name at least one permission", "scopes");
-  const beyond = scopes.filter((s) => !principal.permissions.includes(s));
+  // Checked against the creator's permissions now (from their current roles), not the possibly older token's.
+  const creator = await ctx.em.findOne(User, { id: principal.userId });
+  const current = creator ? await ctx.permissions(ctx.em, principal.tenantId, creator.roles) : [];
+  const beyond = scopes.filter((s) => !current.includes(s));
   if (beyond.length) throw Errors.forbidden(`You cannot grant permissions you do not hold: ${beyond.join(", ")}`);
   const days = input.expiresInDays;
   if (days !== undefined && days !== null && (!Number.isInteger(days) || days < 1 || days > 730)) {
@@ -75,8 +81,18 @@ export async function revokeApiKey(ctx: TenantsContext, id: string): Promise<Api
   return key;
 }
 
-/** Short-lived tokens minted for API keys (the gateway caches one per key for most of its life). */
-export const API_KEY_TOKEN_TTL_NOTE = "same as access tokens";
+/** Revokes every API key a user created (when the user is deactivated), at once everywhere. */
+export async function revokeKeysCreatedBy(ctx: TenantsContext, userId: string): Promise<void> {
+  const keys = await ctx.em.find(ApiKey, { createdById: userId, revokedAt: null });
+  const now = new Date();
+  for (const key of keys) key.revokedAt = now;
+  await ctx.em.flush();
+  for (const key of keys) {
+    const revocation: Revocation = { kind: "user", userId: key.id, notBefore: now.getTime() };
+    await ctx.pubsub.publish(REVOCATION_TOPIC, revocation);
+    await ctx.audit.record(ctx, { action: "api_key.revoked", targetType: "ApiKey", targetId: key.id, metadata: { reason: "creator deactivated" } });
+  }
+}
 
 /**
  * Exchanges an API key for an access token (called by the gateway, never by clients): subgraphs only ever verify
@@ -86,6 +102,7 @@ export async function exchangeApiKey(
   orm: MikroORM,
   keyStore: KeyStore,
   audit: AuditRecorder,
+  permissions: PermissionResolver,
   key: string,
   client: { ip?: string; requestId: string },
 ): Promise<{ accessToken: string; expiresAt: Date } | null> {
@@ -96,16 +113,18 @@ export async function exchangeApiKey(
   if (!apiKey || apiKey.revokedAt || (apiKey.expiresAt && apiKey.expiresAt.getTime() <= Date.now())) return null;
   const tenant = await em.findOne(Tenant, { id: apiKey.tenantId }, off);
   if (!tenant || tenant.status === TenantStatus.SUSPENDED || tenant.status === TenantStatus.DELETED) return null;
+  // A key never outlives or outgrows its creator: an inactive creator ends it; its scopes shrink with their roles.
+  const creator = await em.findOne(User, { id: apiKey.createdById, tenantId: tenant.id }, off);
+  if (!creator || creator.status !== UserStatus.ACTIVE) return null;
+  const allowed = await permissions(em, tenant.id, creator.roles);
   apiKey.lastUsedAt = new Date();
   await em.flush();
-  const { token, expiresAt } = await keyStore.signAccessToken(apiKey.id, {
-    knd: "api_key",
-    tid: tenant.id,
-    email: `api-key:${apiKey.prefix}`,
-    roles: [],
-    perms: apiKey.scopes,
-    plan: tenant.plan,
-  });
+  const ttl = apiKey.expiresAt ? Math.floor((apiKey.expiresAt.getTime() - Date.now()) / 1000) : undefined;
+  const { token, expiresAt } = await keyStore.signAccessToken(
+    apiKey.id,
+    { knd: "api_key", tid: tenant.id, email: `api-key:${apiKey.prefix}`, roles: [], perms: apiKey.scopes.filter((p) => allowed.includes(p)), plan: tenant.plan },
+    ttl,
+  );
   await audit.record(
     { requestId: client.requestId },
     { tenantId: tenant.id, actorType: "API_KEY", actorId: apiKey.id, action: "auth.api_key.used", targetType: "ApiKey", targetId: apiKey.id, metadata: { ip: client.ip ?? null } },

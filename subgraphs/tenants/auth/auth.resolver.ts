@@ -1,5 +1,6 @@
 import { Arg, Authorized, Ctx, Mutation, Resolver } from "type-graphql";
 import { requirePlatform, requirePrincipal } from "../../../kernel/auth.js";
+import { Errors } from "../../../kernel/errors.js";
 import type { TenantsContext } from "../context.js";
 import { User } from "../user/user.entity.js";
 import { AuthErrors } from "./auth.errors.js";
@@ -8,6 +9,13 @@ import { login } from "./auth.service.js";
 import { hashPassword, verifyPassword } from "./password.js";
 import { platformLogin } from "../platform/platform.service.js";
 import { logout, refreshSession, revokeUserSessions, type Session } from "./session.service.js";
+
+/** A signed-in person, not an API key (which has no password or sessions). */
+function requireUser(ctx: TenantsContext) {
+  const principal = requirePrincipal(ctx);
+  if (principal.kind !== "user") throw Errors.forbidden("API keys have no sessions or password");
+  return principal;
+}
 
 const asPayload = (s: Session): AuthPayload => ({ ...s, tokenType: "Bearer" });
 
@@ -31,7 +39,7 @@ export class AuthResolver {
   @Authorized()
   @Mutation(() => Boolean, { description: "Ends every session of the signed-in user, on every device, at once." })
   async logoutEverywhere(@Ctx() ctx: TenantsContext): Promise<boolean> {
-    const { userId } = requirePrincipal(ctx);
+    const { userId } = requireUser(ctx);
     const user = await ctx.em.findOneOrFail(User, { id: userId });
     await revokeUserSessions(ctx, user);
     await ctx.audit.record(ctx, { action: "auth.logout.everywhere", targetType: "User", targetId: userId });
@@ -41,7 +49,7 @@ export class AuthResolver {
   @Authorized()
   @Mutation(() => Boolean, { description: "Changes the signed-in user's password and ends all their sessions (sign in again)." })
   async changePassword(@Arg("input", () => ChangePasswordInput) input: ChangePasswordInput, @Ctx() ctx: TenantsContext): Promise<boolean> {
-    const { userId } = requirePrincipal(ctx);
+    const { userId } = requireUser(ctx);
     if (input.newPassword.length < 12 || input.newPassword.length > 1024) throw AuthErrors.weakPassword();
     const user = await ctx.em.findOneOrFail(User, { id: userId }, { populate: ["passwordHash"] as never });
     if (!(await verifyPassword(user.passwordHash, input.currentPassword))) throw AuthErrors.wrongPassword();

@@ -48,7 +48,7 @@ export async function login(ctx: TenantsContext, input: LoginInput): Promise<Ses
   if (tenant.status === TenantStatus.SUSPENDED || tenant.status === TenantStatus.DELETED) {
     throw await fail("tenant_suspended", Errors.tenantSuspended());
   }
-  await ctx.throttle.succeeded(accountKey);
+  await ctx.throttle.succeeded(accountKey, ctx.client.ip);
   user.lastLoginAt = new Date();
   const session = await issueSession(ctx, tenant, user);
   await audit("auth.login.succeeded");

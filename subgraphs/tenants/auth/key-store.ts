@@ -106,7 +106,9 @@ export class KeyStore {
   };
 
   /** Signs an access token for a user. */
-  async signAccessToken(subject: string, claims: AccessTokenClaims): Promise<{ token: string; expiresAt: Date; tokenId: string }> {
+  /** Signs an access token; `ttlSeconds` may only shorten the standard lifetime (API keys expiring sooner). */
+  async signAccessToken(subject: string, claims: AccessTokenClaims, ttlSeconds?: number): Promise<{ token: string; expiresAt: Date; tokenId: string }> {
+    const ttl = Math.max(1, Math.min(ttlSeconds ?? ACCESS_TOKEN_TTL_SECONDS, ACCESS_TOKEN_TTL_SECONDS));
     // A rotation made by another replica or the CLI is picked up within a minute.
     if (Date.now() - this.loadedAt > 60_000 || (this.nextActivation && Date.now() >= this.nextActivation)) await this.reload();
     const key = this.current;
@@ -121,8 +123,8 @@ export class KeyStore {
       .setSubject(subject)
       .setJti(tokenId)
       .setIssuedAt(now)
-      .setExpirationTime(now + ACCESS_TOKEN_TTL_SECONDS)
+      .setExpirationTime(now + ttl)
       .sign(key.privateKey);
-    return { token, expiresAt: new Date((now + ACCESS_TOKEN_TTL_SECONDS) * 1000), tokenId };
+    return { token, expiresAt: new Date((now + ttl) * 1000), tokenId };
   }
 }

@@ -29,19 +29,24 @@ export class LoginThrottle {
     }
   }
 
-  /** Throws RATE_LIMITED (with retryAfter seconds) when the account or the address has used up its failures. */
+  /**
+   * Counts an attempt before the password is checked (atomically, so parallel or batched guesses cannot all slip
+   * through before the first failure is recorded). Throws RATE_LIMITED (with retryAfter seconds) when the account or
+   * the address has used up its attempts; a success gives the account's attempt back.
+   */
   async assertAllowed(accountKey: string, ip: string | undefined): Promise<void> {
-    const [a, i] = await Promise.all([this.account.get(accountKey), ip ? this.ip.get(ip) : null]);
-    const blocked = [a, i].filter((r): r is RateLimiterRes => !!r && r.remainingPoints <= 0);
-    if (blocked.length) throw AuthErrors.tooManyAttempts(Math.ceil(Math.max(...blocked.map((r) => r.msBeforeNext)) / 1000));
+    const results = await Promise.allSettled([this.account.consume(accountKey, 1), ip ? this.ip.consume(ip, 1) : Promise.resolve(null)]);
+    const limited = results
+      .filter((r): r is PromiseRejectedResult => r.status === "rejected" && r.reason instanceof RateLimiterRes)
+      .map((r) => (r.reason as RateLimiterRes).msBeforeNext);
+    if (limited.length) throw AuthErrors.tooManyAttempts(Math.max(1, Math.ceil(Math.max(...limited) / 1000)));
   }
 
-  async failed(accountKey: string, ip: string | undefined): Promise<void> {
-    await Promise.all([this.account.penalty(accountKey, 1), ip ? this.ip.penalty(ip, 1) : null]).catch(() => undefined);
-  }
+  /** Attempts are counted up front; failures need no further bookkeeping. */
+  async failed(_accountKey: string, _ip: string | undefined): Promise<void> {}
 
-  async succeeded(accountKey: string): Promise<void> {
-    await this.account.delete(accountKey).catch(() => undefined);
+  async succeeded(accountKey: string, ip?: string): Promise<void> {
+    await Promise.all([this.account.delete(accountKey), ip ? this.ip.reward(ip, 1) : null]).catch(() => undefined);
   }
 
   async close(): Promise<void> {

@@ -23,7 +23,7 @@ export function formatRefreshToken(id: string, secret: string): string {
 }
 
 export function parseRefreshToken(token: string): { id: string; secret: string } | null {
-  const m = /^rt\.([0-9a-f-]{36})\.([A-Za-z0-9_-]{20,100})$/.exec(token);
+  const m = /^rt\.([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.([A-Za-z0-9_-]{20,100})$/.exec(token);
   return m ? { id: m[1]!, secret: m[2]! } : null;
 }
 

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { EntityManager } from "@mikro-orm/postgresql";
+import { flushOrConflict } from "../../../kernel/db.js";
 import { appError, ErrorCode, Errors } from "../../../kernel/errors.js";
 import { AuthErrors } from "../auth/auth.errors.js";
 import type { PlatformAuthPayload, PlatformLoginInput } from "../auth/auth.inputs.js";
@@ -21,7 +22,7 @@ export async function platformLogin(ctx: TenantsContext, input: PlatformLoginInp
     ctx.logger.warn({ email, ip: ctx.client.ip, reason: !operator ? "unknown" : !ok ? "bad_password" : "inactive" }, "platform login failed");
     throw AuthErrors.invalidCredentials();
   }
-  await ctx.throttle.succeeded(accountKey);
+  await ctx.throttle.succeeded(accountKey, ctx.client.ip);
   const { token, expiresAt } = await ctx.keyStore.signAccessToken(operator.id, {
     knd: "platform",
     email: operator.email,
@@ -38,7 +39,10 @@ export async function createPlatformUser(
   input: { email: string; displayName?: string; role: PlatformRole; password: string },
 ): Promise<PlatformUser> {
   const email = input.email.trim().toLowerCase();
-  if (!/^[^\s@]+@[^\s@]+$/.test(email)) throw Errors.badInput("email is not valid", "email");
+  if (!/^[^\s@]+@[^\s@]+$/.test(email) || email.length > 320) throw Errors.badInput("email is not valid", "email");
+  if (input.displayName !== undefined && (input.displayName.length < 1 || input.displayName.length > 200)) {
+    throw Errors.badInput("displayName must be 1 to 200 characters", "displayName");
+  }
   if (input.password.length < 12 || input.password.length > 1024) throw Errors.badInput("password must be 12 to 1024 characters", "password");
   if (await em.findOne(PlatformUser, { email })) throw appError(ErrorCode.CONFLICT, "A platform user with this email exists", { field: "email" });
   const operator = em.create(PlatformUser, {
@@ -48,6 +52,6 @@ export async function createPlatformUser(
     role: input.role,
     passwordHash: await hashPassword(input.password),
   });
-  await em.flush();
+  await flushOrConflict(em, () => appError(ErrorCode.CONFLICT, "A platform user with this email exists", { field: "email" }));
   return operator;
 }

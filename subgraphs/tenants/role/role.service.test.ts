@@ -9,6 +9,7 @@ import path from "node:path";
 import type { GraphQLError } from "graphql";
 import { MikroORM, type EntityManager } from "@mikro-orm/postgresql";
 import type { Principal } from "../../../kernel/auth.js";
+import { ApiKey } from "../auth/api-key.entity.js";
 import { ormOptions } from "../../../kernel/db.js";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "../../../kernel/embedded-postgres.js";
 import { forkForTenant, forkUnscoped } from "../../../kernel/tenancy.js";
@@ -86,7 +87,7 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), "tributary-role-test-"));
   pg = await startEmbeddedPostgres({ dataDir: dir, persistent: false });
   const url = await pg.createDatabase(`role_${randomUUID().replace(/-/g, "")}`);
-  orm = await MikroORM.init(ormOptions({ url, schema: "tenants", entities: [User, Role, CollectionGrant], migrations: [] }));
+  orm = await MikroORM.init(ormOptions({ url, schema: "tenants", entities: [User, Role, CollectionGrant, ApiKey], migrations: [] }));
   await orm.em.getConnection().execute('create schema if not exists "tenants"');
   await orm.schema.create();
 });
@@ -414,8 +415,17 @@ describe("collection grants", () => {
         pullFilters: [{ role: "Owners", filters: [{ field: "ownerId", op: "EQ", value: u.id }, { field: "team", op: "IN", value: [u.email, "everyone"] }] }],
       },
     ]);
-    const key: Principal = { ...t.as(u, ["sync:pull"]), kind: "api_key", userId: randomUUID(), roles: [] };
-    expect(await myCollectionGrants(t.em(), key)).toEqual([{ collection: "*", canPush: false, canPull: true, pushFilters: [], pullFilters: null }]);
+    // An API key reaches what its creator reaches now (row filters evaluated as the creator), only in its scopes'
+    // directions; a key whose row is gone (or never existed) reaches nothing.
+    const keyId = randomUUID();
+    const em = t.em();
+    em.create(ApiKey, { id: keyId, tenantId: u.tenantId, name: "k", prefix: "trb_test", secretHash: randomUUID().replace(/-/g, ""), scopes: ["sync:pull"], createdById: u.id });
+    await em.flush();
+    const key: Principal = { ...t.as(u, ["sync:pull"]), kind: "api_key", userId: keyId, roles: [] };
+    const ownerFilters = [{ role: "Owners", filters: [{ field: "ownerId", op: "EQ", value: u.id }, { field: "team", op: "IN", value: [u.email, "everyone"] }] }];
+    expect(await myCollectionGrants(t.em(), key)).toEqual([{ collection: "*", canPush: false, canPull: true, pushFilters: ownerFilters, pullFilters: ownerFilters }]);
+    const orphan: Principal = { ...key, userId: randomUUID() };
+    expect(await myCollectionGrants(t.em(), orphan)).toEqual([]);
   });
 
   it("permissionMatrix lays out roles × collections", async () => {

@@ -5,6 +5,7 @@ import type { Principal } from "../../../kernel/auth.js";
 import { Errors } from "../../../kernel/errors.js";
 import { isUuid } from "../../../kernel/loaders.js";
 import { TENANT_FILTER } from "../../../kernel/tenancy.js";
+import { ApiKey } from "../auth/api-key.entity.js";
 import { User, UserStatus } from "../user/user.entity.js";
 import { CollectionGrant } from "./collection-grant.entity.js";
 import {
@@ -119,8 +120,18 @@ export async function grantsFor(em: EntityManager, tenantId: string, roleNames: 
  */
 export async function myCollectionGrants(em: EntityManager, principal: Principal): Promise<EffectiveGrantSpec[]> {
   if (principal.kind === "api_key") {
-    const all = { collection: ALL_COLLECTIONS, canPush: true, canPull: true, rowFilters: [] };
-    return mergeGrants([{ name: "API_KEY", permissions: principal.permissions, grants: [all] }]);
+    // A key reaches at most what its creator reaches now (row filters included, evaluated as the creator), and only
+    // for the directions its scopes allow.
+    const key = await em.findOne(ApiKey, { id: principal.userId, tenantId: principal.tenantId }, EXPLICIT_TENANT);
+    const creator = key ? await em.findOne(User, { id: key.createdById, tenantId: principal.tenantId }, EXPLICIT_TENANT) : null;
+    if (!creator) return [];
+    const creatorPrincipal: Principal = { ...principal, kind: "user", userId: creator.id, email: creator.email, roles: creator.roles };
+    const grants = substituteGrants(await grantsFor(em, principal.tenantId, creator.roles), subjectOf(creatorPrincipal, creator.roles));
+    return grants.map((g) => ({
+      ...g,
+      canPush: g.canPush && principal.permissions.includes("sync:push"),
+      canPull: g.canPull && principal.permissions.includes("sync:pull"),
+    }));
   }
   const user = await em.findOne(User, { id: principal.userId, tenantId: principal.tenantId }, EXPLICIT_TENANT);
   if (!user) throw Errors.unauthenticated("User no longer exists");

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import type { EntityManager } from "@mikro-orm/postgresql";
+import { orConflict } from "../../../kernel/db.js";
 import { Errors } from "../../../kernel/errors.js";
 import { isUuid } from "../../../kernel/loaders.js";
 import { REVOCATION_TOPIC, type Revocation } from "../../../kernel/revocations.js";
@@ -48,7 +49,7 @@ export async function createTenant(ctx: TenantsContext, input: CreateTenantInput
   if (password.length < 12 || password.length > 1024) throw Errors.badInput("adminPassword must be 12 to 1024 characters", "adminPassword");
   const passwordHash = await hashPassword(password);
 
-  const tenant = await ctx.em.transactional(async (em) => {
+  const tenant = await orConflict(() => ctx.em.transactional(async (em) => {
     if (await em.findOne(Tenant, { slug }, ANY_TENANT)) throw TenantErrors.slugTaken();
     const tenant = em.create(Tenant, {
       id: randomUUID(),
@@ -62,7 +63,7 @@ export async function createTenant(ctx: TenantsContext, input: CreateTenantInput
     await em.flush();
     await ctx.onTenantCreated(em, tenant.id);
     return tenant;
-  });
+  }), TenantErrors.slugTaken);
   await ctx.audit.record(ctx, {
     tenantId: tenant.id,
     action: "tenant.created",

@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
+import { flushOrConflict } from "../../../kernel/db.js";
 import { Errors } from "../../../kernel/errors.js";
 import { isUuid } from "../../../kernel/loaders.js";
 import { hashPassword } from "../auth/password.js";
+import { revokeKeysCreatedBy } from "../auth/api-key.service.js";
 import { revokeUserSessions } from "../auth/session.service.js";
 import { hashSecret, newSecret } from "../auth/tokens.js";
 import type { TenantsContext } from "../context.js";
@@ -45,7 +47,7 @@ export async function createUser(ctx: TenantsContext, tenantId: string, input: C
     inviteTokenHash: invitation ? hashSecret(invitation) : null,
     inviteExpiresAt: invitation ? new Date(Date.now() + INVITE_TTL_MS) : null,
   });
-  await ctx.em.flush();
+  await flushOrConflict(ctx.em, () => Errors.conflict("A user with this email exists in this tenant", "email"));
   await ctx.audit.record(ctx, {
     tenantId,
     action: invitation ? "user.invited" : "user.created",
@@ -78,12 +80,19 @@ export async function setUserActive(ctx: TenantsContext, userId: string, active:
   const user = isUuid(userId) ? await ctx.em.findOne(User, { id: userId }) : null;
   if (!user) throw Errors.notFound("User", userId);
   if (!active && user.id === ctx.principal?.userId) throw Errors.conflict("You cannot deactivate yourself", "id");
+  if (!active && user.roles.includes("ADMIN") && user.status === UserStatus.ACTIVE) {
+    const admins = await ctx.em.count(User, { roles: { $contains: ["ADMIN"] }, status: UserStatus.ACTIVE });
+    if (admins <= 1) throw Errors.conflict("The tenant's last active ADMIN cannot be deactivated", "id");
+  }
   const before = user.status;
   const after = active ? UserStatus.ACTIVE : UserStatus.DISABLED;
   if (before === after) return user;
   if (active && before === UserStatus.INVITED) throw Errors.conflict("An invited user becomes active by accepting the invitation", "id");
   user.status = after;
-  if (!active) await revokeUserSessions(ctx, user);
+  if (!active) {
+    await revokeUserSessions(ctx, user);
+    await revokeKeysCreatedBy(ctx, user.id);
+  }
   await ctx.em.flush();
   await ctx.audit.record(ctx, { action: active ? "user.reactivated" : "user.deactivated", targetType: "User", targetId: user.id, changes: { status: { before, after } } });
   return user;
@@ -96,11 +105,8 @@ export async function listUsers(ctx: TenantsContext, first: number, after?: stri
   if (search) where.push({ $or: [{ email: { $ilike: `%${search.replace(/[\\%_]/g, "\\$&")}%` } }, { displayName: { $ilike: `%${search.replace(/[\\%_]/g, "\\$&")}%` } }] });
   if (after) {
     let cursor: string;
-    try {
-      cursor = Buffer.from(after, "base64url").toString("utf8");
-    } catch {
-      throw Errors.badInput("after is not a cursor from this list", "after");
-    }
+    cursor = Buffer.from(after, "base64url").toString("utf8");
+    if (!cursor || cursor.includes("\u0000") || cursor.length > 320) throw Errors.badInput("after is not a cursor from this list", "after");
     where.push({ email: { $gt: cursor } });
   }
   const rows = await ctx.em.find(User, where.length ? ({ $and: where } as never) : {}, { orderBy: { email: "asc" }, limit: first + 1 });
