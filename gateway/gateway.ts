@@ -72,6 +72,8 @@ export async function startGateway(config: GatewayConfig, deps: { logger: Logger
     logger,
     dataSourceFor: (name, url) => new ForwardingDataSource({ url: urlOf(name, url) }),
     wsUrlFor: (name, url) => urlOf(name, url).replace(/^http/, "ws"),
+    // Change streams read from each subscriber's own checkpoint: never shared.
+    shareable: (field) => field !== "recordsChanged",
   });
   // Registered before Apollo starts the gateway, so the first load is seen.
   gateway.onSchemaLoadOrUpdate(({ coreSupergraphSdl }) => subscriptions.load(coreSupergraphSdl));

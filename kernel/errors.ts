@@ -59,7 +59,8 @@ export const Errors = {
 export function formatErrorFor(logger: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const code = formatted.extensions?.code;
-    if (typeof code === "string" && PUBLIC_CODES.has(code)) {
+    // INTERNAL_SERVER_ERROR is what Apollo stamps on any unexpected error: its message is never shown.
+    if (typeof code === "string" && PUBLIC_CODES.has(code) && code !== ErrorCode.INTERNAL_SERVER_ERROR) {
       const { stacktrace: _s, exception: _e, ...extensions } = (formatted.extensions ?? {}) as Record<string, unknown>;
       return { ...formatted, extensions };
     }

@@ -12,7 +12,9 @@
  */
 import {
   GraphQLError,
+  Kind,
   print,
+  type OperationDefinitionNode,
   type DocumentNode,
   type ExecutionArgs,
   type ExecutionResult,
@@ -57,6 +59,12 @@ export interface FederatedSubscriptionsOptions {
   keepAliveMs?: number;
   /** Planned operations kept; default 1000. */
   planCacheSize?: number;
+  /**
+   * Whether identical subscriptions to this root field may share one upstream. Only for state streams (each event
+   * is the whole state, so a late joiner is served by the latest one); change streams (batches after a checkpoint)
+   * must not be shared. Default: every field.
+   */
+  shareable?(rootField: string): boolean;
 }
 
 /** Counters for health and metrics. */
@@ -105,6 +113,7 @@ export class FederatedSubscriptions {
   private readonly planCacheSize: number;
   private closed = false;
   private nextUpstreamId = 1;
+  private unshared = 0;
 
   constructor(private readonly opts: FederatedSubscriptionsOptions) {
     this.log = opts.logger.child({ component: "federated-subscriptions" });
@@ -157,7 +166,10 @@ export class FederatedSubscriptions {
     const operationName = args.operationName ?? undefined;
     const query = print(args.document);
 
+    const rootField = rootFieldOf(args);
+    const shareable = rootField !== undefined && (this.opts.shareable?.(rootField) ?? true);
     const key = stableStringify([
+      shareable ? "shared" : `own:${++this.unshared}`,
       loaded.generation,
       operationName ?? null,
       query,
@@ -473,4 +485,13 @@ function stableStringify(value: unknown): string {
     for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
     return sorted;
   });
+}
+
+/** The root field an operation subscribes to (the first selection of the chosen operation). */
+function rootFieldOf(args: ExecutionArgs): string | undefined {
+  const op = args.document.definitions.find(
+    (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && (!args.operationName || d.name?.value === args.operationName),
+  );
+  const first = op?.selectionSet.selections[0];
+  return first?.kind === Kind.FIELD ? first.name.value : undefined;
 }

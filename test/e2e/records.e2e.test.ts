@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { CreateCollectionDocument, PullChangesDocument, PushChangesDocument, SyncRunsListDocument, type PullChangesQuery } from "../__generated__/graphql.js";
-import { startTestStack, type TenantLogin, type TestStack } from "../harness/stack.js";
+import { CreateCollectionDocument, PullChangesDocument, PushChangesDocument, RecordsChangedDocument, SyncRunsListDocument, type PullChangesQuery } from "../__generated__/graphql.js";
+import { collect, startTestStack, type TenantLogin, type TestStack } from "../harness/stack.js";
 
 type Doc = Record<string, unknown>;
 const codes = (res: { errors?: readonly { extensions?: Record<string, unknown> }[] }) => (res.errors ?? []).map((e) => e.extensions?.code);
@@ -151,4 +151,29 @@ describe("records: push and pull", () => {
     expect(new Set(privateSeen).size).toBe(privateSeen.length);
     expect(server.size).toBe(writers * perWriter + 1);
   }, 120_000);
+
+  it("recordsChanged streams the backlog then live batches from each subscriber's own checkpoint; identical streams are not shared", async () => {
+    const c = await t.tenant("records-stream");
+    await t.request(CreateCollectionDocument, { input: { name: "tasks" } }, c.token);
+    const pushC = (id: string) => t.request(PushChangesDocument, { input: { collection: "tasks", rows: [{ newDocumentState: { id, title: id } }] } }, c.token);
+    await pushC("before-1");
+    await pushC("before-2");
+    const ids = (results: { data?: { recordsChanged: { documents: unknown[] } } | null }[]) =>
+      results.flatMap((r) => (r.data?.recordsChanged.documents ?? []) as Doc[]).map((d) => d.id);
+    const first = collect(t.ws(c.token), RecordsChangedDocument, { collections: ["tasks"], checkpoint: null }, { until: (r) => ids(r as never).length >= 4, timeoutMs: 15_000 });
+    // A second, identical subscription joining later must still get the whole backlog (its own cursor).
+    await new Promise((r) => setTimeout(r, 300));
+    const second = collect(t.ws(c.token), RecordsChangedDocument, { collections: ["tasks"], checkpoint: null }, { until: (r) => ids(r as never).length >= 4, timeoutMs: 15_000 });
+    await new Promise((r) => setTimeout(r, 300));
+    await pushC("live-1");
+    await pushC("live-2");
+    for (const results of await Promise.all([first, second])) {
+      expect(ids(results as never)).toEqual(["before-1", "before-2", "live-1", "live-2"]);
+    }
+    // A foreign checkpoint is refused before streaming.
+    await push(a, [{ newDocumentState: { id: "for-foreign-checkpoint", title: "x" } }], { strategy: "CLIENT_WINS" });
+    const foreign = (await t.request(PullChangesDocument, { collections: ["tasks"], checkpoint: null, limit: 10 }, a.token)).data!.pullChanges.checkpoint;
+    const refused = await collect(t.ws(c.token), RecordsChangedDocument, { collections: ["tasks"], checkpoint: foreign }, { until: () => true, timeoutMs: 5_000 }).catch((e: unknown) => e);
+    expect(JSON.stringify(refused)).toContain("BAD_USER_INPUT");
+  }, 60_000);
 });

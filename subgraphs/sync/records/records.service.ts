@@ -128,6 +128,9 @@ export class RecordsService {
           return replayed;
         }
       }
+      // The tenant's sequence row is locked first, before any record: every writer takes locks in the same order
+      // (no deadlock between a writer holding a record and one holding the sequence), and commit order = seq order.
+      await run("insert into sync.tenant_seq (tenant_id, value) values (?, 0) on conflict (tenant_id) do update set value = sync.tenant_seq.value", [tenantId]);
       const ids = valid.map((v) => v.id);
       const rows = ids.length
         ? await run(`select id, data, deleted, version from sync.record where tenant_id = ? and collection = ? and id in (${ids.map(() => "?").join(",")}) for update`, [tenantId, collection.name, ...ids])
