@@ -38,8 +38,8 @@ export async function login(ctx: TenantsContext, input: LoginInput): Promise<Ses
           metadata: { ...(reason ? { reason, email } : {}), ip: ctx.client.ip ?? null, userAgent: ctx.client.userAgent ?? null },
         })
       : Promise.resolve();
+  // The attempt was already counted by the throttle; a failure only needs its audit event.
   const fail = async (reason: string, error: Error) => {
-    await ctx.throttle.failed(accountKey, ctx.client.ip);
     await audit("auth.login.failed", reason);
     return error;
   };

@@ -2,12 +2,12 @@ import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAb
 import { Redis } from "ioredis";
 import { AuthErrors } from "./auth.errors.js";
 
-/** Failed sign-ins allowed per account and per client address in a window, before further attempts are refused. */
+/** Sign-in attempts allowed per account and per client address in a window (successes are given back). */
 export const LOGIN_LIMITS = { perAccount: 10, perIp: 50, windowSeconds: 15 * 60 };
 
 /**
  * Throttles failed logins per account (tenant + email) and per client IP, with rate-limiter-flexible: in process, or
- * in Redis when configured so every replica shares the counts. Only failures count; a success clears the account.
+ * in Redis when configured so every replica shares the counts. Every attempt counts; a success clears the account and gives the address its attempt back.
  */
 export class LoginThrottle {
   private readonly account: RateLimiterAbstract;
@@ -41,9 +41,6 @@ export class LoginThrottle {
       .map((r) => (r.reason as RateLimiterRes).msBeforeNext);
     if (limited.length) throw AuthErrors.tooManyAttempts(Math.max(1, Math.ceil(Math.max(...limited) / 1000)));
   }
-
-  /** Attempts are counted up front; failures need no further bookkeeping. */
-  async failed(_accountKey: string, _ip: string | undefined): Promise<void> {}
 
   async succeeded(accountKey: string, ip?: string): Promise<void> {
     await Promise.all([this.account.delete(accountKey), ip ? this.ip.reward(ip, 1) : null]).catch(() => undefined);

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { flushOrConflict } from "../../../kernel/db.js";
-import { appError, ErrorCode, Errors } from "../../../kernel/errors.js";
+import { Errors } from "../../../kernel/errors.js";
 import { AuthErrors } from "../auth/auth.errors.js";
 import type { PlatformAuthPayload, PlatformLoginInput } from "../auth/auth.inputs.js";
 import { hashPassword, verifyPassword } from "../auth/password.js";
@@ -18,7 +18,6 @@ export async function platformLogin(ctx: TenantsContext, input: PlatformLoginInp
   const operator = await ctx.em.findOne(PlatformUser, { email }, { populate: ["passwordHash"] as never });
   const ok = await verifyPassword(operator?.passwordHash, input.password);
   if (!operator || !ok || !operator.active) {
-    await ctx.throttle.failed(accountKey, ctx.client.ip);
     ctx.logger.warn({ email, ip: ctx.client.ip, reason: !operator ? "unknown" : !ok ? "bad_password" : "inactive" }, "platform login failed");
     throw AuthErrors.invalidCredentials();
   }
@@ -44,7 +43,8 @@ export async function createPlatformUser(
     throw Errors.badInput("displayName must be 1 to 200 characters", "displayName");
   }
   if (input.password.length < 12 || input.password.length > 1024) throw Errors.badInput("password must be 12 to 1024 characters", "password");
-  if (await em.findOne(PlatformUser, { email })) throw appError(ErrorCode.CONFLICT, "A platform user with this email exists", { field: "email" });
+  const taken = () => Errors.conflict("A platform user with this email exists", "email");
+  if (await em.findOne(PlatformUser, { email })) throw taken();
   const operator = em.create(PlatformUser, {
     id: randomUUID(),
     email,
@@ -52,6 +52,6 @@ export async function createPlatformUser(
     role: input.role,
     passwordHash: await hashPassword(input.password),
   });
-  await flushOrConflict(em, () => appError(ErrorCode.CONFLICT, "A platform user with this email exists", { field: "email" }));
+  await flushOrConflict(em, taken);
   return operator;
 }
