@@ -9,7 +9,7 @@ import type { GatewayConfig } from "../gateway/config.js";
 import { startGateway, type RunningGateway } from "../gateway/gateway.js";
 import { startAudit } from "../subgraphs/audit/start.js";
 import { startConnectors } from "../subgraphs/connectors/start.js";
-import { startSync } from "../subgraphs/sync/start.js";
+import { startSync, type RunningSync } from "../subgraphs/sync/start.js";
 import { startTenants, type RunningTenants } from "../subgraphs/tenants/start.js";
 
 export interface StackOptions {
@@ -29,7 +29,7 @@ export interface StackOptions {
 export interface RunningStack {
   gateway: RunningGateway;
   tenants: RunningTenants;
-  sync: RunningSubgraph;
+  sync: RunningSync;
   connectors: RunningSubgraph;
   audit: RunningSubgraph;
   pubsub: PubSub;

@@ -72,8 +72,9 @@ export async function startGateway(config: GatewayConfig, deps: { logger: Logger
     logger,
     dataSourceFor: (name, url) => new ForwardingDataSource({ url: urlOf(name, url) }),
     wsUrlFor: (name, url) => urlOf(name, url).replace(/^http/, "ws"),
-    // Change streams read from each subscriber's own checkpoint: never shared.
-    shareable: (field) => field !== "recordsChanged",
+    // Change streams are never shared: recordsChanged reads from each subscriber's own checkpoint, and a late joiner
+    // of syncRunsUpdated needs every active run first, not the stream's latest event.
+    shareable: (field) => field !== "recordsChanged" && field !== "syncRunsUpdated",
   });
   // Registered before Apollo starts the gateway, so the first load is seen.
   gateway.onSchemaLoadOrUpdate(({ coreSupergraphSdl }) => subscriptions.load(coreSupergraphSdl));

@@ -19,6 +19,8 @@ export const ErrorCode = {
   UPSTREAM_UNAVAILABLE: "UPSTREAM_UNAVAILABLE",
   UPSTREAM_ERROR: "UPSTREAM_ERROR",
   SUBSCRIPTION_OVERFLOW: "SUBSCRIPTION_OVERFLOW",
+  /** A sync checkpoint too old to continue from (tombstones purged since, or the device was reset): pull from null. */
+  CHECKPOINT_EXPIRED: "CHECKPOINT_EXPIRED",
   INTERNAL_SERVER_ERROR: "INTERNAL_SERVER_ERROR",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

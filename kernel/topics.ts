@@ -7,6 +7,8 @@ export interface Topics {
   "sync.run.updated": { tenantId: string; runId: string; status: string };
   /** An auditable action happened; the audit service stores it (idempotently, by `id`). */
   "audit.recorded": AuditRecord;
+  /** A tenant's roles, grants or role assignments changed: services that cache callers' grants drop that tenant's. */
+  "grants.changed": { tenantId: string };
 }
 export type Topic = keyof Topics;
 

@@ -16,7 +16,7 @@ describe("QueryCostGuard", () => {
     // test/operations/overview.graphql (all four subgraphs): 1 + 1 + 50 × (1 + 1 + 50) + 50 + 20 × 2 = 2,692.
     const overview = `{ me { id email tenant { id name connectors { id name kind tenant { id slug } syncRuns { id status } } }
       auditTrail { action } } auditEvents(limit: 20) { action actorType actor { email } } }`;
-    const lists = `{ syncRuns(limit: 200) { id status connector { id name } triggeredBy { email } }
+    const lists = `{ syncRuns(first: 200) { nodes { id status connector { id name } triggeredBy { email } } }
       auditEvents(limit: 500) { id action actor { id email } } users(first: 200) { nodes { id email } } }`;
     for (const query of [overview, lists]) expect(check(query)).toBeUndefined();
   });
@@ -49,7 +49,7 @@ describe("QueryCostGuard", () => {
 
   it("multiplies list fields by their limit argument, or by 50 without one", () => {
     // 200 runs × (run + connector) = 400: fine. connectors (50) × syncRuns (50) × connector = 50 × 50 × 2 + 50.
-    expect(check(`{ syncRuns(limit: 200) { id connector { id } } }`)).toBeUndefined();
+    expect(check(`{ syncRuns(first: 200) { nodes { id connector { id } } } }`)).toBeUndefined();
     const fanOut = check(`{ connectors { syncRuns { connector { syncRuns { id } } } } }`);
     expect(codeOf(fanOut)).toBe("QUERY_TOO_COMPLEX");
     expect(fanOut?.extensions.cost).toBe(50 * (1 + 50 * (1 + 1 + 50)));
@@ -62,7 +62,7 @@ describe("QueryCostGuard", () => {
   });
 
   it("counts a limit above maxListSize (500) as 500: the subgraphs refuse it themselves (BAD_USER_INPUT)", () => {
-    expect(check(`{ syncRuns(limit: 100000) { id } }`)).toBeUndefined();
+    expect(check(`{ syncRuns(first: 100000) { nodes { id } } }`)).toBeUndefined();
     expect(check(`{ auditEvents(limit: 100000) { actor { auditTrail { id } } } }`)?.extensions.cost).toBe(500 * 52);
   });
 

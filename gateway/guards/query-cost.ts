@@ -52,6 +52,21 @@ export const DEFAULT_QUERY_LIMITS: QueryLimits = {
   maxBatch: 10,
 };
 
+/**
+ * Value objects that travel inside their parent's row (JSON columns or computed from it): selecting them loads nothing
+ * more, so they cost nothing of their own — only the objects they may contain do.
+ */
+export const INLINE_TYPES: ReadonlySet<string> = new Set([
+  "RecordChange",
+  "RejectedRow",
+  "PulledItem",
+  "RowFilter",
+  "RowFilterGroup",
+  "SyncRunError",
+  "SyncStatsBucket",
+  "PermissionMatrixCell",
+]);
+
 export const queryTooComplex = (message: string, extensions: Record<string, unknown> = {}) => appError(ErrorCode.QUERY_TOO_COMPLEX, message, extensions);
 
 /**
@@ -64,7 +79,8 @@ export const queryTooComplex = (message: string, extensions: Record<string, unkn
 export function listAwareEstimator(limits: Pick<QueryLimits, "defaultListSize" | "maxListSize">): ComplexityEstimator {
   return ({ field, args, childComplexity }) => {
     if (field.name.startsWith("__")) return 0;
-    const own = isLeafType(getNamedType(field.type)) ? 0 : 1;
+    const named = getNamedType(field.type);
+    const own = isLeafType(named) || INLINE_TYPES.has(named.name) ? 0 : 1;
     const requested = Number(args.limit ?? args.first);
     const size = Number.isInteger(requested) && requested >= 0 ? Math.min(requested, limits.maxListSize) : undefined;
     if (isListType(getNullableType(field.type))) return (size ?? limits.defaultListSize) * (own + childComplexity);

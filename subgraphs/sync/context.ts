@@ -1,5 +1,6 @@
 import type { AuditRecorder } from "../../kernel/audit.js";
 import type { ServiceContext } from "../../kernel/context.js";
+import type { ChangeFeeds } from "./records/change-feed.js";
 import type { RecordsService } from "./records/records.service.js";
 import type { SyncRunService } from "./sync-log/sync-run.service.js";
 
@@ -8,4 +9,5 @@ export interface SyncContext extends ServiceContext {
   audit: AuditRecorder;
   syncRuns: SyncRunService;
   records: RecordsService;
+  feeds: ChangeFeeds;
 }

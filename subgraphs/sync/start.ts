@@ -5,36 +5,69 @@ import type { PubSub } from "../../kernel/pubsub/pubsub.js";
 import { jwksVerifier, startSubgraph, tenantsRevocations, type RunningSubgraph } from "../../kernel/service.js";
 import type { SyncContext } from "./context.js";
 import { migrations } from "./migrations/index.js";
+import { GrantsDirectory } from "./records/access.js";
+import { ChangeFeeds } from "./records/change-feed.js";
+import { RecordsService } from "./records/records.service.js";
 import { buildSyncSchema, entities } from "./schema.js";
 import { ConnectorDirectory } from "./sync-log/connector-directory.js";
-import { RecordsService } from "./records/records.service.js";
 import { SyncRunService } from "./sync-log/sync-run.service.js";
 
 export const SYNC_DEFAULT_PORT = 4102;
+/** How often tombstones past their collection's retention are purged. */
+const TOMBSTONE_PURGE_MS = 60 * 60_000;
+/** How often device notes of pulls are written. */
+const CLIENT_FLUSH_MS = 2_000;
 
 /** Where sync finds the services it asks on a caller's behalf. */
 export interface SyncPeers {
   /** The connectors subgraph's GraphQL URL (connector ids are checked there, with the caller's token). */
   connectorsUrl: string;
+  /** The tenants subgraph's GraphQL URL (callers' collection grants); default: beside JWKS_URL. */
+  tenantsUrl?: string;
+}
+
+export interface RunningSync extends RunningSubgraph {
+  records: RecordsService;
+  feeds: ChangeFeeds;
 }
 
 /** Starts the sync subgraph. */
-export function startSync(config: ServiceConfig, deps: { logger: Logger; pubsub: PubSub }, peers: SyncPeers): Promise<RunningSubgraph> {
+export async function startSync(config: ServiceConfig, deps: { logger: Logger; pubsub: PubSub }, peers: SyncPeers): Promise<RunningSync> {
   const audit = new AuditRecorder(deps.pubsub, deps.logger);
+  const logger = deps.logger.child({ service: "sync" });
   let syncRuns!: SyncRunService;
   let records!: RecordsService;
-  return startSubgraph<SyncContext>({
+  let feeds!: ChangeFeeds;
+  const service = await startSubgraph<SyncContext>({
     name: "sync",
     config,
     ...deps,
     database: { schema: "sync", entities, migrations },
     buildSchema: buildSyncSchema,
     beforeServe: async (orm) => {
-      syncRuns = new SyncRunService(orm, deps.pubsub, new ConnectorDirectory(peers.connectorsUrl));
-      records = new RecordsService(orm, deps.pubsub);
+      syncRuns = new SyncRunService(orm, deps.pubsub, new ConnectorDirectory(peers.connectorsUrl), { logger });
+      if (!config.jwt.jwksUrl && !peers.tenantsUrl) throw new Error("JWKS_URL is required");
+      const grants = new GrantsDirectory(peers.tenantsUrl ?? new URL("/graphql", config.jwt.jwksUrl).toString(), deps.pubsub, logger);
+      await grants.start();
+      records = new RecordsService(orm, deps.pubsub, grants, logger, {
+        // Pull entries of the sync log are batched off the pull path; push entries commit with the push.
+        onPulled: (e) => syncRuns.logPull({ principal: e.caller.principal, clientId: e.clientId, collections: e.collections, documents: e.documents, durationMs: e.durationMs }),
+        onPushed: (run) => syncRuns.announce(run),
+      });
+      feeds = new ChangeFeeds(orm, deps.pubsub, records, logger);
+      const flush = setInterval(() => void records.flushClients(), CLIENT_FLUSH_MS).unref();
+      const purge = setInterval(() => void records.purgeTombstones().catch((err: unknown) => logger.warn({ err }, "tombstone purge failed")), TOMBSTONE_PURGE_MS).unref();
+      return async () => {
+        clearInterval(flush);
+        clearInterval(purge);
+        await records.flushClients();
+        await syncRuns.close();
+        await grants.stop();
+      };
     },
     verifier: () => jwksVerifier(config),
     revocationSnapshot: tenantsRevocations(config),
-    extend: (base) => ({ ...base, audit, syncRuns, records }),
+    extend: (base) => ({ ...base, audit, syncRuns, records, feeds }),
   });
+  return { ...service, records, feeds };
 }

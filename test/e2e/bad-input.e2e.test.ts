@@ -75,13 +75,13 @@ describe("bad input", () => {
     it.each([
       ["an unknown root field", "{ nope }"],
       ["an unknown nested field", "{ me { id nope } }"],
-      ["an unknown argument", "{ syncRuns(nope: 1) { id } }"],
+      ["an unknown argument", "{ syncRuns(nope: 1) { nodes { id } } }"],
       ["a missing required argument", "{ connector { id } }"],
       ["a scalar without a selection", "{ me }"],
       ["an undefined variable", "{ syncRun(id: $id) { id } }"],
       ["a mutation field in a query", "query { createConnector(input: { kind: ODOO, name: \"x\", baseUrl: \"http://x\" }) { id } }"],
-      ["an invalid enum literal", "{ syncRuns(status: WALKING) { id } }"],
-      ["an Int literal out of range", "{ syncRuns(limit: 99999999999) { id } }"],
+      ["an invalid enum literal", "{ syncRuns(filter: { status: WALKING }) { nodes { id } } }"],
+      ["an Int literal out of range", "{ syncRuns(first: 99999999999) { nodes { id } } }"],
     ])("%s → 400 GRAPHQL_VALIDATION_FAILED", async (label, query) => {
       const res = await send(label, { query });
       expect(res.status).toBe(400);
@@ -93,10 +93,10 @@ describe("bad input", () => {
       ["an object for an ID", "query Q($id: ID!) { syncRun(id: $id) { id } }", { id: { $ne: null } }],
       ["a missing required variable", "query Q($id: ID!) { syncRun(id: $id) { id } }", {}],
       ["null for a non-null variable", "query Q($id: ID!) { syncRun(id: $id) { id } }", { id: null }],
-      ["a string for an Int", "query Q($l: Int!) { syncRuns(limit: $l) { id } }", { l: "ten" }],
+      ["a string for an Int", "query Q($l: Int!) { syncRuns(first: $l) { nodes { id } } }", { l: "ten" }],
       ["an Int beyond 32 bits", "mutation M($id: ID!, $p: Int) { updateSyncRunProgress(id: $id, input: { processed: $p }) { id } }", { id: "00000000-0000-4000-8000-000000000000", p: 2 ** 31 }],
-      ["a float for an Int", "query Q($l: Int!) { syncRuns(limit: $l) { id } }", { l: 1.5 }],
-      ["an unknown enum value", "query Q($s: SyncRunStatus) { syncRuns(status: $s) { id } }", { s: "WALKING" }],
+      ["a float for an Int", "query Q($l: Int!) { syncRuns(first: $l) { nodes { id } } }", { l: 1.5 }],
+      ["an unknown enum value", "query Q($s: SyncRunStatus) { syncRuns(filter: { status: $s }) { nodes { id } } }", { s: "WALKING" }],
       ["an input missing a required field", "mutation M($i: CreateConnectorInput!) { createConnector(input: $i) { id } }", { i: { kind: "ODOO", name: "x" } }],
       ["an input with an unknown field", "mutation M($i: StartSyncRunInput!) { startSyncRun(input: $i) { id } }", { i: { kind: "PULL", tenantId: "00000000-0000-4000-8000-000000000000" } }],
       ["a list for an input object", "mutation M($i: LoginInput!) { login(input: $i) { accessToken } }", { i: [] }],
@@ -132,8 +132,8 @@ describe("bad input", () => {
   });
 
   describe("arguments the services validate", () => {
-    it.each([100_000, 201, 0, -1])("syncRuns(limit: %d) → BAD_USER_INPUT", async (limit) => {
-      const res = await send(`syncRuns(limit: ${limit})`, { query: "query Q($l: Int!) { syncRuns(limit: $l) { id } }", variables: { l: limit } });
+    it.each([100_000, 201, 0, -1])("syncRuns(first: %d) → BAD_USER_INPUT", async (limit) => {
+      const res = await send(`syncRuns(first: ${limit})`, { query: "query Q($l: Int!) { syncRuns(first: $l) { nodes { id } } }", variables: { l: limit } });
       expect(res.body.data ?? null).toBeNull();
       expect(codesOf(res.body)).toEqual(["BAD_USER_INPUT"]);
     });
@@ -144,7 +144,7 @@ describe("bad input", () => {
     });
 
     it("the largest allowed pages are fine", async () => {
-      const res = await send("max pages", { query: "{ syncRuns(limit: 200) { id } auditEvents(limit: 500) { id } }" });
+      const res = await send("max pages", { query: "{ syncRuns(first: 200) { nodes { id } } auditEvents(limit: 500) { id } }" });
       expect(res.body.errors).toBeUndefined();
     });
 

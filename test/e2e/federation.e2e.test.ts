@@ -251,8 +251,8 @@ describe("federation", () => {
       const res = await t.request(SyncRunListDocument, { limit: 200 }, a.token);
       expect(res.errors).toBeUndefined();
       const expected = [...runsOf.values()].reduce((n, ids) => n + ids.length, 0);
-      expect(res.data!.syncRuns).toHaveLength(expected);
-      for (const run of res.data!.syncRuns) {
+      expect(res.data!.syncRuns.nodes).toHaveLength(expected);
+      for (const run of res.data!.syncRuns.nodes) {
         const owner = [...runsOf.entries()].find(([, ids]) => ids.includes(run.id));
         expect(owner).toBeDefined();
         expect(run.connector).toEqual({ id: owner![0], name: names.get(owner![0]) });

@@ -714,20 +714,20 @@ describe("identity: API keys", () => {
     expect(exchanged.status).toBe(200);
     const token = exchanged.body.accessToken!;
     expect(decodeJwt(token)).toMatchObject({ sub: created.apiKey.id, tid: admin.tenantId, knd: "api_key", perms: ["sync:pull"] });
-    const runs = await post(t.stack.sync.url, "{ syncRuns(limit: 10) { id } }", {}, token);
+    const runs = await post(t.stack.sync.url, "{ syncRuns(first: 10) { nodes { id } } }", {}, token);
     expect(runs.body.errors).toBeUndefined();
-    expect(runs.body.data.syncRuns.length).toBeGreaterThan(0);
+    expect(runs.body.data.syncRuns.nodes.length).toBeGreaterThan(0);
     expect(codesOf((await post(t.stack.audit.url, "{ auditEvents(limit: 1) { id } }", {}, token)).body)).toEqual(["FORBIDDEN"]);
 
     await ok(t.request(IdentityRevokeApiKeyDocument, { id: created.apiKey.id }, admin.token));
     expect((await exchange(created.secret)).status).toBe(401);
-    expect(codesOf((await post(t.stack.sync.url, "{ syncRuns(limit: 10) { id } }", {}, token)).body)).toEqual(["UNAUTHENTICATED"]);
+    expect(codesOf((await post(t.stack.sync.url, "{ syncRuns(first: 10) { nodes { id } } }", {}, token)).body)).toEqual(["UNAUTHENTICATED"]);
     expect((await exchange("trb_not-a-key")).status).toBe(401);
   });
 
   it("through the gateway (Authorization: Bearer trb_…), a key reads what its scopes allow and is FORBIDDEN beyond them", async () => {
     const { secret } = (await ok(createKey(["sync:pull"]))).createApiKey;
-    const runs = (await ok(t.request(IdentitySyncRunsDocument, { limit: 10 }, secret))).syncRuns;
+    const runs = (await ok(t.request(IdentitySyncRunsDocument, { limit: 10 }, secret))).syncRuns.nodes;
     expect(runs.length).toBeGreaterThan(0);
     expect(await refused(t.request(IdentityAuditEventsDocument, { limit: 5 }, secret))).toEqual(["FORBIDDEN"]);
     expect(await refused(t.request(IdentityCreateConnectorDocument, { input: { kind: "ODOO", name: "by key", baseUrl: "https://odoo.example" } }, secret))).toEqual(["FORBIDDEN"]);
@@ -737,7 +737,7 @@ describe("identity: API keys", () => {
   it("revokeApiKey: the key is refused through the gateway at once (UNAUTHENTICATED); its use was audited as auth.api_key.used", async () => {
     const created = (await ok(createKey(["sync:pull"]))).createApiKey;
     // Control: it works before revocation.
-    expect((await ok(t.request(IdentitySyncRunsDocument, { limit: 1 }, created.secret))).syncRuns).toHaveLength(1);
+    expect((await ok(t.request(IdentitySyncRunsDocument, { limit: 1 }, created.secret))).syncRuns.nodes).toHaveLength(1);
     const used = await h.auditEvent(admin.token, "auth.api_key", (e) => e.action === "auth.api_key.used" && e.targetId === created.apiKey.id, "auth.api_key.used for the key");
     expect(used).toMatchObject({ actorType: "API_KEY", targetType: "ApiKey" });
 

@@ -82,7 +82,7 @@ describe("records: push and pull", () => {
       [3, "BAD_USER_INPUT"],
     ]);
     const runs = await t.request(SyncRunsListDocument, { limit: 5 }, a.token);
-    expect(runs.data?.syncRuns[0]).toMatchObject({ kind: "PUSH", status: "PARTIAL", processed: 4, failed: 3 });
+    expect(runs.data?.syncRuns.nodes[0]).toMatchObject({ kind: "PUSH", status: "PARTIAL", processed: 4, rejected: 3, failed: 0 });
   });
 
   it("clientId + mutationId: a retried push is applied exactly once", async () => {

@@ -104,7 +104,7 @@ describe("security", () => {
     });
 
     it("A's data never appears in B's syncRuns, connectors, auditEvents or Overview", async () => {
-      const runs = (await ok(t.request(SyncRunListDocument, { limit: 200 }, b.token))).syncRuns;
+      const runs = (await ok(t.request(SyncRunListDocument, { limit: 200 }, b.token))).syncRuns.nodes;
       expect(runs.map((r) => r.id)).toEqual([bRunId]);
       const connectors = (await ok(t.request(ConnectorsDocument, {}, b.token))).connectors;
       expect(connectors.map((c) => c.id)).toEqual([bConnectorId]);
@@ -212,7 +212,7 @@ describe("security", () => {
         syncRun: () => gw("query($id: ID!) { syncRun(id: $id) { status processed connector { name } triggeredBy { email } } }", { id: pick(variantsOf(pick(A.runIds))) }),
         updateRun: () => gw("mutation($id: ID!, $p: Int) { updateSyncRunProgress(id: $id, input: { processed: $p, status: CANCELLED }) { status processed } }", { id: pick(variantsOf(pick(A.runIds))), p: Math.floor(rand() * 1000) }),
         startRunOnAsConnector: () => gw("mutation($c: ID) { startSyncRun(input: { kind: CONNECTOR, connectorId: $c }) { status connector { name baseUrl } } }", { c: pick(A.connectorIds) }),
-        syncRuns: () => gw("query($l: Int!) { syncRuns(limit: $l) { status processed connector { name } triggeredBy { email } } }", { l: 1 + Math.floor(rand() * 200) }),
+        syncRuns: () => gw("query($l: Int!) { syncRuns(first: $l) { nodes { status processed connector { name } triggeredBy { email } } } }", { l: 1 + Math.floor(rand() * 200) }),
         connectors: () => gw("{ connectors { name baseUrl syncRuns { status } } tenant { slug name connectors { name } } }"),
         auditEvents: () => gw("query($p: String) { auditEvents(limit: 500, actionPrefix: $p) { action metadata changes actor { email } } }", { p: pick([null, "", "auth.", "connector.", "sync.", "%", "_"]) }),
         overview: () => gw("{ me { email tenant { slug connectors { name syncRuns { status } } } auditTrail { action } } users { nodes { email } } }"),
@@ -248,7 +248,7 @@ describe("security", () => {
       const mine = await ok(t.request(OverviewDocument, {}, a.token));
       expect(mine.me.tenant.connectors.map((c) => c.id).sort()).toEqual([...A.connectorIds].sort());
       for (const c of mine.me.tenant.connectors) expect(c.syncRuns.map((r) => r.id)).toEqual([A.runIds[A.connectorIds.indexOf(c.id)]]);
-      const runs = (await ok(t.request(SyncRunListDocument, { limit: 200 }, a.token))).syncRuns;
+      const runs = (await ok(t.request(SyncRunListDocument, { limit: 200 }, a.token))).syncRuns.nodes;
       expect(runs.map((r) => r.id).sort()).toEqual([...A.runIds].sort());
       expect(runs.find((r) => r.id === A.runIds[0])).toMatchObject({ status: "RUNNING", processed: 11 });
       for (const r of runs.filter((r) => r.id !== A.runIds[0])) expect(r).toMatchObject({ status: "QUEUED", processed: 0 });
@@ -259,13 +259,13 @@ describe("security", () => {
     it("startSyncRun for another tenant's connector (or one that does not exist) is refused and creates no run", async () => {
       // sync-run.service.ts start() only checks that connectorId is a UUID: B can open a CONNECTOR run "of" A's
       // connector (or of nothing), a run whose connector then resolves to null forever.
-      const before = (await ok(t.request(SyncRunListDocument, { limit: 200 }, b.token))).syncRuns.length;
+      const before = (await ok(t.request(SyncRunListDocument, { limit: 200 }, b.token))).syncRuns.nodes.length;
       for (const connectorId of [A.connectorIds[1]!, randomUUID()]) {
         const res = await t.request(StartSyncRunDocument, { input: { kind: "CONNECTOR", connectorId } }, b.token);
         expect({ connectorId, data: res.data ?? null }).toEqual({ connectorId, data: null });
         expect(codesOf(res)).toEqual([expect.stringMatching(/^(NOT_FOUND|BAD_USER_INPUT)$/)]);
       }
-      expect((await ok(t.request(SyncRunListDocument, { limit: 200 }, b.token))).syncRuns).toHaveLength(before);
+      expect((await ok(t.request(SyncRunListDocument, { limit: 200 }, b.token))).syncRuns.nodes).toHaveLength(before);
     });
   });
 
@@ -468,16 +468,16 @@ describe("security", () => {
     });
 
     it("an ANALYST cannot startSyncRun or updateSyncRunProgress (FORBIDDEN) and nothing changes", async () => {
-      const before = (await ok(t.request(SyncRunListDocument, { limit: 200 }, a.token))).syncRuns;
+      const before = (await ok(t.request(SyncRunListDocument, { limit: 200 }, a.token))).syncRuns.nodes;
       const start = await t.request(StartSyncRunDocument, { input: { kind: "CONNECTOR", connectorId: A.connectorIds[0]! } }, analyst.token);
       expect(codesOf(start)).toEqual(["FORBIDDEN"]);
       const update = await t.request(UpdateSyncRunProgressDocument, { id: A.runIds[0]!, input: { status: "FAILED" } }, analyst.token);
       expect(codesOf(update)).toEqual(["FORBIDDEN"]);
-      expect((await ok(t.request(SyncRunListDocument, { limit: 200 }, a.token))).syncRuns).toEqual(before);
+      expect((await ok(t.request(SyncRunListDocument, { limit: 200 }, a.token))).syncRuns.nodes).toEqual(before);
     });
 
     it("an ANALYST can read runs and connectors, but not the audit log or the user list", async () => {
-      const runs = (await ok(t.request(SyncRunListDocument, { limit: 200 }, analyst.token))).syncRuns;
+      const runs = (await ok(t.request(SyncRunListDocument, { limit: 200 }, analyst.token))).syncRuns.nodes;
       expect(runs.map((r) => r.id).sort()).toEqual(expect.arrayContaining(A.runIds));
       expect((await ok(t.request(ConnectorsDocument, {}, analyst.token))).connectors).toHaveLength(A.connectorIds.length);
       expect(codesOf(await t.request(AuditEventListDocument, { limit: 10 }, analyst.token))).toEqual(["FORBIDDEN"]);

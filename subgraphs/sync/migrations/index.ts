@@ -1,8 +1,12 @@
 // Committed migrations of the `sync` schema, in order. Create new ones with `npm run migration:create -- sync`.
 import { Migration20261121132727_initial } from "./Migration20261121132727_initial.js";
 import { Migration20261121144031_records } from "./Migration20261121144031_records.js";
+import { Migration20261121151912_records_access } from "./Migration20261121151912_records_access.js";
+import { Migration20261121152435_sync_log } from "./Migration20261121152435_sync_log.js";
 
 export const migrations = [
   { name: "Migration20261121132727_initial", class: Migration20261121132727_initial },
   { name: "Migration20261121144031_records", class: Migration20261121144031_records },
+  { name: "Migration20261121151912_records_access", class: Migration20261121151912_records_access },
+  { name: "Migration20261121152435_sync_log", class: Migration20261121152435_sync_log },
 ];

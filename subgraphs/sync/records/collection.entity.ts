@@ -1,8 +1,9 @@
 import { OptionalProps } from "@mikro-orm/core";
-import { Entity, PrimaryKey, Property, Unique } from "@mikro-orm/decorators/legacy";
+import { Entity, Enum, PrimaryKey, Property, Unique } from "@mikro-orm/decorators/legacy";
 import { GraphQLJSONObject } from "graphql-scalars";
 import { Field, ID, Int, ObjectType } from "type-graphql";
 import { TenantScoped } from "../../../kernel/tenancy.js";
+import { ConflictStrategy } from "./records.types.js";
 
 /** A tenant-defined set of JSON documents that clients push and pull. */
 @ObjectType({ description: "A tenant-defined set of JSON documents that clients push and pull." })
@@ -10,7 +11,7 @@ import { TenantScoped } from "../../../kernel/tenancy.js";
 @TenantScoped()
 @Unique({ properties: ["tenantId", "name"] })
 export class Collection {
-  [OptionalProps]?: "createdAt" | "jsonSchema" | "tombstoneRetentionDays";
+  [OptionalProps]?: "createdAt" | "jsonSchema" | "tombstoneRetentionDays" | "primaryKey" | "conflictStrategy" | "purgedThroughSeq";
 
   @Field(() => ID)
   @PrimaryKey({ type: "uuid" })
@@ -30,6 +31,18 @@ export class Collection {
   @Field(() => Int, { description: "How long deletions are kept as tombstones for pullers" })
   @Property({ type: "integer" })
   tombstoneRetentionDays: number = 30;
+
+  @Field({ description: "The document field holding each document's key" })
+  @Property({ length: 100 })
+  primaryKey: string = "id";
+
+  @Field(() => ConflictStrategy, { description: "How conflicting pushes are settled unless a push names a strategy" })
+  @Enum({ items: () => ConflictStrategy, nativeEnumName: "conflict_strategy" })
+  conflictStrategy: ConflictStrategy = ConflictStrategy.SERVER_WINS;
+
+  /** Highest seq of a tombstone purged from this collection: checkpoints before it get CHECKPOINT_EXPIRED. */
+  @Property({ type: "bigint" })
+  purgedThroughSeq: string = "0";
 
   @Field()
   @Property({ type: "timestamptz" })

@@ -39,6 +39,10 @@ export class SyncRecord {
 
   @Property({ type: "uuid", nullable: true })
   originUserId?: string | null;
+
+  /** The push or connector run that wrote this version. */
+  @Property({ type: "uuid", nullable: true })
+  originRunId?: string | null;
 }
 
 /** The per-tenant sequence counter. Its row is locked by each writing transaction until commit (commit order = seq order). */

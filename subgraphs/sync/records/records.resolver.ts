@@ -1,11 +1,24 @@
 import { GraphQLJSONObject } from "graphql-scalars";
-import { Arg, Authorized, Ctx, Field, Int, Mutation, ObjectType, Query, Resolver, Root, Subscription } from "type-graphql";
-import { forkForTenant } from "../../../kernel/tenancy.js";
+import { Arg, Authorized, Ctx, Field, FieldResolver, ID, Int, Mutation, ObjectType, Query, Resolver, Root, Subscription } from "type-graphql";
 import { requirePrincipal } from "../../../kernel/auth.js";
+import { UserRef } from "../sync-log/refs.js";
 import type { SyncContext } from "../context.js";
+import type { Caller } from "./access.js";
 import { Collection } from "./collection.entity.js";
-import { MAX_PULL_LIMIT, watchRecords } from "./records.service.js";
-import { CreateCollectionInput, PullResult, PushChangesInput, PushResult, RecordsBatch } from "./records.types.js";
+import { Conflict, ConflictResolution, ConflictStatus } from "./conflict.entity.js";
+import { listClients, listConflicts, recordHistory, resetClient, resolveConflict } from "./records-admin.js";
+import { MAX_PULL_LIMIT } from "./records.service.js";
+import {
+  ConflictPage,
+  CreateCollectionInput,
+  PullResult,
+  PushChangesInput,
+  PushResult,
+  RecordHistoryPage,
+  RecordsBatch,
+  SyncClientPage,
+} from "./records.types.js";
+import { SyncClient } from "./sync-client.entity.js";
 
 @ObjectType()
 class PulledItem {
@@ -22,13 +35,23 @@ class PullPage extends PullResult {
   items!: PulledItem[];
 }
 
+/** The verified caller, as forwarded when sync asks the tenants service about their grants. */
+export function callerOf(ctx: SyncContext): Caller {
+  return { principal: requirePrincipal(ctx), authorization: ctx.authorization, requestId: ctx.requestId };
+}
+
 @Resolver()
 export class RecordsResolver {
   @Authorized("tenant:manage")
   @Mutation(() => Collection, { description: "Defines a collection (optionally with a JSON Schema)." })
   async createCollection(@Arg("input", () => CreateCollectionInput) input: CreateCollectionInput, @Ctx() ctx: SyncContext): Promise<Collection> {
-    const collection = await ctx.records.createCollection(ctx.em, requirePrincipal(ctx), input);
-    await ctx.audit.record(ctx, { action: "collection.created", targetType: "Collection", targetId: collection.id, changes: { name: { after: collection.name } } });
+    const collection = await ctx.records.createCollection(ctx.em, requirePrincipal(ctx).tenantId, input);
+    await ctx.audit.record(ctx, {
+      action: "collection.created",
+      targetType: "Collection",
+      targetId: collection.id,
+      changes: { name: { after: collection.name }, primaryKey: { after: collection.primaryKey }, conflictStrategy: { after: collection.conflictStrategy } },
+    });
     return collection;
   }
 
@@ -41,7 +64,7 @@ export class RecordsResolver {
   @Authorized("sync:push")
   @Mutation(() => PushResult, { description: "Pushes changes as compare-and-set rows; conflicts come back with the server's state." })
   pushChanges(@Arg("input", () => PushChangesInput) input: PushChangesInput, @Ctx() ctx: SyncContext): Promise<PushResult> {
-    return ctx.records.push(ctx.em, requirePrincipal(ctx), input);
+    return ctx.records.push(ctx.em, callerOf(ctx), input);
   }
 
   @Authorized("sync:pull")
@@ -50,25 +73,111 @@ export class RecordsResolver {
     @Arg("collections", () => [String]) collections: string[],
     @Arg("checkpoint", () => String, { nullable: true }) checkpoint: string | null,
     @Arg("limit", () => Int, { defaultValue: 100, description: `1 to ${MAX_PULL_LIMIT}` }) limit: number,
+    @Arg("clientId", () => String, { nullable: true, description: "The device pulling (listed in syncClients; resettable)" }) clientId: string | null,
     @Ctx() ctx: SyncContext,
   ): Promise<PullPage> {
-    return ctx.records.pull(ctx.em, requirePrincipal(ctx), collections, checkpoint, limit);
+    return ctx.records.pull(ctx.em, callerOf(ctx), collections, checkpoint, limit, clientId);
   }
 
   @Authorized("sync:pull")
   @Subscription(() => RecordsBatch, {
     description: "Live change batches after a checkpoint (null: from the start); resume with the last batch's checkpoint.",
-    subscribe: ({ args, context }) => {
-      const ctx = context as SyncContext;
-      const principal = requirePrincipal(ctx);
-      return watchRecords(ctx.records, ctx.records.pubsub, () => forkForTenant(ctx.records.orm, principal.tenantId), principal, args.collections, args.checkpoint ?? null);
-    },
+    subscribe: ({ args, context }) =>
+      (context as SyncContext).feeds.open(callerOf(context as SyncContext), args.collections, args.checkpoint ?? null, args.fromNow === true),
   })
   recordsChanged(
     @Arg("collections", () => [String]) _collections: string[],
     @Arg("checkpoint", () => String, { nullable: true }) _checkpoint: string | null,
+    @Arg("fromNow", () => Boolean, {
+      defaultValue: false,
+      description:
+        "Ignore the checkpoint and start with the changes of the last 30 s, then live (for clients that catch up with pullChanges themselves, like RxDB)",
+    })
+    _fromNow: boolean,
     @Root() batch: RecordsBatch,
   ): RecordsBatch {
     return batch;
+  }
+
+  @Authorized("sync:pull")
+  @Query(() => RecordHistoryPage, { description: "A record's versions, newest first: changed fields, who, when, from which device or run." })
+  recordHistory(
+    @Arg("collection") collection: string,
+    @Arg("id") id: string,
+    @Arg("first", () => Int, { defaultValue: 50, description: "1 to 200" }) first: number,
+    @Arg("after", () => String, { nullable: true }) after: string | null,
+    @Ctx() ctx: SyncContext,
+  ): Promise<RecordHistoryPage> {
+    return recordHistory(ctx.em, ctx.records, callerOf(ctx), { collection, id, first, after });
+  }
+
+  @Authorized("sync:pull")
+  @Query(() => ConflictPage, { description: "Conflicts kept by the MANUAL strategy, newest first." })
+  conflicts(
+    @Arg("collection", () => String, { nullable: true }) collection: string | null,
+    @Arg("status", () => ConflictStatus, { defaultValue: ConflictStatus.OPEN }) status: ConflictStatus,
+    @Arg("first", () => Int, { defaultValue: 50, description: "1 to 200" }) first: number,
+    @Arg("after", () => String, { nullable: true }) after: string | null,
+    @Ctx() ctx: SyncContext,
+  ): Promise<ConflictPage> {
+    return listConflicts(ctx.em, ctx.records, callerOf(ctx), { collection, status, first, after });
+  }
+
+  @Authorized("sync:push")
+  @Mutation(() => Conflict, { description: "Settles an open conflict; KEEP_CLIENT and CUSTOM write a new version every client receives." })
+  async resolveConflict(
+    @Arg("id", () => ID) id: string,
+    @Arg("resolution", () => ConflictResolution) resolution: ConflictResolution,
+    @Arg("document", () => GraphQLJSONObject, { nullable: true, description: "The resolved document, for CUSTOM" }) document: Record<string, unknown> | null,
+    @Ctx() ctx: SyncContext,
+  ): Promise<Conflict> {
+    const conflict = await resolveConflict(ctx.em, ctx.records, callerOf(ctx), id, resolution, document);
+    await ctx.audit.record(ctx, {
+      action: "conflict.resolved",
+      targetType: "Conflict",
+      targetId: conflict.id,
+      changes: { status: { before: ConflictStatus.OPEN, after: conflict.status }, resolution: { after: resolution } },
+      metadata: { collection: conflict.collection, documentId: conflict.documentId },
+    });
+    return conflict;
+  }
+
+  @Authorized("tenant:manage")
+  @Query(() => SyncClientPage, { description: "Devices that sync with a clientId, most recently seen first." })
+  syncClients(
+    @Arg("first", () => Int, { defaultValue: 50, description: "1 to 200" }) first: number,
+    @Arg("after", () => String, { nullable: true }) after: string | null,
+    @Ctx() ctx: SyncContext,
+  ): Promise<SyncClientPage> {
+    return listClients(ctx.em, ctx.records, { first, after });
+  }
+
+  @Authorized("tenant:manage")
+  @Mutation(() => SyncClient, { description: "Makes a device resync from scratch: its older checkpoints get CHECKPOINT_EXPIRED." })
+  async resetClient(@Arg("clientId") clientId: string, @Ctx() ctx: SyncContext): Promise<SyncClient> {
+    const client = await resetClient(ctx.em, ctx.records, requirePrincipal(ctx).tenantId, clientId);
+    await ctx.audit.record(ctx, { action: "sync.client.reset", targetType: "SyncClient", targetId: null, metadata: { clientId } });
+    return client;
+  }
+}
+
+@Resolver(() => Conflict)
+export class ConflictResolver {
+  @FieldResolver(() => UserRef, { nullable: true, description: "Who pushed the conflicting change (users only)" })
+  createdBy(@Root() c: Conflict): UserRef | null {
+    return { id: c.createdById };
+  }
+
+  @FieldResolver(() => UserRef, { nullable: true })
+  resolvedBy(@Root() c: Conflict): UserRef | null {
+    return c.resolvedById ? { id: c.resolvedById } : null;
+  }
+}
+
+@Resolver(() => SyncClient)
+export class SyncClientResolver {
+  @FieldResolver(() => UserRef, { nullable: true, description: "The user last seen on this device" })
+  user(@Root() c: SyncClient): UserRef | null {
+    return c.userId ? { id: c.userId } : null;
   }
 }

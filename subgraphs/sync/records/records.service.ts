@@ -3,19 +3,29 @@ import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormatsImport from "ajv-formats";
 import equal from "fast-deep-equal";
-import type { Principal } from "../../../kernel/auth.js";
+import type { Logger } from "pino";
 import { flushOrConflict } from "../../../kernel/db.js";
 import type { PubSub } from "../../../kernel/pubsub/pubsub.js";
+import { forkUnscoped } from "../../../kernel/tenancy.js";
+import { actorOf, withRunErrors } from "../sync-log/sync-run.actor.js";
 import { SyncRun, SyncRunKind, SyncRunStatus } from "../sync-log/sync-run.entity.js";
+import { visibleUnder, type Caller, type CallerGrants, type GrantsDirectory } from "./access.js";
 import { Collection } from "./collection.entity.js";
+import { Conflict } from "./conflict.entity.js";
+import { applyWrites, asDocument, loadForUpdate, lockTenantSequence, sqlIn, type Doc, type RecordWrite, type Sql, type WriteOrigin } from "./record-writer.js";
 import { RecordErrors } from "./records.errors.js";
 import { ConflictStrategy, type CreateCollectionInput, type PullResult, type PushChangesInput, type PushResult, type RejectedRow } from "./records.types.js";
+import { viewOf, type ChangedRow, type ViewRules } from "./visibility.js";
 
 export const MAX_PUSH_ROWS = 500;
 export const MAX_PULL_LIMIT = 1000;
 export const MAX_PULL_COLLECTIONS = 50;
 export const MAX_DOCUMENT_BYTES = 64 * 1024;
+export const MAX_ID_LENGTH = 200;
+/** A filtered pull reads at most this many changes per request looking for a full page (then returns what it has). */
+const MAX_SCAN_ROWS = 20_000;
 const NAME = /^[A-Za-z0-9_.-]{1,100}$/;
+const FIELD = /^[A-Za-z_][A-Za-z0-9_]{0,99}$/;
 /** Channel that wakes a tenant's live streams when its records change (each stream then reads from its own cursor). */
 export const recordsChannel = (tenantId: string) => `records.changed:${tenantId}`;
 /** A stream re-reads at least this often even without a wake-up, so a dropped pub/sub message only delays a change. */
@@ -23,33 +33,51 @@ export const STREAM_POLL_MS = 5_000;
 
 const addFormats = addFormatsImport as unknown as (ajv: Ajv2020) => Ajv2020;
 
-type Doc = Record<string, unknown>;
-interface Current {
-  id: string;
-  data: Doc;
-  deleted: boolean;
-  version: number;
+/** One pull, for the sync log (written in batches by the log, never in the pull's path). */
+export interface PullLogEntry {
+  caller: Caller;
+  clientId: string | null;
+  collections: string[];
+  documents: number;
+  durationMs: number;
 }
 
-/** A document as clients see it: the stored body plus `_deleted`. */
-const asDocument = (c: Pick<Current, "data" | "deleted">): Doc => ({ ...c.data, _deleted: c.deleted });
+/** What a pull read: the visible changes with their collections, where to continue, whether more exist. */
+export interface PullPageResult extends PullResult {
+  items: { collection: string; document: Doc }[];
+}
+
+/** An internal page of visible changes; `cursor` is the last seq read (it moves past invisible changes too). */
+interface ChangePage {
+  items: { collection: string; document: Doc; seq: bigint }[];
+  cursor: bigint;
+  hasMore: boolean;
+}
+
+export const writeActorOf = (caller: Caller): WriteOrigin["actorType"] => (caller.principal.kind === "api_key" ? "API_KEY" : "USER");
 
 /**
  * Collections, push and pull. Every statement names the caller's tenant explicitly (raw SQL is not covered by the
- * ORM's tenant filter); the tenant always comes from the verified principal.
+ * ORM's tenant filter); the tenant always comes from the verified principal. Access comes from the caller's collection
+ * grants (asked of the tenants service): push and pull need canPush / canPull, and row filters apply to every record.
  */
 export class RecordsService {
-  private readonly validators = new Map<string, ValidateFunction>();
+  private readonly validators = new Map<string, { schema: unknown; validate: ValidateFunction }>();
 
   constructor(
     readonly orm: MikroORM,
     readonly pubsub: PubSub,
+    readonly grants: GrantsDirectory,
+    private readonly logger: Logger,
+    private readonly hooks: { onPulled?: (entry: PullLogEntry) => void; onPushed?: (run: SyncRun) => Promise<void> | void } = {},
   ) {}
 
-  async createCollection(em: EntityManager, principal: Principal, input: CreateCollectionInput): Promise<Collection> {
+  async createCollection(em: EntityManager, tenantId: string, input: CreateCollectionInput): Promise<Collection> {
     if (!NAME.test(input.name)) throw RecordErrors.badCollectionName();
     const retention = input.tombstoneRetentionDays ?? 30;
     if (!Number.isInteger(retention) || retention < 1 || retention > 3650) throw RecordErrors.badRetention();
+    const primaryKey = input.primaryKey ?? "id";
+    if (!FIELD.test(primaryKey)) throw RecordErrors.badPrimaryKey();
     if (input.jsonSchema) {
       const unsafe = unsafeSchemaKeyword(input.jsonSchema);
       if (unsafe) throw RecordErrors.badSchema(`\`${unsafe}\` is not allowed (regular expressions and schema references can be abused to stall the server)`);
@@ -62,143 +90,190 @@ export class RecordsService {
     if (await em.findOne(Collection, { name: input.name })) throw RecordErrors.collectionExists();
     const collection = em.create(Collection, {
       id: randomUUID(),
-      tenantId: principal.tenantId,
+      tenantId,
       name: input.name,
       jsonSchema: input.jsonSchema ?? null,
       tombstoneRetentionDays: retention,
+      primaryKey,
+      conflictStrategy: input.conflictStrategy ?? ConflictStrategy.SERVER_WINS,
     });
     await flushOrConflict(em, RecordErrors.collectionExists);
     return collection;
   }
 
-  private validatorFor(collection: Collection): ValidateFunction | null {
+  /** The collection named `name`, or BAD_USER_INPUT naming it. */
+  async collection(em: EntityManager, name: string): Promise<Collection> {
+    const collection = NAME.test(name) ? await em.findOne(Collection, { name }) : null;
+    if (!collection) throw RecordErrors.unknownCollection(name);
+    return collection;
+  }
+
+  validatorFor(collection: Collection): ValidateFunction | null {
     if (!collection.jsonSchema) return null;
-    let v = this.validators.get(collection.id);
-    if (!v) this.validators.set(collection.id, (v = compileSchema(collection.jsonSchema)));
-    return v;
+    const cached = this.validators.get(collection.id);
+    if (cached && cached.schema === collection.jsonSchema) return cached.validate;
+    const validate = compileSchema(collection.jsonSchema);
+    this.validators.set(collection.id, { schema: collection.jsonSchema, validate });
+    return validate;
   }
 
   /**
-   * Applies a batch of compare-and-set rows in ONE transaction: valid rows are applied or reported as conflicts,
-   * invalid ones rejected with a code; the push's SyncRun commits with it. With clientId + mutationId the stored
-   * answer is returned for a retry instead of applying twice.
+   * Checks a document a client sends: its key (the collection's primary key field, a string of 1–200 characters),
+   * `_deleted`, size and the collection's JSON Schema. Returns the body without `_deleted`, or a rejection.
    */
-  async push(em: EntityManager, principal: Principal, input: PushChangesInput): Promise<PushResult> {
+  checkDocument(collection: Collection, doc: Doc): { id: string; body: Doc; deleted: boolean } | { code: string; message: string; id: string | null } {
+    const key = doc?.[collection.primaryKey];
+    const id = typeof key === "string" ? key : null;
+    if (!id || id.length > MAX_ID_LENGTH) {
+      return { code: "BAD_USER_INPUT", message: `document needs a string \`${collection.primaryKey}\` of 1–${MAX_ID_LENGTH} characters`, id: null };
+    }
+    const { _deleted, ...body } = doc;
+    if (_deleted !== undefined && typeof _deleted !== "boolean") return { code: "BAD_USER_INPUT", message: "`_deleted` must be a boolean", id };
+    if (Buffer.byteLength(JSON.stringify(body)) > MAX_DOCUMENT_BYTES) return { code: "BAD_USER_INPUT", message: `document larger than ${MAX_DOCUMENT_BYTES} bytes`, id };
+    const deleted = _deleted === true;
+    const validate = this.validatorFor(collection);
+    if (!deleted && validate && !validate(body)) {
+      const e = validate.errors?.[0];
+      return { code: "SCHEMA_VIOLATION", message: `${e?.instancePath || "/"} ${e?.message ?? "does not match the collection's schema"}`, id };
+    }
+    return { id, body, deleted };
+  }
+
+  /**
+   * Applies a batch of compare-and-set rows in ONE transaction: valid rows are applied, reported as conflicts (or, with
+   * MANUAL, kept as open conflicts), or rejected with a code; the push's SyncRun commits with it. With clientId +
+   * mutationId the stored answer is returned for a retry instead of applying twice.
+   */
+  async push(em: EntityManager, caller: Caller, input: PushChangesInput): Promise<PushResult> {
+    const { principal } = caller;
+    const started = Date.now();
     if (input.rows.length > MAX_PUSH_ROWS) throw RecordErrors.tooManyRows(MAX_PUSH_ROWS);
     const idempotent = input.clientId != null || input.mutationId != null;
     if (idempotent && !(validKey(input.clientId) && validKey(input.mutationId))) throw RecordErrors.badIdempotency();
-    const collection = NAME.test(input.collection) ? await em.findOne(Collection, { name: input.collection }) : null;
-    if (!collection) throw RecordErrors.unknownCollection(input.collection);
-    const strategy = input.strategy ?? ConflictStrategy.SERVER_WINS;
+    const collection = await this.collection(em, input.collection);
+    const access = (await this.grants.grantsFor(caller)).on(collection.name);
+    if (!access.canPush) throw RecordErrors.cannotPush(collection.name);
+    const strategy = input.strategy ?? collection.conflictStrategy;
 
     // Validation first: one bad row never fails or blocks the others.
     const rejected: RejectedRow[] = [];
     const valid: { index: number; id: string; assumed: Doc | null; next: Doc; deleted: boolean }[] = [];
     const seen = new Set<string>();
-    const validate = this.validatorFor(collection);
     input.rows.forEach((row, index) => {
-      const doc = row.newDocumentState;
-      const id = typeof doc?.id === "string" ? doc.id : null;
-      const reject = (code: string, message: string) => rejected.push({ index, id, code, message });
-      if (!id || id.length > 200) return reject("BAD_USER_INPUT", "document needs a string `id` of 1–200 characters");
-      if (seen.has(id)) return reject("BAD_USER_INPUT", "the same id appears twice in one push");
-      const { _deleted, ...body } = doc;
-      const deleted = _deleted === true;
-      if (_deleted !== undefined && typeof _deleted !== "boolean") return reject("BAD_USER_INPUT", "`_deleted` must be a boolean");
-      if (Buffer.byteLength(JSON.stringify(body)) > MAX_DOCUMENT_BYTES) return reject("BAD_USER_INPUT", `document larger than ${MAX_DOCUMENT_BYTES} bytes`);
-      if (!deleted && validate && !validate(body)) {
-        const e = validate.errors?.[0];
-        return reject("SCHEMA_VIOLATION", `${e?.instancePath || "/"} ${e?.message ?? "does not match the collection's schema"}`);
+      const checked = this.checkDocument(collection, row.newDocumentState);
+      if ("code" in checked) return rejected.push({ index, ...checked });
+      if (seen.has(checked.id)) return rejected.push({ index, id: checked.id, code: "BAD_USER_INPUT", message: "the same id appears twice in one push" });
+      if (!checked.deleted && !visibleUnder(checked.body, access.pushFilters)) {
+        return rejected.push({ index, id: checked.id, code: "ROW_FILTER", message: "the document is outside the records you may push" });
       }
-      seen.add(id);
-      valid.push({ index, id, assumed: row.assumedMasterState ?? null, next: body, deleted });
+      seen.add(checked.id);
+      valid.push({ index, id: checked.id, assumed: row.assumedMasterState ?? null, next: checked.body, deleted: checked.deleted });
     });
 
     const tenantId = principal.tenantId;
-    let replayed: PushResult | null = null;
+    const runId = randomUUID();
+    const origin: WriteOrigin = { actorType: writeActorOf(caller), actorId: principal.userId, clientId: input.clientId ?? null, runId };
+    let replayed = false;
+    let createdRun: SyncRun | null = null;
     const result = await em.transactional(async (tx) => {
-      const conn = tx.getConnection();
-      const ctx = tx.getTransactionContext();
-      const run = (sql: string, params: unknown[] = []) => conn.execute(sql, params, "all", ctx) as Promise<any[]>;
+      const run = sqlIn(tx);
       if (idempotent) {
         await run("select pg_advisory_xact_lock(hashtext(?))", [`push:${tenantId}:${input.clientId}:${input.mutationId}`]);
         const stored = await run("select result from sync.push_receipt where tenant_id = ? and client_id = ? and mutation_id = ?", [tenantId, input.clientId, input.mutationId]);
         if (stored.length) {
-          replayed = { ...(stored[0].result as PushResult), replayed: true };
-          return replayed;
+          replayed = true;
+          const answer = (typeof stored[0].result === "string" ? JSON.parse(stored[0].result) : stored[0].result) as PushResult;
+          return Object.assign({ manualConflicts: [], syncRunId: null }, answer, { replayed: true }) as PushResult;
         }
       }
-      // The tenant's sequence row is locked first, before any record: every writer takes locks in the same order
-      // (no deadlock between a writer holding a record and one holding the sequence), and commit order = seq order.
-      await run("insert into sync.tenant_seq (tenant_id, value) values (?, 0) on conflict (tenant_id) do update set value = sync.tenant_seq.value", [tenantId]);
-      const ids = valid.map((v) => v.id);
-      const rows = ids.length
-        ? await run(`select id, data, deleted, version from sync.record where tenant_id = ? and collection = ? and id in (${ids.map(() => "?").join(",")}) for update`, [tenantId, collection.name, ...ids])
-        : [];
-      const current = new Map<string, Current>(rows.map((r) => [r.id as string, { id: r.id, data: parseJson(r.data), deleted: r.deleted, version: r.version }]));
+      await lockTenantSequence(run, tenantId);
+      const current = await loadForUpdate(run, tenantId, collection.name, valid.map((v) => v.id));
+      const validate = this.validatorFor(collection);
 
       const conflicts: Doc[] = [];
-      const writes: { id: string; data: Doc; deleted: boolean; created: boolean }[] = [];
+      const manual: Conflict[] = [];
+      const writes: RecordWrite[] = [];
+      let unchanged = 0; // rows equal to the server's state: accepted, nothing to write
       for (const v of valid) {
-        const cur = current.get(v.id);
+        const cur = current.get(v.id) ?? null;
         const curDoc = cur ? asDocument(cur) : null;
+        // A record outside the caller's reach can be neither changed nor shown back to them.
+        if (cur && !cur.deleted && (!visibleUnder(cur.data, access.pushFilters) || !access.canPull || !visibleUnder(cur.data, access.pullFilters))) {
+          rejected.push({ index: v.index, id: v.id, code: "ROW_FILTER", message: "the stored record is outside the records you may push" });
+          continue;
+        }
         const nextDoc = { ...v.next, _deleted: v.deleted };
-        if (sameDoc(v.assumed, curDoc) || !curDoc || strategy === ConflictStrategy.CLIENT_WINS) {
-          writes.push({ id: v.id, data: v.next, deleted: v.deleted, created: !cur });
+        if (!curDoc || sameDoc(v.assumed, curDoc) || strategy === ConflictStrategy.CLIENT_WINS) {
+          if (curDoc && equal(curDoc, nextDoc)) unchanged++;
+          else writes.push({ id: v.id, data: v.next, deleted: v.deleted, prev: cur });
           continue;
         }
         if (strategy === ConflictStrategy.MERGE) {
           const merged = mergeThreeWay(v.assumed ?? {}, nextDoc, curDoc);
           if (merged) {
             const { _deleted, ...body } = merged;
-            const mergedBody = { ...body, id: v.id };
+            const mergedBody = { ...body, [collection.primaryKey]: v.id };
             if (_deleted !== true && validate && !validate(mergedBody)) {
               rejected.push({ index: v.index, id: v.id, code: "SCHEMA_VIOLATION", message: "the merged document does not match the collection's schema" });
+            } else if (_deleted !== true && !visibleUnder(mergedBody, access.pushFilters)) {
+              rejected.push({ index: v.index, id: v.id, code: "ROW_FILTER", message: "the merged document is outside the records you may push" });
             } else {
-              writes.push({ id: v.id, data: mergedBody, deleted: _deleted === true, created: false });
+              writes.push({ id: v.id, data: mergedBody, deleted: _deleted === true, prev: cur });
             }
             continue;
           }
         }
+        if (strategy === ConflictStrategy.MANUAL) {
+          manual.push(
+            tx.create(Conflict, {
+              id: randomUUID(),
+              tenantId,
+              collection: collection.name,
+              documentId: v.id,
+              base: v.assumed,
+              clientState: nextDoc,
+              serverState: curDoc,
+              clientId: input.clientId ?? null,
+              createdById: principal.userId,
+            }),
+          );
+          continue;
+        }
         conflicts.push(curDoc);
       }
 
-      if (writes.length) {
-        const seqRows = await run(
-          "insert into sync.tenant_seq (tenant_id, value) values (?, ?) on conflict (tenant_id) do update set value = sync.tenant_seq.value + excluded.value returning value",
-          [tenantId, writes.length],
-        );
-        const end = BigInt(seqRows[0].value);
-        const first = end - BigInt(writes.length) + 1n;
-        const now = new Date();
-        const params: unknown[] = [];
-        const values = writes.map((w, i) => {
-          params.push(tenantId, collection.name, w.id, JSON.stringify(w.data), w.deleted, (first + BigInt(i)).toString(), now, input.clientId ?? null, principal.userId);
-          return "(?, ?, ?, ?::jsonb, ?, 1, ?::bigint, ?, ?, ?)";
-        });
-        await run(
-          `insert into sync.record (tenant_id, collection, id, data, deleted, version, seq, updated_at, origin_client_id, origin_user_id) values ${values.join(",")}
-           on conflict (tenant_id, collection, id) do update set data = excluded.data, deleted = excluded.deleted, version = sync.record.version + 1,
-           seq = excluded.seq, updated_at = excluded.updated_at, origin_client_id = excluded.origin_client_id, origin_user_id = excluded.origin_user_id`,
-          params,
-        );
-      }
-      const answer: PushResult = { conflicts, rejected: [...rejected].sort((a, b) => a.index - b.index), applied: writes.length, replayed: false };
+      await applyWrites(run, tenantId, collection.name, writes, origin);
+      rejected.sort((a, b) => a.index - b.index);
+      const answer: PushResult = {
+        conflicts,
+        rejected,
+        applied: writes.length + unchanged,
+        replayed: false,
+        manualConflicts: manual.map((c) => c.id),
+        syncRunId: runId,
+      };
       // The push's entry in the sync log commits with the push.
-      tx.create(SyncRun, {
-        id: randomUUID(),
+      const finished = new Date();
+      createdRun = tx.create(SyncRun, {
+        id: runId,
         tenantId,
         kind: SyncRunKind.PUSH,
-        status: rejected.length || conflicts.length ? SyncRunStatus.PARTIAL : SyncRunStatus.SUCCEEDED,
-        triggeredById: principal.userId,
+        status: rejected.length || conflicts.length || manual.length ? SyncRunStatus.PARTIAL : SyncRunStatus.SUCCEEDED,
+        ...actorOf(principal),
+        clientId: input.clientId ?? null,
+        collections: [collection.name],
+        parameters: { strategy, rows: input.rows.length, ...(input.mutationId ? { mutationId: input.mutationId } : {}) },
         processed: input.rows.length,
-        created: writes.filter((w) => w.created && !w.deleted).length,
-        updated: writes.filter((w) => !w.created && !w.deleted).length,
+        created: writes.filter((w) => !w.prev && !w.deleted).length,
+        updated: writes.filter((w) => w.prev && !w.deleted).length,
         deleted: writes.filter((w) => w.deleted).length,
-        conflicts: conflicts.length,
-        failed: rejected.length,
-        startedAt: new Date(),
-        finishedAt: new Date(),
+        conflicts: conflicts.length + manual.length,
+        rejected: rejected.length,
+        failed: 0,
+        ...withRunErrors(rejected.map((r) => ({ recordId: r.id, collection: collection.name, code: r.code, message: r.message }))),
+        startedAt: new Date(started),
+        finishedAt: finished,
+        durationMs: finished.getTime() - started,
       });
       if (idempotent) {
         await run("insert into sync.push_receipt (tenant_id, client_id, mutation_id, result, created_at) values (?, ?, ?, ?::jsonb, ?)", [
@@ -209,89 +284,216 @@ export class RecordsService {
           new Date(),
         ]);
       }
+      if (input.clientId) await touchClient(run, tenantId, input.clientId, principal.userId, { mutationId: input.mutationId ?? null });
       return answer;
     });
-    if (!replayed && result.applied > 0) await this.pubsub.publish(recordsChannel(tenantId), { tenantId });
+    if (!replayed) {
+      if (result.applied > 0) await this.pubsub.publish(recordsChannel(tenantId), { tenantId }).catch((err: unknown) => this.logger.warn({ err }, "records wake-up not published"));
+      if (createdRun) await Promise.resolve(this.hooks.onPushed?.(createdRun)).catch((err: unknown) => this.logger.warn({ err }, "push run not announced"));
+    }
     return result;
   }
 
-  /** Changes after a checkpoint, in commit order, at most `limit`; full pages while more exist. */
-  async pull(em: EntityManager, principal: Principal, collections: string[], checkpoint: string | null | undefined, limit: number): Promise<PullResult & { items: { collection: string; document: Doc }[] }> {
+  /**
+   * Checks a pull's arguments and the caller's access: the collections (1–50, known, each pullable), the limit and the
+   * checkpoint (this tenant's, not expired by a device reset). Returns the view rules and the position to read after.
+   */
+  async preparePull(
+    em: EntityManager,
+    caller: Caller,
+    collections: string[],
+    checkpoint: string | null | undefined,
+    limit: number,
+    clientId?: string | null,
+  ): Promise<{ rules: ViewRules; names: string[]; after: bigint }> {
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PULL_LIMIT) throw RecordErrors.badLimit(MAX_PULL_LIMIT);
     const names = [...new Set(collections)];
     if (!names.length || names.length > MAX_PULL_COLLECTIONS) throw RecordErrors.badCollections(MAX_PULL_COLLECTIONS);
     const bad = names.find((n) => !NAME.test(n));
     if (bad) throw RecordErrors.unknownCollection(bad);
-    const known = await em.find(Collection, { name: { $in: names } });
+    if (clientId != null && !validKey(clientId)) throw RecordErrors.badClientId();
+    const after = checkpoint ? decodeCheckpoint(checkpoint, caller.principal.tenantId) : 0n;
+    const [known, grants] = await Promise.all([em.find(Collection, { name: { $in: names } }), this.grants.grantsFor(caller)]);
     const missing = names.find((n) => !known.some((c) => c.name === n));
     if (missing) throw RecordErrors.unknownCollection(missing);
-    const after = checkpoint ? decodeCheckpoint(checkpoint, principal.tenantId) : 0n;
+    const rules = rulesFor(known, grants);
+    if (clientId) await this.checkClient(em, caller, clientId, checkpoint ?? null);
+    return { rules, names, after };
+  }
+
+  /** Changes after a checkpoint, in commit order, at most `limit`; full pages while more exist. */
+  async pull(em: EntityManager, caller: Caller, collections: string[], checkpoint: string | null | undefined, limit: number, clientId?: string | null): Promise<PullPageResult> {
+    const started = Date.now();
+    const { rules, names, after } = await this.preparePull(em, caller, collections, checkpoint, limit, clientId);
+    const page = await this.readChanges(em, caller.principal.tenantId, rules, names, after, limit);
+    const items = page.items.map((i) => ({ collection: i.collection, document: i.document }));
+    const next = page.cursor > after ? encodeCheckpoint(caller.principal.tenantId, page.cursor) : (checkpoint ?? null);
+    this.hooks.onPulled?.({ caller, clientId: clientId ?? null, collections: names, documents: items.length, durationMs: Date.now() - started });
+    if (clientId) this.clients.note(caller.principal.tenantId, clientId, caller.principal.userId, next);
+    return { documents: items.map((i) => i.document), items, checkpoint: next, hasMore: page.hasMore };
+  }
+
+  /**
+   * Reads the caller's visible changes after `after` in seq order: up to `limit` documents, scanning on past changes
+   * they cannot see (bounded). Then checks the checkpoint against purged tombstones — after the read, so a purge that
+   * commits in between is always noticed.
+   */
+  async readChanges(em: EntityManager, tenantId: string, rules: ViewRules, names: string[], after: bigint, limit: number): Promise<ChangePage> {
+    const run: Sql = (sql, params = []) => em.getConnection().execute(sql, params, "all") as Promise<any[]>;
+    const filtered = [...rules.values()].some((r) => r.filters !== null);
+    const items: ChangePage["items"] = [];
+    let cursor = after;
+    let hasMore = false;
+    let scanned = 0;
+    const batch = filtered ? Math.min(MAX_PULL_LIMIT, limit * 2) : limit;
+    read: for (;;) {
+      const rows = (await run(
+        `select collection, id, data, deleted, seq from sync.record where tenant_id = ? and collection in (select jsonb_array_elements_text(?::jsonb)) and seq > ?::bigint order by seq limit ?`,
+        [tenantId, JSON.stringify(names), cursor.toString(), batch + 1],
+      )) as ChangedRow[];
+      const more = rows.length > batch;
+      const slice = more ? rows.slice(0, batch) : rows;
+      for (const v of await viewOf(run, tenantId, slice, rules, after)) {
+        if (items.length === limit) {
+          // Full page and this change does not fit: the checkpoint stays on the last change returned.
+          cursor = items[items.length - 1].seq;
+          hasMore = true;
+          break read;
+        }
+        items.push(v);
+      }
+      if (slice.length) cursor = BigInt(slice[slice.length - 1].seq);
+      scanned += slice.length;
+      if (!more) break;
+      if (items.length === limit || scanned >= MAX_SCAN_ROWS) {
+        hasMore = true;
+        break;
+      }
+    }
+    if (after > 0n) {
+      const [{ horizon }] = (await run(
+        "select coalesce(max(purged_through_seq), 0) as horizon from sync.collection where tenant_id = ? and name in (select jsonb_array_elements_text(?::jsonb))",
+        [tenantId, JSON.stringify(names)],
+      )) as { horizon: string }[];
+      if (after < BigInt(horizon)) throw RecordErrors.checkpointExpired("deletions older than this checkpoint have been purged");
+    }
+    return { items, cursor, hasMore };
+  }
+
+  // ---- devices -------------------------------------------------------------------------------------------------
+
+  /** Pull bookkeeping of devices, written in batches (never in the pull's path). */
+  readonly clients = new ClientNotes();
+
+  /** Refuses a reset device's old checkpoints; a pull from the start clears the reset. */
+  private async checkClient(em: EntityManager, caller: Caller, clientId: string, checkpoint: string | null): Promise<void> {
+    const tenantId = caller.principal.tenantId;
     const rows = (await em
       .getConnection()
-      .execute(
-        `select collection, id, data, deleted, seq from sync.record where tenant_id = ? and collection in (${names.map(() => "?").join(",")}) and seq > ?::bigint order by seq limit ?`,
-        [principal.tenantId, ...names, after.toString(), limit + 1],
-        "all",
-      )) as { collection: string; id: string; data: unknown; deleted: boolean; seq: string }[];
-    const page = rows.slice(0, limit);
-    const items = page.map((r) => ({ collection: r.collection, document: asDocument({ data: parseJson(r.data), deleted: r.deleted }) }));
-    const last = page.at(-1);
-    return {
-      documents: items.map((i) => i.document),
-      items,
-      checkpoint: last ? encodeCheckpoint(principal.tenantId, BigInt(last.seq)) : (checkpoint ?? null),
-      hasMore: rows.length > limit,
-    };
+      .execute("select reset_pending from sync.sync_client where tenant_id = ? and client_id = ?", [tenantId, clientId], "all")) as { reset_pending: boolean }[];
+    if (!rows[0]?.reset_pending) return;
+    if (checkpoint) throw RecordErrors.checkpointExpired("this device was reset: pull again from the start (checkpoint null)");
+    await em.getConnection().execute("update sync.sync_client set reset_pending = false where tenant_id = ? and client_id = ?", [tenantId, clientId], "run");
+  }
+
+  /** Writes the buffered device notes (called on a timer and at shutdown). */
+  async flushClients(): Promise<void> {
+    const notes = this.clients.drain();
+    if (!notes.length) return;
+    try {
+      await this.orm.em.getConnection().execute(
+        `insert into sync.sync_client (tenant_id, client_id, user_id, last_checkpoint, last_seen_at, last_pull_at, reset_pending)
+         select n.tenant_id, n.client_id, n.user_id, n.checkpoint, n.at, n.at, false
+           from jsonb_to_recordset(?::jsonb) as n(tenant_id uuid, client_id text, user_id uuid, checkpoint text, at timestamptz)
+         on conflict (tenant_id, client_id) do update set user_id = excluded.user_id,
+           last_checkpoint = coalesce(excluded.last_checkpoint, sync.sync_client.last_checkpoint),
+           last_seen_at = greatest(sync.sync_client.last_seen_at, excluded.last_seen_at), last_pull_at = excluded.last_pull_at`,
+        [JSON.stringify(notes)],
+        "run",
+      );
+    } catch (err) {
+      this.logger.warn({ err, notes: notes.length }, "device notes not written");
+    }
+  }
+
+  // ---- tombstones ----------------------------------------------------------------------------------------------
+
+  /**
+   * Deletes tombstones older than their collection's retention (with their history), in batches, and raises the
+   * collection's purge horizon: checkpoints before it get CHECKPOINT_EXPIRED. Returns how many were purged.
+   */
+  async purgeTombstones(now = new Date()): Promise<number> {
+    const em = forkUnscoped(this.orm);
+    const collections = (await em.getConnection().execute("select tenant_id, name, tombstone_retention_days from sync.collection", [], "all")) as {
+      tenant_id: string;
+      name: string;
+      tombstone_retention_days: number;
+    }[];
+    let purged = 0;
+    for (const c of collections) {
+      const cutoff = new Date(now.getTime() - c.tombstone_retention_days * 86_400_000);
+      for (;;) {
+        const n = await em.transactional(async (tx) => {
+          const run = sqlIn(tx);
+          const gone = (await run(
+            `delete from sync.record where ctid in (select ctid from sync.record where tenant_id = ? and collection = ? and deleted and updated_at < ? limit 5000)
+             returning id, seq`,
+            [c.tenant_id, c.name, cutoff],
+          )) as { id: string; seq: string }[];
+          if (!gone.length) return 0;
+          await run("delete from sync.record_history where tenant_id = ? and collection = ? and record_id in (select jsonb_array_elements_text(?::jsonb))", [
+            c.tenant_id,
+            c.name,
+            JSON.stringify(gone.map((g) => g.id)),
+          ]);
+          const max = gone.reduce((m, g) => (BigInt(g.seq) > m ? BigInt(g.seq) : m), 0n);
+          await run("update sync.collection set purged_through_seq = greatest(purged_through_seq, ?::bigint) where tenant_id = ? and name = ?", [max.toString(), c.tenant_id, c.name]);
+          return gone.length;
+        });
+        purged += n;
+        if (n < 5000) break;
+      }
+    }
+    if (purged) this.logger.info({ purged }, "tombstones purged");
+    return purged;
   }
 }
 
-/**
- * A live stream of change batches after a checkpoint. Pub/sub only wakes it; every batch is read from the database
- * after this stream's own cursor (plus a periodic re-read), so dropped messages or reconnects never lose a change.
- */
-export async function watchRecords(
-  service: RecordsService,
-  pubsub: PubSub,
-  em: () => EntityManager,
-  principal: Principal,
-  collections: string[],
-  checkpoint: string | null,
-): Promise<AsyncGenerator<{ documents: Doc[]; checkpoint: string }>> {
-  // Validates the arguments (and the checkpoint's tenant) before anything is subscribed.
-  await service.pull(em(), principal, collections, checkpoint, 1);
-  const wakeups = await pubsub.subscribe<{ tenantId: string }>(recordsChannel(principal.tenantId));
-  const signal: { wake: (() => void) | null; pending: boolean } = { wake: null, pending: true }; // read the backlog at start
-  void (async () => {
-    for await (const _ of wakeups) {
-      signal.pending = true;
-      signal.wake?.();
-    }
-  })();
-  return (async function* () {
-    let cursor = checkpoint;
-    try {
-      for (;;) {
-        if (!signal.pending) {
-          await new Promise<void>((resolve) => {
-            signal.wake = resolve;
-            setTimeout(resolve, STREAM_POLL_MS).unref();
-          });
-          signal.wake = null;
-        }
-        signal.pending = false;
-        for (;;) {
-          const page = await service.pull(em(), principal, collections, cursor, 500);
-          if (page.documents.length) {
-            cursor = page.checkpoint;
-            yield { documents: page.documents, checkpoint: cursor! };
-          }
-          if (!page.hasMore) break;
-        }
-      }
-    } finally {
-      await wakeups.return?.();
-    }
-  })();
+/** Per collection: the caller's pull rules; FORBIDDEN for any they cannot pull. */
+export function rulesFor(collections: Collection[], grants: CallerGrants): ViewRules {
+  const rules: ViewRules = new Map();
+  for (const c of collections) {
+    const access = grants.on(c.name);
+    if (!access.canPull) throw RecordErrors.cannotPull(c.name);
+    rules.set(c.name, { filters: access.pullFilters, primaryKey: c.primaryKey });
+  }
+  return rules;
+}
+
+/** Latest pull position per device, kept in memory until the next flush. */
+class ClientNotes {
+  private notes = new Map<string, { tenant_id: string; client_id: string; user_id: string; checkpoint: string | null; at: string }>();
+
+  note(tenantId: string, clientId: string, userId: string, checkpoint: string | null): void {
+    if (this.notes.size > 50_000) return; // a flood of device ids must not grow memory without bound
+    this.notes.set(`${tenantId}\u0000${clientId}`, { tenant_id: tenantId, client_id: clientId, user_id: userId, checkpoint, at: new Date().toISOString() });
+  }
+
+  drain() {
+    const out = [...this.notes.values()];
+    this.notes = new Map();
+    return out;
+  }
+}
+
+/** Records a device's push in its row (inside the push's transaction). */
+async function touchClient(run: Sql, tenantId: string, clientId: string, userId: string, push: { mutationId: string | null }): Promise<void> {
+  await run(
+    `insert into sync.sync_client (tenant_id, client_id, user_id, last_mutation_id, last_seen_at, last_push_at, reset_pending) values (?, ?, ?, ?, now(), now(), false)
+     on conflict (tenant_id, client_id) do update set user_id = excluded.user_id, last_mutation_id = coalesce(excluded.last_mutation_id, sync.sync_client.last_mutation_id),
+       last_seen_at = now(), last_push_at = now()`,
+    [tenantId, clientId, userId, push.mutationId],
+  );
 }
 
 /**
@@ -324,12 +526,8 @@ export function unsafeSchemaKeyword(value: unknown, depth = 0): string | null {
   return null;
 }
 
-function validKey(v: unknown): v is string {
+export function validKey(v: unknown): v is string {
   return typeof v === "string" && v.length >= 1 && v.length <= 200;
-}
-
-function parseJson(v: unknown): Doc {
-  return (typeof v === "string" ? JSON.parse(v) : v) as Doc;
 }
 
 /** RxDB's assumed-state check: the client saw exactly what the server has (absent = null). */
@@ -373,3 +571,4 @@ export function decodeCheckpoint(checkpoint: string, tenantId: string): bigint {
     throw RecordErrors.badCheckpoint();
   }
 }
+

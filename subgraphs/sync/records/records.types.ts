@@ -1,5 +1,8 @@
-import { GraphQLJSONObject } from "graphql-scalars";
-import { Field, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
+import { GraphQLJSON, GraphQLJSONObject } from "graphql-scalars";
+import { Conflict } from "./conflict.entity.js";
+import { RecordOperation } from "./history.entity.js";
+import { SyncClient } from "./sync-client.entity.js";
+import { Field, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
 
 export enum ConflictStrategy {
   /** Report the conflict with the server's state; change nothing (default). */
@@ -8,6 +11,8 @@ export enum ConflictStrategy {
   CLIENT_WINS = "CLIENT_WINS",
   /** Field-level three-way merge from the assumed state; overlapping changes are reported as conflicts. */
   MERGE = "MERGE",
+  /** Keep the conflicting row as an open conflict for a person to resolve (`conflicts`, `resolveConflict`). */
+  MANUAL = "MANUAL",
 }
 registerEnumType(ConflictStrategy, { name: "ConflictStrategy" });
 
@@ -21,6 +26,12 @@ export class CreateCollectionInput {
 
   @Field(() => Int, { nullable: true, description: "1–3650 days; default 30" })
   tombstoneRetentionDays?: number | null;
+
+  @Field(() => String, { nullable: true, description: 'The document field holding the key (default "id")' })
+  primaryKey?: string | null;
+
+  @Field(() => ConflictStrategy, { nullable: true, description: "Default SERVER_WINS; a push may name its own" })
+  conflictStrategy?: ConflictStrategy | null;
 }
 
 @InputType({ description: "One change, as RxDB sends it: the state the client based it on, and its new state" })
@@ -58,7 +69,9 @@ export class RejectedRow {
   @Field(() => String, { nullable: true })
   id?: string | null;
 
-  @Field({ description: "BAD_USER_INPUT (invalid document), SCHEMA_VIOLATION (collection JSON Schema)" })
+  @Field({
+    description: "BAD_USER_INPUT (invalid document), SCHEMA_VIOLATION (collection JSON Schema), ROW_FILTER (outside the records the caller may push)",
+  })
   code!: string;
 
   @Field()
@@ -78,6 +91,12 @@ export class PushResult {
 
   @Field(() => Boolean, { description: "True when this answer is the stored one of an earlier identical push (retry)" })
   replayed!: boolean;
+
+  @Field(() => [ID], { description: "Conflicts opened by this push under the MANUAL strategy (rows not applied)" })
+  manualConflicts!: string[];
+
+  @Field(() => ID, { nullable: true, description: "This push's entry in the sync log" })
+  syncRunId!: string | null;
 }
 
 @ObjectType()
@@ -99,4 +118,79 @@ export class RecordsBatch {
 
   @Field({ description: "Resume from here after a reconnect" })
   checkpoint!: string;
+}
+
+@ObjectType({ description: "One field's change in a record version" })
+export class RecordChange {
+  @Field()
+  field!: string;
+
+  @Field(() => GraphQLJSON, { nullable: true, description: "null or absent when the field did not exist before" })
+  before?: unknown;
+
+  @Field(() => GraphQLJSON, { nullable: true, description: "null or absent when the field was removed" })
+  after?: unknown;
+}
+
+@ObjectType({ description: "One version of a record: what changed, when, by whom and from where" })
+export class RecordHistoryEntry {
+  @Field(() => Int)
+  version!: number;
+
+  @Field(() => RecordOperation)
+  operation!: RecordOperation;
+
+  @Field()
+  at!: Date;
+
+  @Field(() => [RecordChange], { description: "Top-level fields that changed (`_deleted` included); a CREATE lists every field" })
+  changes!: RecordChange[];
+
+  @Field({ description: "USER, API_KEY, CONNECTOR or SERVICE" })
+  actorType!: string;
+
+  @Field(() => String, { nullable: true, description: "The user or API key id" })
+  actorId?: string | null;
+
+  @Field(() => String, { nullable: true })
+  clientId?: string | null;
+
+  @Field(() => ID, { nullable: true, description: "The push or connector run that wrote it" })
+  syncRunId?: string | null;
+}
+
+@ObjectType()
+export class RecordHistoryPage {
+  @Field(() => [RecordHistoryEntry], { description: "Newest first" })
+  nodes!: RecordHistoryEntry[];
+
+  @Field(() => String, { nullable: true })
+  endCursor!: string | null;
+
+  @Field()
+  hasNextPage!: boolean;
+}
+
+@ObjectType()
+export class ConflictPage {
+  @Field(() => [Conflict], { description: "Newest first" })
+  nodes!: Conflict[];
+
+  @Field(() => String, { nullable: true })
+  endCursor!: string | null;
+
+  @Field()
+  hasNextPage!: boolean;
+}
+
+@ObjectType()
+export class SyncClientPage {
+  @Field(() => [SyncClient], { description: "Most recently seen first" })
+  nodes!: SyncClient[];
+
+  @Field(() => String, { nullable: true })
+  endCursor!: string | null;
+
+  @Field()
+  hasNextPage!: boolean;
 }

@@ -1,5 +1,6 @@
 import { OptionalProps } from "@mikro-orm/core";
 import { Entity, Enum, Index, PrimaryKey, Property } from "@mikro-orm/decorators/legacy";
+import { GraphQLJSONObject } from "graphql-scalars";
 import { Directive, Field, ID, Int, ObjectType, registerEnumType } from "type-graphql";
 import { TenantScoped } from "../../../kernel/tenancy.js";
 
@@ -20,6 +21,19 @@ export enum SyncRunStatus {
 }
 registerEnumType(SyncRunStatus, { name: "SyncRunStatus" });
 
+/** Who a run acted for. */
+export enum SyncRunActorType {
+  /** A signed-in tenant user (`triggeredBy`). */
+  USER = "USER",
+  /** An API key (`apiKeyId`). */
+  API_KEY = "API_KEY",
+  /** A connector on its own (schedule, webhook). */
+  CONNECTOR = "CONNECTOR",
+  /** Tributary itself (maintenance, system jobs). */
+  SERVICE = "SERVICE",
+}
+registerEnumType(SyncRunActorType, { name: "SyncRunActorType", description: "Who a sync run acted for" });
+
 /** Statuses after which a run never changes again. */
 export const FINAL_STATUSES: ReadonlySet<SyncRunStatus> = new Set([
   SyncRunStatus.SUCCEEDED,
@@ -28,14 +42,53 @@ export const FINAL_STATUSES: ReadonlySet<SyncRunStatus> = new Set([
   SyncRunStatus.CANCELLED,
 ]);
 
+/** At most this many per-record errors are stored per run; `errorCount` keeps the true number. */
+export const MAX_STORED_RUN_ERRORS = 100;
+
+/** One per-record error of a run (a rejected push row, a record a connector could not write). */
+@ObjectType({ description: "A per-record error of a sync run" })
+export class SyncRunError {
+  @Field(() => String, { nullable: true, description: "The record's id, when it has one" })
+  recordId!: string | null;
+
+  @Field(() => String, { nullable: true })
+  collection!: string | null;
+
+  @Field({ description: "Stable code (BAD_USER_INPUT, SCHEMA_VIOLATION, FORBIDDEN, ...)" })
+  code!: string;
+
+  @Field()
+  message!: string;
+}
+
 /** One entry of the sync log: a push, a pull or a connector run, with its progress counts. */
 @Directive('@key(fields: "id")')
 @ObjectType({ description: "One entry of the sync log: a push, a pull or a connector run." })
 @Entity({ tableName: "sync_run" })
 @TenantScoped()
-@Index({ properties: ["tenantId", "createdAt"] })
+// Every list filter is served by an index that also gives the (createdAt, id) keyset order, newest first.
+@Index({ properties: ["tenantId", "createdAt", "id"] })
+@Index({ properties: ["tenantId", "kind", "createdAt", "id"] })
+@Index({ properties: ["tenantId", "status", "createdAt", "id"] })
+@Index({ properties: ["tenantId", "connectorId", "createdAt", "id"] })
+@Index({ properties: ["tenantId", "triggeredById", "createdAt", "id"] })
+@Index({ properties: ["tenantId", "clientId", "createdAt", "id"] })
 export class SyncRun {
-  [OptionalProps]?: "status" | "processed" | "created" | "updated" | "deleted" | "failed" | "conflicts" | "createdAt" | "updatedAt";
+  [OptionalProps]?:
+    | "status"
+    | "actorType"
+    | "processed"
+    | "created"
+    | "updated"
+    | "deleted"
+    | "failed"
+    | "conflicts"
+    | "rejected"
+    | "collections"
+    | "errors"
+    | "errorCount"
+    | "createdAt"
+    | "updatedAt";
 
   @Field(() => ID)
   @PrimaryKey({ type: "uuid" })
@@ -52,14 +105,33 @@ export class SyncRun {
   @Enum({ items: () => SyncRunStatus, nativeEnumName: "sync_run_status" })
   status: SyncRunStatus = SyncRunStatus.QUEUED;
 
+  @Field(() => SyncRunActorType, { description: "Who the run acted for: a user (triggeredBy), an API key (apiKeyId), a connector or the service" })
+  @Enum({ items: () => SyncRunActorType, nativeEnumName: "sync_run_actor_type" })
+  actorType: SyncRunActorType = SyncRunActorType.USER;
+
   /** Owned by the connectors service; exposed as `connector` (resolved there). */
-  @Index()
   @Property({ type: "uuid", nullable: true })
   connectorId?: string | null = null;
 
-  /** Owned by the tenants service; exposed as `triggeredBy`. */
+  /** Owned by the tenants service; exposed as `triggeredBy`. Null for API keys, connectors and the service. */
   @Property({ type: "uuid", nullable: true })
   triggeredById?: string | null = null;
+
+  @Field(() => ID, { nullable: true, description: "The API key the run acted for (actorType API_KEY)" })
+  @Property({ type: "uuid", nullable: true })
+  apiKeyId?: string | null = null;
+
+  @Field(() => String, { nullable: true, description: "The client (device) that pushed or pulled" })
+  @Property({ type: "varchar", length: 200, nullable: true })
+  clientId?: string | null = null;
+
+  @Field(() => [String], { description: "Collections the run touched" })
+  @Property({ type: "text[]", defaultRaw: "'{}'" })
+  collections: string[] = [];
+
+  @Field(() => GraphQLJSONObject, { nullable: true, description: "The run's options (strategy, limit, connector options, ...)" })
+  @Property({ type: "json", nullable: true })
+  parameters?: Record<string, unknown> | null = null;
 
   @Field(() => Int) @Property({ type: "integer" }) processed: number = 0;
   @Field(() => Int) @Property({ type: "integer" }) created: number = 0;
@@ -67,6 +139,17 @@ export class SyncRun {
   @Field(() => Int) @Property({ type: "integer" }) deleted: number = 0;
   @Field(() => Int) @Property({ type: "integer" }) failed: number = 0;
   @Field(() => Int) @Property({ type: "integer" }) conflicts: number = 0;
+  @Field(() => Int, { description: "Records refused (validation, permission, row filter)" })
+  @Property({ type: "integer" })
+  rejected: number = 0;
+
+  @Field(() => [SyncRunError], { description: `Per-record errors, the first ${MAX_STORED_RUN_ERRORS} (errorCount has them all)` })
+  @Property({ type: "json", defaultRaw: "'[]'" })
+  errors: SyncRunError[] = [];
+
+  @Field(() => Int, { description: "How many per-record errors the run had (errors keeps the first ones)" })
+  @Property({ type: "integer" })
+  errorCount: number = 0;
 
   @Field(() => String, { nullable: true, description: "Why the run failed, if it did" })
   @Property({ type: "text", nullable: true })
@@ -80,11 +163,32 @@ export class SyncRun {
   @Property({ type: "timestamptz", nullable: true })
   finishedAt?: Date | null = null;
 
+  /**
+   * Time spent, when it is not finishedAt − startedAt: an entry that aggregates several pulls stores the sum of their
+   * durations (its start and end span the window). Read it through {@link runDurationMs}.
+   */
+  @Property({ type: "integer", nullable: true })
+  durationMs?: number | null = null;
+
+  /** Millisecond precision in the database too, so the (createdAt, id) cursor round-trips exactly. */
   @Field()
-  @Property({ type: "timestamptz" })
+  @Property({ type: "timestamptz", length: 3 })
   createdAt: Date = new Date();
 
   @Field()
   @Property({ type: "timestamptz", onUpdate: () => new Date() })
   updatedAt: Date = new Date();
+}
+
+/** A run's duration in ms: the stored one (aggregated pulls), else finishedAt − startedAt; null while unfinished. */
+export function runDurationMs(run: Pick<SyncRun, "durationMs" | "startedAt" | "finishedAt">): number | null {
+  if (run.durationMs !== null && run.durationMs !== undefined) return run.durationMs;
+  if (!run.startedAt || !run.finishedAt) return null;
+  return Math.max(0, run.finishedAt.getTime() - run.startedAt.getTime());
+}
+
+/** Records processed per second of run time; null while unfinished or when the run took no measurable time. */
+export function runRecordsPerSecond(run: Pick<SyncRun, "processed" | "durationMs" | "startedAt" | "finishedAt">): number | null {
+  const ms = runDurationMs(run);
+  return ms ? (run.processed * 1000) / ms : null;
 }

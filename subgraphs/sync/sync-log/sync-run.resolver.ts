@@ -1,9 +1,9 @@
-import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from "type-graphql";
+import { Arg, Authorized, Ctx, FieldResolver, Float, ID, Int, Mutation, Query, Resolver, Root, Subscription } from "type-graphql";
 import { requirePrincipal } from "../../../kernel/auth.js";
 import type { SyncContext } from "../context.js";
 import { ConnectorRef, UserRef } from "./refs.js";
-import { SyncRun, SyncRunStatus } from "./sync-run.entity.js";
-import { StartSyncRunInput, SyncRunProgressInput } from "./sync-run.inputs.js";
+import { runDurationMs, runRecordsPerSecond, SyncRun, SyncRunKind } from "./sync-run.entity.js";
+import { StartSyncRunInput, StatsBucket, SyncRunFilter, SyncRunPage, SyncRunProgressInput, SyncStatsBucket } from "./sync-run.inputs.js";
 
 const PERM_RUN = "connector:run";
 const PERM_PULL = "sync:pull";
@@ -17,13 +17,29 @@ export class SyncRunResolver {
   }
 
   @Authorized(PERM_PULL)
-  @Query(() => [SyncRun], { description: "The caller's tenant's runs, newest first." })
+  @Query(() => SyncRunPage, { description: "The caller's tenant's runs, newest first, in pages (keyset cursor)." })
   syncRuns(
     @Ctx() ctx: SyncContext,
-    @Arg("limit", () => Int, { defaultValue: 50, description: "1 to 200" }) limit: number,
-    @Arg("status", () => SyncRunStatus, { nullable: true }) status?: SyncRunStatus | null,
-  ): Promise<SyncRun[]> {
-    return ctx.syncRuns.list(ctx.em, limit, status);
+    @Arg("filter", () => SyncRunFilter, { nullable: true }) filter: SyncRunFilter | null,
+    @Arg("first", () => Int, { defaultValue: 50, description: "1 to 200" }) first: number,
+    @Arg("after", () => String, { nullable: true, description: "endCursor of the previous page" }) after?: string | null,
+  ): Promise<SyncRunPage> {
+    return ctx.syncRuns.list(ctx.em, requirePrincipal(ctx), filter, first, after);
+  }
+
+  @Authorized(PERM_PULL)
+  @Query(() => [SyncStatsBucket], {
+    description: "Runs created in [from, to) per UTC hour or day, every bucket present (empty ones with zeros), for charts.",
+  })
+  syncStats(
+    @Ctx() ctx: SyncContext,
+    @Arg("from", () => Date) from: Date,
+    @Arg("to", () => Date) to: Date,
+    @Arg("bucket", () => StatsBucket, { description: "At most 2,232 HOUR or 3,660 DAY buckets" }) bucket: StatsBucket,
+    @Arg("kind", () => SyncRunKind, { nullable: true }) kind?: SyncRunKind | null,
+    @Arg("connectorId", () => ID, { nullable: true }) connectorId?: string | null,
+  ): Promise<SyncStatsBucket[]> {
+    return ctx.syncRuns.stats(ctx.em, requirePrincipal(ctx), { from, to, bucket, kind, connectorId });
   }
 
   @Authorized(PERM_RUN)
@@ -55,6 +71,25 @@ export class SyncRunResolver {
   })
   syncRunUpdated(@Arg("id", () => ID) _id: string, @Root() run: SyncRun): SyncRun {
     return run;
+  }
+
+  @Authorized(PERM_PULL)
+  @Subscription(() => SyncRun, {
+    description: "Every run of the tenant that is QUEUED or RUNNING now, then each run's new state whenever one is created or changes.",
+    subscribe: ({ context }) => (context as SyncContext).syncRuns.watchAll(requirePrincipal(context as SyncContext)),
+  })
+  syncRunsUpdated(@Root() run: SyncRun): SyncRun {
+    return run;
+  }
+
+  @FieldResolver(() => Int, { nullable: true, description: "finishedAt − startedAt (for an entry of several pulls, their summed time); null until finished" })
+  durationMs(@Root() run: SyncRun): number | null {
+    return runDurationMs(run);
+  }
+
+  @FieldResolver(() => Float, { nullable: true, description: "processed per second of durationMs; null until finished or when it took no measurable time" })
+  recordsPerSecond(@Root() run: SyncRun): number | null {
+    return runRecordsPerSecond(run);
   }
 
   @FieldResolver(() => ConnectorRef, { nullable: true, description: "Resolved by the connectors service" })

@@ -1,21 +1,50 @@
 import { randomUUID } from "node:crypto";
-import { LockMode, type EntityManager, type MikroORM } from "@mikro-orm/postgresql";
+import { LockMode, type EntityManager, type FilterQuery, type MikroORM } from "@mikro-orm/postgresql";
+import type { Logger } from "pino";
 import type { Principal } from "../../../kernel/auth.js";
 import { isUuid } from "../../../kernel/loaders.js";
 import type { PubSub } from "../../../kernel/pubsub/pubsub.js";
 import { forkForTenant } from "../../../kernel/tenancy.js";
 import type { Topics } from "../../../kernel/topics.js";
-import { FINAL_STATUSES, SyncRun, SyncRunKind, SyncRunStatus } from "./sync-run.entity.js";
 import type { ConnectorDirectory } from "./connector-directory.js";
+import { PullLog, type PullLogEntry, type PullLogOptions } from "./pull-log.js";
+import { actorOf, withRunErrors } from "./sync-run.actor.js";
+import { FINAL_STATUSES, SyncRun, SyncRunKind, SyncRunStatus } from "./sync-run.entity.js";
 import { SyncRunErrors } from "./sync-run.errors.js";
-import type { StartSyncRunInput, SyncRunProgressInput } from "./sync-run.inputs.js";
+import {
+  StatsBucket,
+  type StartSyncRunInput,
+  type SyncRunErrorInput,
+  type SyncRunFilter,
+  type SyncRunPage,
+  type SyncRunProgressInput,
+  type SyncStatsBucket,
+} from "./sync-run.inputs.js";
 
 type RunUpdated = Topics["sync.run.updated"];
-/** One channel per run: subscribers only wake for their run; the payload's tenant is still checked per event. */
+/** One channel per run: `syncRunUpdated` subscribers only wake for their run; the payload's tenant is still checked. */
 export const runChannel = (runId: string) => `sync.run.updated:${runId}`;
+/** One channel per tenant: every run of the tenant that is created or changes (`syncRunsUpdated`). */
+export const tenantRunsChannel = (tenantId: string) => `sync.runs.updated:${tenantId}`;
 
 export const MAX_RUNS_PAGE = 200;
-const COUNTS = ["processed", "created", "updated", "deleted", "failed", "conflicts"] as const;
+/** syncStats refuses ranges with more buckets than this (about three months of hours, ten years of days). */
+export const MAX_STATS_BUCKETS: Readonly<Record<StatsBucket, number>> = { HOUR: 24 * 93, DAY: 3660 };
+const BUCKET_MS: Readonly<Record<StatsBucket, number>> = { HOUR: 3_600_000, DAY: 86_400_000 };
+const BUCKET_SQL: Readonly<Record<StatsBucket, { unit: string; step: string }>> = {
+  HOUR: { unit: "hour", step: "1 hour" },
+  DAY: { unit: "day", step: "24 hours" },
+};
+/** `syncRunsUpdated` re-reads the active runs it has sent this often, so a lost wake-up only delays their next state. */
+export const RUNS_STREAM_POLL_MS = 5_000;
+/** How long a finished run is remembered by a `syncRunsUpdated` stream, so a late duplicate event is not resent. */
+const FINISHED_MEMORY_MS = 60_000;
+
+const COUNTS = ["processed", "created", "updated", "deleted", "failed", "conflicts", "rejected"] as const;
+const COLLECTION_NAME = /^[A-Za-z0-9_.-]{1,100}$/;
+const MAX_RUN_COLLECTIONS = 50;
+const MAX_PARAMETERS_BYTES = 8 * 1024;
+const MAX_ERRORS_PER_REPORT = 100;
 
 /** Which status may follow which: runs only move forward. */
 const NEXT: Record<SyncRunStatus, SyncRunStatus[]> = {
@@ -27,13 +56,41 @@ const NEXT: Record<SyncRunStatus, SyncRunStatus[]> = {
   CANCELLED: [],
 };
 
+export interface SyncRunServiceOptions {
+  logger?: Logger;
+  /** Options of the pull log (batching); its `onWritten` is this service's announce. */
+  pullLog?: Omit<PullLogOptions, "onWritten" | "logger">;
+}
+
 /** Sync-log operations. The caller's tenant always comes from the principal. */
 export class SyncRunService {
+  /** Pull entries of the log, batched off the pull path (see {@link PullLog}). */
+  readonly pullLog: PullLog;
+
   constructor(
     private readonly orm: MikroORM,
     private readonly pubsub: PubSub,
     private readonly connectors: ConnectorDirectory,
-  ) {}
+    opts: SyncRunServiceOptions = {},
+  ) {
+    this.pullLog = new PullLog(orm, {
+      ...opts.pullLog,
+      logger: opts.logger,
+      onWritten: async (runs) => {
+        await Promise.all(runs.map((run) => this.announce(run)));
+      },
+    });
+  }
+
+  /** Logs one pull (buffered; never waits, never throws). Call it after the pull has been answered. */
+  logPull(entry: PullLogEntry): void {
+    this.pullLog.logPull(entry);
+  }
+
+  /** Writes buffered pull entries; call on shutdown before the ORM closes. */
+  close(): Promise<void> {
+    return this.pullLog.close();
+  }
 
   async find(em: EntityManager, id: string): Promise<SyncRun> {
     const run = isUuid(id) ? await em.findOne(SyncRun, { id }) : null;
@@ -41,9 +98,116 @@ export class SyncRunService {
     return run;
   }
 
-  list(em: EntityManager, limit: number, status?: SyncRunStatus | null): Promise<SyncRun[]> {
-    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_RUNS_PAGE) throw SyncRunErrors.limit(MAX_RUNS_PAGE);
-    return em.find(SyncRun, status ? { status } : {}, { orderBy: { createdAt: "desc", id: "desc" }, limit });
+  /** The tenant's runs, newest first, narrowed by `filter`, after a keyset cursor on (createdAt, id). */
+  async list(em: EntityManager, principal: Principal, filter: SyncRunFilter | null | undefined, first: number, after?: string | null): Promise<SyncRunPage> {
+    if (!Number.isInteger(first) || first < 1 || first > MAX_RUNS_PAGE) throw SyncRunErrors.pageSize(MAX_RUNS_PAGE);
+    const where: FilterQuery<SyncRun>[] = [];
+    if (filter?.kind) where.push({ kind: filter.kind });
+    if (filter?.status) where.push({ status: filter.status });
+    if (filter?.connectorId != null) {
+      if (!isUuid(filter.connectorId)) throw SyncRunErrors.connectorMalformed("connectorId");
+      where.push({ connectorId: filter.connectorId.toLowerCase() });
+    }
+    if (filter?.actorId != null) {
+      if (!isUuid(filter.actorId)) throw SyncRunErrors.badActor();
+      where.push({ triggeredById: filter.actorId.toLowerCase() });
+    }
+    if (filter?.clientId != null) {
+      if (!validKey(filter.clientId)) throw SyncRunErrors.badClientId();
+      where.push({ clientId: filter.clientId });
+    }
+    if (filter?.from && filter?.to && filter.from.getTime() > filter.to.getTime()) throw SyncRunErrors.badRange();
+    if (filter?.from) where.push({ createdAt: { $gte: filter.from } });
+    if (filter?.to) where.push({ createdAt: { $lt: filter.to } });
+    if (after) {
+      const c = decodeRunCursor(after, principal.tenantId);
+      // The redundant `<=` bound lets the index range start at the cursor instead of filtering from the newest row.
+      where.push({ createdAt: { $lte: c.createdAt } }, { $or: [{ createdAt: { $lt: c.createdAt } }, { createdAt: c.createdAt, id: { $lt: c.id } }] });
+    }
+    const rows = await em.find(SyncRun, where.length ? { $and: where } : {}, { orderBy: { createdAt: "desc", id: "desc" }, limit: first + 1 });
+    const nodes = rows.slice(0, first);
+    const last = nodes.at(-1);
+    return { nodes, hasNextPage: rows.length > first, endCursor: last ? encodeRunCursor(principal.tenantId, last) : null };
+  }
+
+  /**
+   * Runs created in [from, to), per UTC hour or day, computed in SQL: every bucket of the range is present (empty ones
+   * with zeros), so charts have no gaps.
+   */
+  async stats(
+    em: EntityManager,
+    principal: Principal,
+    args: { from: Date; to: Date; bucket: StatsBucket; kind?: SyncRunKind | null; connectorId?: string | null },
+  ): Promise<SyncStatsBucket[]> {
+    const { from, to, bucket } = args;
+    if (from.getTime() > to.getTime()) throw SyncRunErrors.badRange();
+    const width = BUCKET_MS[bucket];
+    const buckets = Math.ceil((to.getTime() - Math.floor(from.getTime() / width) * width) / width);
+    if (buckets > MAX_STATS_BUCKETS[bucket]) throw SyncRunErrors.tooManyBuckets(MAX_STATS_BUCKETS[bucket], bucket);
+    if (args.connectorId != null && !isUuid(args.connectorId)) throw SyncRunErrors.connectorMalformed("connectorId");
+    const { unit, step } = BUCKET_SQL[bucket];
+    const fromIso = from.toISOString();
+    const toIso = to.toISOString();
+    // Raw SQL is not covered by the ORM's tenant filter: the tenant is bound explicitly.
+    const params: unknown[] = [fromIso, toIso, toIso, principal.tenantId, fromIso, toIso];
+    let narrow = "";
+    if (args.kind) {
+      narrow += " and r.kind = ?::sync.sync_run_kind";
+      params.push(args.kind);
+    }
+    if (args.connectorId) {
+      narrow += " and r.connector_id = ?";
+      params.push(args.connectorId.toLowerCase());
+    }
+    const rows = (await em.getConnection().execute(
+      `with buckets as (
+         select b as start from generate_series(date_trunc('${unit}', ?::timestamptz, 'UTC'), ?::timestamptz, interval '${step}') as b
+         where b < ?::timestamptz
+       ), runs as (
+         select date_trunc('${unit}', r.created_at, 'UTC') as start, r.status, r.processed, r.created, r.updated, r.deleted, r.conflicts, r.rejected,
+                coalesce(r.duration_ms::float8, extract(epoch from (r.finished_at - r.started_at)) * 1000) as duration_ms
+         from sync.sync_run r
+         where r.tenant_id = ? and r.created_at >= ?::timestamptz and r.created_at < ?::timestamptz${narrow}
+       )
+       select b.start,
+              count(r.start)::int as runs,
+              (count(*) filter (where r.status = 'SUCCEEDED'))::int as succeeded,
+              (count(*) filter (where r.status = 'PARTIAL'))::int as partial,
+              (count(*) filter (where r.status = 'FAILED'))::int as failed,
+              (count(*) filter (where r.status = 'CANCELLED'))::int as cancelled,
+              coalesce(sum(r.processed), 0)::float8 as processed,
+              coalesce(sum(r.created), 0)::float8 as created,
+              coalesce(sum(r.updated), 0)::float8 as updated,
+              coalesce(sum(r.deleted), 0)::float8 as deleted,
+              coalesce(sum(r.conflicts), 0)::float8 as conflicts,
+              coalesce(sum(r.rejected), 0)::float8 as rejected,
+              percentile_cont(0.5) within group (order by r.duration_ms) as p50,
+              percentile_cont(0.95) within group (order by r.duration_ms) as p95,
+              (sum(r.processed) filter (where r.duration_ms > 0)) * 1000.0 / nullif(sum(r.duration_ms) filter (where r.duration_ms > 0), 0) as rps
+       from buckets b left join runs r on r.start = b.start
+       group by b.start
+       order by b.start`,
+      params,
+      "all",
+    )) as Record<string, unknown>[];
+    const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+    return rows.map((r) => ({
+      start: new Date(r.start as string | Date),
+      runs: Number(r.runs),
+      succeeded: Number(r.succeeded),
+      partial: Number(r.partial),
+      failed: Number(r.failed),
+      cancelled: Number(r.cancelled),
+      processed: Number(r.processed),
+      created: Number(r.created),
+      updated: Number(r.updated),
+      deleted: Number(r.deleted),
+      conflicts: Number(r.conflicts),
+      rejected: Number(r.rejected),
+      p50DurationMs: num(r.p50),
+      p95DurationMs: num(r.p95),
+      recordsPerSecond: num(r.rps),
+    }));
   }
 
   async start(
@@ -54,6 +218,10 @@ export class SyncRunService {
     const { principal } = caller;
     if (input.kind === SyncRunKind.CONNECTOR && !input.connectorId) throw SyncRunErrors.connectorRequired();
     if (input.connectorId && !isUuid(input.connectorId)) throw SyncRunErrors.connectorMalformed();
+    if (input.clientId != null && !validKey(input.clientId)) throw SyncRunErrors.badClientId();
+    const collections = input.collections ? [...new Set(input.collections)] : [];
+    if (collections.length > MAX_RUN_COLLECTIONS || collections.some((c) => !COLLECTION_NAME.test(c))) throw SyncRunErrors.badCollections(MAX_RUN_COLLECTIONS);
+    if (input.parameters && Buffer.byteLength(JSON.stringify(input.parameters)) > MAX_PARAMETERS_BYTES) throw SyncRunErrors.parametersTooLarge(MAX_PARAMETERS_BYTES);
     if (input.connectorId && !(await this.connectors.exists(input.connectorId, caller))) {
       throw SyncRunErrors.connectorNotFound(input.connectorId);
     }
@@ -62,7 +230,10 @@ export class SyncRunService {
       tenantId: principal.tenantId,
       kind: input.kind,
       connectorId: input.connectorId?.toLowerCase() ?? null,
-      triggeredById: principal.userId,
+      ...actorOf(principal),
+      clientId: input.clientId ?? null,
+      collections,
+      parameters: input.parameters ?? null,
     });
     await em.flush();
     await this.announce(run);
@@ -75,6 +246,7 @@ export class SyncRunService {
    */
   async progress(em: EntityManager, id: string, input: SyncRunProgressInput): Promise<SyncRun> {
     if (!isUuid(id)) throw SyncRunErrors.notFound(id);
+    if (input.errors) validateErrors(input.errors);
     const run = await em.transactional(async (tx) => {
       const run = await tx.findOne(SyncRun, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
       if (!run) throw SyncRunErrors.notFound(id);
@@ -85,9 +257,13 @@ export class SyncRunService {
     return run;
   }
 
-  private announce(run: SyncRun): Promise<void> {
+  /**
+   * Tells live subscribers a run was created or changed: its own channel (`syncRunUpdated`) and its tenant's
+   * (`syncRunsUpdated`). Call it after the run's transaction commits (e.g. after a push).
+   */
+  async announce(run: Pick<SyncRun, "id" | "tenantId" | "status">): Promise<void> {
     const event: RunUpdated = { tenantId: run.tenantId, runId: run.id, status: run.status };
-    return this.pubsub.publish(runChannel(run.id), event);
+    await Promise.all([this.pubsub.publish(runChannel(run.id), event), this.pubsub.publish(tenantRunsChannel(run.tenantId), event)]);
   }
 
   /**
@@ -118,7 +294,7 @@ export class SyncRunService {
           if (event.tenantId !== principal.tenantId || event.runId !== id) continue;
           const run = await load();
           if (!run) return;
-          if (run.updatedAt.getTime() === last.updatedAt.getTime() && run.status === last.status) continue;
+          if (fingerprint(run) === fingerprint(last)) continue;
           last = run;
           yield run;
           if (FINAL_STATUSES.has(run.status)) return;
@@ -128,6 +304,97 @@ export class SyncRunService {
       }
     })();
   }
+
+  /**
+   * Every run of the caller's tenant that is QUEUED or RUNNING now (oldest first), then each run's new state whenever
+   * one is created or changes. A change stream of the whole tenant: every subscriber reads its own, never shared.
+   * Wake-ups are coalesced (one read for a burst); the active runs already sent are re-read every
+   * {@link RUNS_STREAM_POLL_MS}, so a lost wake-up delays their next state but never hides a finished run.
+   */
+  async watchAll(principal: Principal, pollMs = RUNS_STREAM_POLL_MS): Promise<AsyncGenerator<SyncRun>> {
+    const tenantId = principal.tenantId;
+    const em = () => forkForTenant(this.orm, tenantId);
+    // Subscribe before the first read so no change between the two is missed.
+    const events = await this.pubsub.subscribe<RunUpdated>(tenantRunsChannel(tenantId));
+    let initial: SyncRun[];
+    try {
+      initial = await em().find(SyncRun, { status: { $in: [SyncRunStatus.QUEUED, SyncRunStatus.RUNNING] } }, { orderBy: { createdAt: "asc", id: "asc" } });
+    } catch (err) {
+      await events.return?.();
+      throw err;
+    }
+    const signal: { pending: Set<string>; wake: (() => void) | null; ended: boolean } = { pending: new Set(), wake: null, ended: false };
+    void (async () => {
+      try {
+        for await (const event of events) {
+          if (event.tenantId !== tenantId || !isUuid(event.runId)) continue;
+          signal.pending.add(event.runId.toLowerCase());
+          signal.wake?.();
+        }
+      } catch {
+        /* the pub/sub ended the subscription: end the stream */
+      } finally {
+        signal.ended = true;
+        signal.wake?.();
+      }
+    })();
+
+    /** What was last sent per run; active runs stay until they finish, finished ones for a while. */
+    const sent = new Map<string, { fingerprint: string; finishedAt: number | null }>();
+    const isNew = (run: SyncRun) => sent.get(run.id)?.fingerprint !== fingerprint(run);
+    const remember = (run: SyncRun) => sent.set(run.id, { fingerprint: fingerprint(run), finishedAt: FINAL_STATUSES.has(run.status) ? Date.now() : null });
+    const forget = () => {
+      const cutoff = Date.now() - FINISHED_MEMORY_MS;
+      for (const [id, s] of sent) if (s.finishedAt !== null && s.finishedAt < cutoff) sent.delete(id);
+    };
+
+    return (async function* () {
+      let timer: NodeJS.Timeout | undefined;
+      let lastPoll = Date.now();
+      try {
+        for (const run of initial) {
+          remember(run);
+          yield run;
+        }
+        for (;;) {
+          if (!signal.pending.size && !signal.ended) {
+            await new Promise<void>((resolve) => {
+              signal.wake = resolve;
+              timer = setTimeout(resolve, Math.max(0, lastPoll + pollMs - Date.now()));
+            });
+            signal.wake = null;
+            clearTimeout(timer);
+          }
+          if (signal.ended && !signal.pending.size) return;
+          const ids = new Set(signal.pending);
+          signal.pending.clear();
+          if (Date.now() - lastPoll >= pollMs) {
+            lastPoll = Date.now();
+            for (const [id, s] of sent) if (s.finishedAt === null) ids.add(id);
+            forget();
+          }
+          if (!ids.size) continue;
+          const list = [...ids];
+          const runs: SyncRun[] = [];
+          for (let i = 0; i < list.length; i += 500) runs.push(...(await em().find(SyncRun, { id: { $in: list.slice(i, i + 500) } })));
+          runs.sort((a, b) => a.updatedAt.getTime() - b.updatedAt.getTime() || a.createdAt.getTime() - b.createdAt.getTime());
+          for (const run of runs) {
+            if (!isNew(run)) continue;
+            remember(run);
+            yield run;
+          }
+        }
+      } finally {
+        clearTimeout(timer);
+        await events.return?.();
+      }
+    })();
+  }
+}
+
+/** What a subscriber can see change in a run (updatedAt alone misses two changes in one millisecond). */
+function fingerprint(run: SyncRun): string {
+  return [run.status, run.updatedAt.getTime(), ...COUNTS.map((c) => run[c]), run.errorCount, run.error ?? ""].join("|");
 }
 
 function applyProgress(run: SyncRun, input: SyncRunProgressInput): void {
@@ -139,6 +406,7 @@ function applyProgress(run: SyncRun, input: SyncRunProgressInput): void {
     run[field] = value;
   }
   if (input.error !== undefined && input.error !== null) run.error = input.error.slice(0, 2000);
+  if (input.errors?.length) Object.assign(run, withRunErrors(input.errors, run));
   if (input.status && input.status !== run.status) {
     if (!NEXT[run.status].includes(input.status)) throw SyncRunErrors.badTransition(run.status, input.status);
     run.status = input.status;
@@ -147,5 +415,40 @@ function applyProgress(run: SyncRun, input: SyncRunProgressInput): void {
       run.startedAt ??= new Date();
       run.finishedAt = new Date();
     }
+  }
+}
+
+function validateErrors(errors: SyncRunErrorInput[]): void {
+  if (errors.length > MAX_ERRORS_PER_REPORT) throw SyncRunErrors.tooManyErrors(MAX_ERRORS_PER_REPORT);
+  for (const e of errors) {
+    const ok =
+      e.code.length >= 1 &&
+      e.code.length <= 100 &&
+      e.message.length >= 1 &&
+      e.message.length <= 2000 &&
+      (e.recordId == null || e.recordId.length <= 200) &&
+      (e.collection == null || e.collection.length <= 100);
+    if (!ok) throw SyncRunErrors.badError();
+  }
+}
+
+function validKey(v: unknown): v is string {
+  return typeof v === "string" && v.length >= 1 && v.length <= 200;
+}
+
+/** Opaque to clients: a position in one tenant's run list; another tenant's cursor is refused. */
+export function encodeRunCursor(tenantId: string, run: Pick<SyncRun, "createdAt" | "id">): string {
+  return Buffer.from(JSON.stringify(["runs", tenantId, run.createdAt.toISOString(), run.id])).toString("base64url");
+}
+
+export function decodeRunCursor(cursor: string, tenantId: string): { createdAt: Date; id: string } {
+  try {
+    if (cursor.length > 300) throw new Error();
+    const [tag, owner, createdAt, id] = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown[];
+    const date = new Date(String(createdAt));
+    if (tag !== "runs" || owner !== tenantId || typeof createdAt !== "string" || !isUuid(id) || Number.isNaN(date.getTime())) throw new Error();
+    return { createdAt: date, id: id.toLowerCase() };
+  } catch {
+    throw SyncRunErrors.badCursor();
   }
 }

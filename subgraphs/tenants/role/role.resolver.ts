@@ -31,6 +31,12 @@ function requireRoleRead(ctx: TenantsContext) {
   return principal;
 }
 
+/** Tells services that cache callers' collection grants (sync) that this tenant's changed. */
+async function announceGrantsChanged(ctx: TenantsContext): Promise<void> {
+  const { tenantId } = requirePrincipal(ctx);
+  await ctx.pubsub.publish("grants.changed", { tenantId }).catch((err: unknown) => ctx.logger.warn({ err }, "grants.changed not published"));
+}
+
 @Resolver(() => Role)
 export class RoleResolver {
   @Authorized()
@@ -85,6 +91,7 @@ export class RoleResolver {
   ): Promise<Role> {
     const { role, changes } = await updateRole(ctx.em, requirePrincipal(ctx), id, input);
     if (Object.keys(changes).length) await ctx.audit.record(ctx, { action: "role.updated", targetType: "Role", targetId: role.id, changes });
+    await announceGrantsChanged(ctx);
     return role;
   }
 
@@ -99,6 +106,7 @@ export class RoleResolver {
       changes: { deletedAt: { before: null, after: role.deletedAt?.toISOString() } },
       metadata: { name: role.name, usersAffected },
     });
+    await announceGrantsChanged(ctx);
     return role;
   }
 
@@ -115,6 +123,7 @@ export class RoleResolver {
     if (before.join("\n") !== after.join("\n")) {
       await ctx.audit.record(ctx, { action: "user.roles.assigned", targetType: "User", targetId: user.id, changes: { roles: { before, after } } });
     }
+    await announceGrantsChanged(ctx);
     return user;
   }
 
@@ -133,6 +142,7 @@ export class RoleResolver {
       },
       metadata: { collection: grant.collection },
     });
+    await announceGrantsChanged(ctx);
     return grant;
   }
 
@@ -152,6 +162,7 @@ export class RoleResolver {
       changes: { canPush: { before: removed.canPush }, canPull: { before: removed.canPull }, rowFilters: { before: removed.rowFilters } },
       metadata: { collection: removed.collection },
     });
+    await announceGrantsChanged(ctx);
     return true;
   }
 

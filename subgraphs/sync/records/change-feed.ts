@@ -1,0 +1,252 @@
+// Live record streams. One feed per tenant per process reads each new batch of changes ONCE and hands it to every
+// stream at the head; each stream keeps its own cursor, applies its own collections, grants and row filters, and
+// catches up by itself (from its checkpoint, after a slow patch, or when it starts behind). Pub/sub only wakes the
+// feed, and the feed re-reads on a timer too, so a dropped message delays a change but never loses it.
+import type { MikroORM } from "@mikro-orm/postgresql";
+import type { Logger } from "pino";
+import type { PubSub } from "../../../kernel/pubsub/pubsub.js";
+import { forkForTenant } from "../../../kernel/tenancy.js";
+import type { Caller } from "./access.js";
+import { Collection } from "./collection.entity.js";
+import type { Doc, Sql } from "./record-writer.js";
+import { encodeCheckpoint, recordsChannel, rulesFor, STREAM_POLL_MS, type RecordsService } from "./records.service.js";
+import { viewOf, type ChangedRow } from "./visibility.js";
+
+export interface StreamBatch {
+  documents: Doc[];
+  checkpoint: string;
+}
+
+/** Changes read per feed query and per catch-up page. */
+const FEED_BATCH = 1000;
+const CATCH_UP_PAGE = 500;
+/** A "from now" stream re-sends the changes of this last stretch of time (see {@link ChangeFeeds.recentStart}). */
+export const FROM_NOW_OVERLAP_MS = 30_000;
+/** Batches a stream may hold undelivered before it leaves the feed and catches up by itself (memory stays bounded). */
+const MAX_QUEUED_BATCHES = 64;
+
+/** One live stream: its own cursor, collections and caller. */
+class Stream {
+  queue: StreamBatch[] = [];
+  joined = false;
+  error: unknown = null;
+  wake: (() => void) | null = null;
+
+  constructor(
+    readonly caller: Caller,
+    readonly collections: Collection[],
+    readonly names: Set<string>,
+    public cursor: bigint,
+  ) {}
+
+  deliver(batch: StreamBatch): void {
+    this.queue.push(batch);
+    this.wake?.();
+  }
+
+  fail(error: unknown): void {
+    this.error = error;
+    this.wake?.();
+  }
+}
+
+class TenantFeed {
+  head = 0n;
+  readonly members = new Set<Stream>();
+  users = 0;
+  private reading = false;
+  private again = false;
+  private timer?: NodeJS.Timeout;
+  private wakeups?: AsyncIterableIterator<unknown>;
+  /** Feed reads so far (for tests and benchmarks: one per batch, whatever the number of streams). */
+  reads = 0;
+
+  constructor(
+    private readonly feeds: ChangeFeeds,
+    readonly tenantId: string,
+  ) {}
+
+  async start(): Promise<void> {
+    this.head = await this.feeds.committedSeq(this.tenantId);
+    const wakeups = await this.feeds.pubsub.subscribe<unknown>(recordsChannel(this.tenantId));
+    this.wakeups = wakeups;
+    void (async () => {
+      for await (const _ of wakeups) this.read();
+    })().catch((err: unknown) => this.feeds.logger.warn({ err }, "records wake-ups ended"));
+    this.timer = setInterval(() => this.read(), STREAM_POLL_MS);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.wakeups?.return?.();
+  }
+
+  /** A stream at or past the head joins the feed; one behind must catch up first. */
+  join(stream: Stream): boolean {
+    if (stream.cursor < this.head) return false;
+    stream.joined = true;
+    this.members.add(stream);
+    return true;
+  }
+
+  leave(stream: Stream): void {
+    stream.joined = false;
+    this.members.delete(stream);
+  }
+
+  read(): void {
+    if (this.reading) {
+      this.again = true;
+      return;
+    }
+    this.reading = true;
+    void this.readAll()
+      .catch((err: unknown) => this.feeds.logger.warn({ err, tenantId: this.tenantId }, "records feed read failed; retrying on the next wake-up"))
+      .finally(() => {
+        this.reading = false;
+        if (this.again) this.read();
+      });
+  }
+
+  private async readAll(): Promise<void> {
+    do {
+      this.again = false;
+      for (;;) {
+        const rows = (await this.feeds.sql(
+          "select collection, id, data, deleted, seq from sync.record where tenant_id = ? and seq > ?::bigint order by seq limit ?",
+          [this.tenantId, this.head.toString(), FEED_BATCH],
+        )) as ChangedRow[];
+        this.reads++;
+        if (!rows.length) break;
+        const last = BigInt(rows[rows.length - 1].seq);
+        this.head = last; // synchronously with the read: a stream joining from now on needs only what comes next
+        await Promise.all([...this.members].map((s) => this.fanOut(s, rows, last)));
+        if (rows.length < FEED_BATCH) break;
+      }
+    } while (this.again);
+  }
+
+  private async fanOut(stream: Stream, rows: ChangedRow[], last: bigint): Promise<void> {
+    const after = stream.cursor;
+    const mine = rows.filter((r) => BigInt(r.seq) > after && stream.names.has(r.collection));
+    if (!mine.length) {
+      if (last > stream.cursor) stream.cursor = last;
+      return;
+    }
+    try {
+      const rules = rulesFor(stream.collections, await this.feeds.records.grants.grantsFor(stream.caller));
+      const visible = await viewOf(this.feeds.sql, this.tenantId, mine, rules, after);
+      if (last > stream.cursor) stream.cursor = last;
+      if (visible.length) stream.deliver({ documents: visible.map((v) => v.document), checkpoint: encodeCheckpoint(this.tenantId, stream.cursor) });
+      if (stream.queue.length > MAX_QUEUED_BATCHES) this.leave(stream); // it catches up by itself once it has drained
+    } catch (err) {
+      this.leave(stream);
+      stream.fail(err);
+    }
+  }
+}
+
+/** The feeds of this process, one per tenant with open streams. */
+export class ChangeFeeds {
+  private readonly feeds = new Map<string, Promise<TenantFeed>>();
+  readonly sql: Sql;
+
+  constructor(
+    readonly orm: MikroORM,
+    readonly pubsub: PubSub,
+    readonly records: RecordsService,
+    readonly logger: Logger,
+  ) {
+    this.sql = (sql, params = []) => orm.em.getConnection().execute(sql, params, "all") as Promise<any[]>;
+  }
+
+  /** The tenant's last committed seq: every change up to it is visible (commit order is seq order). */
+  async committedSeq(tenantId: string): Promise<bigint> {
+    const rows = (await this.sql("select value from sync.tenant_seq where tenant_id = ?", [tenantId])) as { value: string }[];
+    return rows.length ? BigInt(rows[0].value) : 0n;
+  }
+
+  /**
+   * Where a "from now" stream starts: just before the changes of the last {@link FROM_NOW_OVERLAP_MS}, so a client that
+   * pulled moments before subscribing (RxDB pulls when its socket connects) cannot fall into the gap between its pull
+   * and the stream's start. Replayed changes are states, not deltas: receiving one again changes nothing.
+   */
+  async recentStart(tenantId: string): Promise<bigint> {
+    const head = await this.committedSeq(tenantId);
+    const rows = (await this.sql("select min(seq) as first from sync.record where tenant_id = ? and updated_at > ?", [
+      tenantId,
+      new Date(Date.now() - FROM_NOW_OVERLAP_MS),
+    ])) as { first: string | null }[];
+    return rows[0]?.first ? BigInt(rows[0].first) - 1n : head;
+  }
+
+  /** Feed reads of a tenant so far (0 without a feed). */
+  async readsOf(tenantId: string): Promise<number> {
+    const feed = this.feeds.get(tenantId);
+    return feed ? (await feed).reads : 0;
+  }
+
+  private async acquire(tenantId: string): Promise<TenantFeed> {
+    let pending = this.feeds.get(tenantId);
+    if (!pending) {
+      const feed = new TenantFeed(this, tenantId);
+      pending = feed.start().then(() => feed);
+      pending.catch(() => this.feeds.delete(tenantId));
+      this.feeds.set(tenantId, pending);
+    }
+    const feed = await pending;
+    feed.users++;
+    return feed;
+  }
+
+  private async release(feed: TenantFeed): Promise<void> {
+    if (--feed.users > 0) return;
+    this.feeds.delete(feed.tenantId);
+    await feed.stop();
+  }
+
+  /**
+   * A live stream of change batches after `checkpoint` for `caller`. Arguments, access and the checkpoint are checked
+   * before anything is subscribed (errors reach the client as the subscription's error).
+   */
+  async open(caller: Caller, collections: string[], checkpoint: string | null, fromNow = false): Promise<AsyncGenerator<StreamBatch>> {
+    const tenantId = caller.principal.tenantId;
+    const em = forkForTenant(this.orm, tenantId);
+    const { names, after } = await this.records.preparePull(em, caller, collections, checkpoint, 1);
+    const metas = await em.find(Collection, { name: { $in: names } });
+    const feed = await this.acquire(tenantId);
+    const stream = new Stream(caller, metas, new Set(names), fromNow ? await this.recentStart(tenantId) : after);
+    const records = this.records;
+    const release = () => {
+      feed.leave(stream);
+      return this.release(feed);
+    };
+    return (async function* () {
+      try {
+        for (;;) {
+          const next = stream.queue.shift();
+          if (next) {
+            yield next;
+            continue;
+          }
+          if (stream.error) throw stream.error;
+          if (!stream.joined) {
+            const rules = rulesFor(metas, await records.grants.grantsFor(caller));
+            const page = await records.readChanges(forkForTenant(records.orm, tenantId), tenantId, rules, names, stream.cursor, CATCH_UP_PAGE);
+            if (page.cursor > stream.cursor) stream.cursor = page.cursor;
+            if (!page.hasMore) feed.join(stream);
+            if (page.items.length) yield { documents: page.items.map((i) => i.document), checkpoint: encodeCheckpoint(tenantId, stream.cursor) };
+            continue;
+          }
+          await new Promise<void>((resolve) => {
+            stream.wake = resolve;
+          });
+          stream.wake = null;
+        }
+      } finally {
+        await release();
+      }
+    })();
+  }
+}

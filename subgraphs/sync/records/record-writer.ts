@@ -1,0 +1,141 @@
+// The one write path of records: every change (push, conflict resolution, connector run) takes the tenant's sequence
+// lock, gets the next seq values, upserts the records and writes their history, inside the caller's transaction.
+// Statements carry whole batches as one JSON parameter (jsonb_to_recordset), so a batch costs a fixed number of round
+// trips whatever its size.
+import equal from "fast-deep-equal";
+import type { EntityManager } from "@mikro-orm/postgresql";
+import { RecordOperation, type FieldChanges } from "./history.entity.js";
+
+export type Doc = Record<string, unknown>;
+
+/** A record as stored: the document body (without `_deleted`), the deleted flag and the version. */
+export interface StoredRecord {
+  id: string;
+  data: Doc;
+  deleted: boolean;
+  version: number;
+}
+
+/** Runs SQL inside the current transaction. */
+export type Sql = (sql: string, params?: unknown[]) => Promise<any[]>;
+
+/** Who and what wrote a change (kept on the record and in its history). */
+export interface WriteOrigin {
+  actorType: "USER" | "API_KEY" | "CONNECTOR" | "SERVICE";
+  actorId: string | null;
+  clientId: string | null;
+  runId: string | null;
+}
+
+export interface RecordWrite {
+  id: string;
+  data: Doc;
+  deleted: boolean;
+  /** The stored record this write replaces (null: new). */
+  prev: StoredRecord | null;
+}
+
+/** A transaction's SQL runner. */
+export function sqlIn(tx: EntityManager): Sql {
+  const conn = tx.getConnection();
+  const ctx = tx.getTransactionContext();
+  return (sql, params = []) => conn.execute(sql, params, "all", ctx) as Promise<any[]>;
+}
+
+/** A document as clients see it: the stored body plus `_deleted`. */
+export const asDocument = (r: Pick<StoredRecord, "data" | "deleted">): Doc => ({ ...r.data, _deleted: r.deleted });
+
+export function parseJson(v: unknown): Doc {
+  return (typeof v === "string" ? JSON.parse(v) : v) as Doc;
+}
+
+/**
+ * Locks the tenant's sequence row; held to commit. Every writer takes it first, before any record: commit order is
+ * seq order (a puller can never skip a change) and writers never deadlock on each other's records.
+ */
+export async function lockTenantSequence(run: Sql, tenantId: string): Promise<void> {
+  await run("insert into sync.tenant_seq (tenant_id, value) values (?, 0) on conflict (tenant_id) do update set value = sync.tenant_seq.value", [tenantId]);
+}
+
+/** The stored records among `ids`, locked for update (call after {@link lockTenantSequence}). */
+export async function loadForUpdate(run: Sql, tenantId: string, collection: string, ids: string[]): Promise<Map<string, StoredRecord>> {
+  if (!ids.length) return new Map();
+  const rows = await run(
+    "select id, data, deleted, version from sync.record where tenant_id = ? and collection = ? and id in (select jsonb_array_elements_text(?::jsonb)) for update",
+    [tenantId, collection, JSON.stringify(ids)],
+  );
+  return new Map(rows.map((r) => [r.id as string, { id: r.id, data: parseJson(r.data), deleted: r.deleted, version: r.version }]));
+}
+
+/** Top-level field changes from `before` to `after` (with `_deleted` as a field), or null when nothing changed. */
+export function diffFields(before: Doc, after: Doc): FieldChanges | null {
+  const changes: FieldChanges = {};
+  let any = false;
+  for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    const b = before[key];
+    const a = after[key];
+    if (equal(a, b)) continue;
+    changes[key] = { ...(b === undefined ? {} : { b }), ...(a === undefined ? {} : { a }) };
+    any = true;
+  }
+  return any ? changes : null;
+}
+
+/** Puts back the `before` values of `changes` (one version rolled back). */
+export function rollBack(state: Doc, changes: FieldChanges | null | undefined): Doc {
+  if (!changes) return state;
+  const out = { ...state };
+  for (const [key, c] of Object.entries(changes)) {
+    if (Object.prototype.hasOwnProperty.call(c, "b")) out[key] = c.b;
+    else delete out[key];
+  }
+  return out;
+}
+
+/**
+ * Writes `writes` (distinct ids, locks held) as the next versions: one seq each in order, history rows beside them.
+ * Returns the seq of the last write.
+ */
+export async function applyWrites(run: Sql, tenantId: string, collection: string, writes: RecordWrite[], origin: WriteOrigin, now = new Date()): Promise<bigint> {
+  if (!writes.length) return 0n;
+  const seqRows = await run(
+    "update sync.tenant_seq set value = value + ? where tenant_id = ? returning value",
+    [writes.length, tenantId],
+  );
+  const end = BigInt(seqRows[0].value);
+  const first = end - BigInt(writes.length) + 1n;
+  const records = writes.map((w, i) => ({
+    id: w.id,
+    data: w.data,
+    deleted: w.deleted,
+    version: (w.prev?.version ?? 0) + 1,
+    seq: (first + BigInt(i)).toString(),
+  }));
+  const history = writes.map((w, i) => {
+    const operation = !w.prev ? RecordOperation.CREATE : w.deleted && !w.prev.deleted ? RecordOperation.DELETE : RecordOperation.UPDATE;
+    return {
+      id: w.id,
+      version: records[i].version,
+      seq: records[i].seq,
+      op: operation,
+      changes: w.prev ? diffFields(asDocument(w.prev), asDocument(w)) : null,
+    };
+  });
+  const at = now.toISOString();
+  await run(
+    `insert into sync.record (tenant_id, collection, id, data, deleted, version, seq, updated_at, origin_client_id, origin_user_id, origin_run_id)
+     select ?::uuid, ?, r.id, r.data, r.deleted, r.version, r.seq, ?::timestamptz, ?, ?::uuid, ?::uuid
+       from jsonb_to_recordset(?::jsonb) as r(id text, data jsonb, deleted boolean, version int, seq bigint)
+     on conflict (tenant_id, collection, id) do update set data = excluded.data, deleted = excluded.deleted, version = excluded.version,
+       seq = excluded.seq, updated_at = excluded.updated_at, origin_client_id = excluded.origin_client_id,
+       origin_user_id = excluded.origin_user_id, origin_run_id = excluded.origin_run_id`,
+    [tenantId, collection, at, origin.clientId, origin.actorId, origin.runId, JSON.stringify(records)],
+  );
+  await run(
+    `insert into sync.record_history (tenant_id, collection, record_id, version, seq, operation, changes, at, actor_type, actor_id, client_id, sync_run_id)
+     select ?::uuid, ?, h.id, h.version, h.seq, h.op::sync.record_operation, h.changes, ?::timestamptz, ?, ?::uuid, ?, ?::uuid
+       from jsonb_to_recordset(?::jsonb) as h(id text, version int, seq bigint, op text, changes jsonb)`,
+    [tenantId, collection, at, origin.actorType, origin.actorId, origin.clientId, origin.runId, JSON.stringify(history)],
+  );
+  return end;
+}
