@@ -13,7 +13,7 @@
 // subgraphs and the gateway (guards on, rate limits raised out of the way), as `npm start` runs them. Gateway and
 // database slices alternate so that drift on the machine does not favour one side. Run alone: `BENCH=sync npm run bench`.
 //
-// Knobs: BENCH_PUSH_BATCHES (40), BENCH_PULL_ROUNDS (3), BENCH_STREAM_SUBSCRIPTIONS (1000), BENCH_STREAM_SOCKETS (100),
+// Knobs: BENCH_PUSH_BATCHES (40), BENCH_PULL_ROUNDS (5), BENCH_STREAM_SUBSCRIPTIONS (1000), BENCH_STREAM_SOCKETS (100),
 // BENCH_STREAM_PUSHES (20), BENCH_STREAM_ROWS (10), BENCH_PUSH_IDEMPOTENT (1: pushes carry clientId + mutationId, as
 // a retrying client's do; 0: without), BENCH_PROFILE_DIR (write V8 CPU profiles of the main thread per phase and
 // print their top functions; the figures then include the profiler's overhead), REDIS_URL (pub/sub over Redis).
@@ -93,7 +93,7 @@ interface Login {
 export async function run(): Promise<Figures> {
   const cfg = {
     pushBatches: int("BENCH_PUSH_BATCHES", 40),
-    pullRounds: int("BENCH_PULL_ROUNDS", 3),
+    pullRounds: int("BENCH_PULL_ROUNDS", 5),
     subscriptions: int("BENCH_STREAM_SUBSCRIPTIONS", 1000),
     sockets: int("BENCH_STREAM_SOCKETS", 100),
     streamPushes: int("BENCH_STREAM_PUSHES", 20),
@@ -254,9 +254,11 @@ export async function run(): Promise<Figures> {
     };
     // What a push costs in statements with nobody subscribed: subtracted from the figures with subscribers.
     const baseline = { total: 0, recordReads: 0 };
+    const aloneAckMs: number[] = [];
     for (let i = 0; i < BASELINE_PUSHES; i++) {
       const before = await statementCounts(db);
-      await livePush();
+      const push = await livePush();
+      aloneAckMs.push(push.ackAt - push.sentAt);
       await sleep(300);
       const after = await statementCounts(db);
       baseline.total += after.total - before.total;
@@ -277,6 +279,7 @@ export async function run(): Promise<Figures> {
       if (attempt === 3) throw new Error(`${missing} of ${cfg.subscriptions} subscriptions never delivered a change: ${JSON.stringify(await clients.stats())}`);
     }
     const setupMs = nowMs() - openedAt;
+    const fanOut = stack.gateway.subscriptions.stats();
     await clients.waitFor((await livePush()).ids, 120_000); // one more for the JIT
     await sleep(500);
 
@@ -346,9 +349,10 @@ export async function run(): Promise<Figures> {
       "stream: latency push ack -> receipt max ms": round(Math.max(...latencies), 1),
       "stream: latency push sent -> receipt p50 / p99 ms": `${round(pct(fromSend, 0.5), 1)} / ${round(pct(fromSend, 0.99), 1)}`,
       "stream: last subscriber after ack, per push p50 / max ms": `${round(pct(allDelivered, 0.5), 1)} / ${round(Math.max(...allDelivered), 1)}`,
-      "stream: push ack ms p50 (with subscribers)": round(pct(ackMs, 0.5), 1),
+      "stream: push ack ms p50 with subscribers / without": `${round(pct(ackMs, 0.5), 1)} / ${round(pct(aloneAckMs, 0.5), 1)}`,
+      "stream: gateway upstream subscriptions / upstream sockets": `${fanOut.upstreams} / ${fanOut.connections}`,
       "stream: deliveries missing (60 s) / duplicated": `${missing} / ${stats.duplicates}`,
-      "stream: sync.record reads per pushed batch (pg_stat_statements, beyond the push's own)": round(readsPerBatch, 1),
+      "stream: sync.record reads per pushed batch (pg_stat_statements, beyond the push's own; target: 1, shared)": round(readsPerBatch, 1),
       "stream: SQL statements per pushed batch, all (beyond the push's own)": round(statementsPerBatch, 1),
       "push alone: sync.record reads / statements per push": `${round(baseline.recordReads / BASELINE_PUSHES, 1)} / ${round(baseline.total / BASELINE_PUSHES, 1)}`,
       "stream: subscription errors": stats.errors.length,

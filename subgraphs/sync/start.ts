@@ -60,6 +60,7 @@ export async function startSync(config: ServiceConfig, deps: { logger: Logger; p
       return async () => {
         clearInterval(flush);
         clearInterval(purge);
+        await feeds.stop();
         await records.flushClients();
         await syncRuns.close();
         await grants.stop();

@@ -176,4 +176,36 @@ describe("records: push and pull", () => {
     const refused = await collect(t.ws(c.token), RecordsChangedDocument, { collections: ["tasks"], checkpoint: foreign }, { until: () => true, timeoutMs: 5_000 }).catch((e: unknown) => e);
     expect(JSON.stringify(refused)).toContain("BAD_USER_INPUT");
   }, 60_000);
+
+  it("streams at the head share one feed read per batch, and an ended stream releases its feed at once", async () => {
+    const d = await t.tenant("records-feed");
+    await t.request(CreateCollectionDocument, { input: { name: "tasks" } }, d.token);
+    const pushD = (id: string) => t.request(PushChangesDocument, { input: { collection: "tasks", rows: [{ newDocumentState: { id, title: id } }] } }, d.token);
+    const feeds = t.stack.sync.feeds;
+    const subscribers = 8;
+    const ids = (results: { data?: { recordsChanged: { documents: unknown[] } } | null }[]) =>
+      results.flatMap((r) => (r.data?.recordsChanged.documents ?? []) as Doc[]).map((doc) => doc.id);
+    const streams = Array.from({ length: subscribers }, () =>
+      collect(t.ws(d.token), RecordsChangedDocument, { collections: ["tasks"], checkpoint: null }, { until: (r) => ids(r as never).length >= 4, timeoutMs: 20_000 }),
+    );
+    // Every stream has joined the feed once the feed exists and a first change reaches all of them.
+    const deadline = Date.now() + 10_000;
+    while ((await feeds.readsOf(d.tenantId)) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 500));
+    const before = await feeds.readsOf(d.tenantId);
+    for (const id of ["f1", "f2", "f3"]) {
+      await pushD(id);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    const reads = (await feeds.readsOf(d.tenantId)) - before;
+    // One read per pushed batch (plus at most a timer re-read or two), however many streams: not one per stream.
+    expect(reads).toBeGreaterThanOrEqual(3);
+    expect(reads).toBeLessThanOrEqual(3 + 2);
+    await pushD("f4");
+    for (const results of await Promise.all(streams)) expect(ids(results as never)).toEqual(["f1", "f2", "f3", "f4"]);
+    // All streams ended: the feed is gone without waiting for another change.
+    const gone = Date.now() + 3_000;
+    while ((await feeds.readsOf(d.tenantId)) !== 0 && Date.now() < gone) await new Promise((r) => setTimeout(r, 50));
+    expect(await feeds.readsOf(d.tenantId)).toBe(0);
+  }, 60_000);
 });

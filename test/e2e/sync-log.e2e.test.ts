@@ -11,11 +11,13 @@ import {
   LoginDocument,
   PushChangesDocument,
   SyncLogProgressDocument,
+  SyncLogPullDocument,
   SyncLogRunDocument,
   SyncLogRunsDocument,
   SyncLogRunsUpdatedDocument,
   SyncLogStartRunDocument,
   SyncLogStatsDocument,
+  SyncRunUpdatedDocument,
   type SyncLogListFieldsFragment,
   type SyncLogRunFieldsFragment,
   type SyncLogRunsUpdatedSubscription,
@@ -24,7 +26,9 @@ import {
   type SyncRunProgressInput,
   type StartSyncRunInput,
 } from "../__generated__/graphql.js";
-import { startTestStack, type TenantLogin, type TestStack } from "../harness/stack.js";
+import { MemoryPubSub } from "../../kernel/pubsub/index.js";
+import { runChannel, tenantRunsChannel } from "../../subgraphs/sync/sync-log/sync-run.service.js";
+import { redisUrlOrFail, startTestStack, type TenantLogin, type TestStack } from "../harness/stack.js";
 import { codesOf, Feed, waitUntil } from "./e2e-helpers.js";
 
 /** A run as lists return it. */
@@ -516,6 +520,44 @@ describe("sync log", () => {
     });
   });
 
+  describe("pull log", () => {
+    it("pulls through the gateway are logged off the pull path: one PULL run per actor, device and window, counts summed, announced live", async () => {
+      const p = await t.tenant("log-pulls");
+      ok(await t.request(CreateCollectionDocument, { input: { name: "tasks" } }, p.token));
+      const rows = Array.from({ length: 5 }, (_, i) => ({ newDocumentState: { id: `t${i}`, title: `task ${i}` } }));
+      ok(await t.request(PushChangesDocument, { input: { collection: "tasks", rows } }, p.token));
+      const feed = new Feed(t.ws(p.token), SyncLogRunsUpdatedDocument, {});
+      const marker = await start(p.token, { kind: "PULL", clientId: "marker" });
+      expect((await feed.nth(1)).data?.syncRunsUpdated?.id).toBe(marker.id);
+      const pull = async (clientId: string, limit: number) => ok(await t.request(SyncLogPullDocument, { collections: ["tasks"], clientId, limit }, p.token)).pullChanges.documents.length;
+      let one = 0;
+      for (let i = 0; i < 4; i++) one += await pull("reader-1", 2);
+      let two = 0;
+      for (let i = 0; i < 2; i++) two += await pull("reader-2", 5);
+      expect([one, two]).toEqual([8, 10]);
+
+      const logged = async (clientId: string) => ok(await list(p.token, { filter: { kind: "PULL", clientId } })).syncRuns.nodes;
+      const sum = (runs: Run[], f: (r: Run) => number) => runs.reduce((n, r) => n + f(r), 0);
+      // Written within the flush interval (about 2 s), not by the pulls themselves.
+      await waitUntil(async () => sum(await logged("reader-1"), (r) => r.processed) === 8 && sum(await logged("reader-2"), (r) => r.processed) === 10, "the pull log to flush", 10_000, 100);
+      for (const [clientId, pulls] of [["reader-1", 4], ["reader-2", 2]] as const) {
+        const runs = await logged(clientId);
+        // One run per window: at most two if the pulls straddled a flush.
+        expect(runs.length).toBeGreaterThanOrEqual(1);
+        expect(runs.length).toBeLessThanOrEqual(2);
+        expect(sum(runs, (r) => Number((r.parameters as { pulls: number }).pulls))).toBe(pulls);
+        for (const r of runs) {
+          expect(r).toMatchObject({ kind: "PULL", status: "SUCCEEDED", actorType: "USER", triggeredBy: { id: p.userId }, clientId, collections: ["tasks"] });
+          expect(r.durationMs).toEqual(expect.any(Number));
+        }
+      }
+      // Each written run was announced on the tenant's stream.
+      const pullRuns = [...(await logged("reader-1")), ...(await logged("reader-2"))].map((r) => r.id);
+      await waitUntil(() => pullRuns.every((id) => feed.results.some((r) => r.data?.syncRunsUpdated?.id === id)), "the pull runs on syncRunsUpdated");
+      await feed.close();
+    });
+  });
+
   describe("syncRunsUpdated", () => {
     it("sends the tenant's active runs first, then every change, and never another tenant's runs", async () => {
       const live = await t.tenant("log-live");
@@ -585,6 +627,26 @@ describe("sync log", () => {
       await late.close();
     });
 
+    it("unsubscribing ends the stream in the sync service at once, even while the tenant is idle", async () => {
+      const idle = await t.tenant("log-live-idle");
+      const pubsub = t.stack.pubsub as MemoryPubSub;
+      expect(pubsub).toBeInstanceOf(MemoryPubSub);
+      const channel = tenantRunsChannel(idle.tenantId);
+      const active = await start(idle.token, { kind: "PULL", clientId: "only" });
+      const feed = new Feed(t.ws(idle.token), SyncLogRunsUpdatedDocument, {});
+      expect((await feed.nth(1)).data?.syncRunsUpdated?.id).toBe(active.id);
+      expect(pubsub.subscriberCount(channel)).toBe(1);
+      await feed.close();
+      // No event will come in this tenant: the stream must not wait for one to notice it was closed.
+      await waitUntil(() => pubsub.subscriberCount(channel) === 0, "the sync service to drop the subscription", 2_000);
+      // The same for one run's stream (syncRunUpdated) on a run that does not change.
+      const one = new Feed(t.ws(idle.token), SyncRunUpdatedDocument, { id: active.id });
+      expect((await one.nth(1)).data?.syncRunUpdated.status).toBe("QUEUED");
+      expect(pubsub.subscriberCount(runChannel(active.id))).toBe(1);
+      await one.close();
+      await waitUntil(() => pubsub.subscriberCount(runChannel(active.id)) === 0, "the sync service to drop the run subscription", 2_000);
+    });
+
     it("runs logged by pushes reach the stream (SyncRunService.announce after the push commits)", async () => {
       const live = await t.tenant("log-live-push");
       ok(await t.request(CreateCollectionDocument, { input: { name: "tasks" } }, live.token));
@@ -599,5 +661,40 @@ describe("sync log", () => {
       expect(logged.map((r) => r.id)).toEqual([pushed!.id]);
       await feed.close();
     });
+  });
+});
+
+describe("syncRunsUpdated over Redis pub/sub", () => {
+  // Skipped without REDIS_URL locally, failed (by redisUrlOrFail) with CI=true.
+  const enabled = !!process.env.REDIS_URL || process.env.CI === "true";
+  const test = enabled ? it : it.skip;
+  let t: TestStack;
+  beforeAll(async () => {
+    if (!enabled) return;
+    redisUrlOrFail();
+    t = await startTestStack({ pubsub: "redis" });
+  });
+  afterAll(async () => {
+    await t?.stop();
+  });
+
+  test("active runs first, then changes, per tenant", async () => {
+    const x = await t.tenant("log-redis-x");
+    const y = await t.tenant("log-redis-y");
+    const run = async (who: TenantLogin, clientId: string) => ok(await t.request(SyncLogStartRunDocument, { input: { kind: "PULL", clientId } }, who.token)).startSyncRun;
+    const active = await run(x, "x-1");
+    const feedX = new Feed(t.ws(x.token), SyncLogRunsUpdatedDocument, {});
+    const feedY = new Feed(t.ws(y.token), SyncLogRunsUpdatedDocument, {});
+    expect((await feedX.nth(1)).data?.syncRunsUpdated).toMatchObject({ id: active.id, status: "QUEUED" });
+    const ofY = await run(y, "y-1");
+    expect((await feedY.nth(1)).data?.syncRunsUpdated).toMatchObject({ id: ofY.id, status: "QUEUED" });
+    ok(await t.request(SyncLogProgressDocument, { id: active.id, input: { status: "RUNNING", processed: 4 } }, x.token));
+    expect((await feedX.nth(2)).data?.syncRunsUpdated).toMatchObject({ id: active.id, status: "RUNNING", processed: 4 });
+    const next = await run(x, "x-2");
+    expect((await feedX.nth(3)).data?.syncRunsUpdated).toMatchObject({ id: next.id, status: "QUEUED" });
+    expect(feedX.results.map((r) => r.data?.syncRunsUpdated?.id)).not.toContain(ofY.id);
+    expect(feedY.results.map((r) => r.data?.syncRunsUpdated?.id)).toEqual([ofY.id]);
+    await feedX.close();
+    await feedY.close();
   });
 });

@@ -17,6 +17,8 @@ export interface StreamBatch {
   checkpoint: string;
 }
 
+const AsyncGeneratorReturn = Object.getPrototypeOf(async function* () {}).prototype.return as (this: AsyncGenerator, value: never) => Promise<IteratorResult<unknown>>;
+
 /** Changes read per feed query and per catch-up page. */
 const FEED_BATCH = 1000;
 const CATCH_UP_PAGE = 500;
@@ -29,6 +31,7 @@ const MAX_QUEUED_BATCHES = 64;
 class Stream {
   queue: StreamBatch[] = [];
   joined = false;
+  closed = false;
   error: unknown = null;
   wake: (() => void) | null = null;
 
@@ -150,6 +153,7 @@ class TenantFeed {
 /** The feeds of this process, one per tenant with open streams. */
 export class ChangeFeeds {
   private readonly feeds = new Map<string, Promise<TenantFeed>>();
+  private readonly streams = new Set<Stream>();
   readonly sql: Sql;
 
   constructor(
@@ -219,12 +223,14 @@ export class ChangeFeeds {
     const stream = new Stream(caller, metas, new Set(names), fromNow ? await this.recentStart(tenantId) : after);
     const records = this.records;
     const release = () => {
+      this.streams.delete(stream);
       feed.leave(stream);
       return this.release(feed);
     };
-    return (async function* () {
+    const generator = (async function* () {
       try {
         for (;;) {
+          if (stream.closed) return;
           const next = stream.queue.shift();
           if (next) {
             yield next;
@@ -248,5 +254,29 @@ export class ChangeFeeds {
         await release();
       }
     })();
+    this.streams.add(stream);
+    const streams = this.streams;
+    // A generator's return() waits for the step in progress, and an idle stream waits for a change that may never
+    // come: closing wakes it first, so an unsubscribed stream releases its feed at once.
+    return Object.assign(generator, {
+      return: (value?: unknown) => {
+        stream.closed = true;
+        streams.delete(stream);
+        stream.wake?.();
+        return AsyncGeneratorReturn.call(generator, value as never);
+      },
+    });
+  }
+
+  /** Ends every stream and feed (the subgraph is stopping). */
+  async stop(): Promise<void> {
+    for (const stream of this.streams) {
+      stream.closed = true;
+      stream.wake?.();
+    }
+    this.streams.clear();
+    const feeds = await Promise.allSettled([...this.feeds.values()]);
+    this.feeds.clear();
+    await Promise.all(feeds.map((f) => (f.status === "fulfilled" ? f.value.stop() : undefined)));
   }
 }

@@ -61,7 +61,7 @@ export async function lockTenantSequence(run: Sql, tenantId: string): Promise<vo
 export async function loadForUpdate(run: Sql, tenantId: string, collection: string, ids: string[]): Promise<Map<string, StoredRecord>> {
   if (!ids.length) return new Map();
   const rows = await run(
-    "select id, data, deleted, version from sync.record where tenant_id = ? and collection = ? and id in (select jsonb_array_elements_text(?::jsonb)) for update",
+    "select id, data, deleted, version from sync.record where tenant_id = ? and collection = ? and id = any(array(select jsonb_array_elements_text(?::jsonb))) for update",
     [tenantId, collection, JSON.stringify(ids)],
   );
   return new Map(rows.map((r) => [r.id as string, { id: r.id, data: parseJson(r.data), deleted: r.deleted, version: r.version }]));

@@ -62,7 +62,7 @@ export const writeActorOf = (caller: Caller): WriteOrigin["actorType"] => (calle
  * grants (asked of the tenants service): push and pull need canPush / canPull, and row filters apply to every record.
  */
 export class RecordsService {
-  private readonly validators = new Map<string, { schema: unknown; validate: ValidateFunction }>();
+  private readonly validators = new Map<string, { schema: string; validate: ValidateFunction }>();
 
   constructor(
     readonly orm: MikroORM,
@@ -110,10 +110,13 @@ export class RecordsService {
 
   validatorFor(collection: Collection): ValidateFunction | null {
     if (!collection.jsonSchema) return null;
+    // Each request loads a fresh Collection: compare the schema's text, not the object, and compile once per version.
+    const text = JSON.stringify(collection.jsonSchema);
     const cached = this.validators.get(collection.id);
-    if (cached && cached.schema === collection.jsonSchema) return cached.validate;
-    const validate = compileSchema(collection.jsonSchema);
-    this.validators.set(collection.id, { schema: collection.jsonSchema, validate });
+    if (cached && cached.schema === text) return cached.validate;
+    const validate = compileSchema(collection.jsonSchema, false);
+    if (this.validators.size > 5_000) this.validators.clear();
+    this.validators.set(collection.id, { schema: text, validate });
     return validate;
   }
 
@@ -348,7 +351,7 @@ export class RecordsService {
     const batch = filtered ? Math.min(MAX_PULL_LIMIT, limit * 2) : limit;
     read: for (;;) {
       const rows = (await run(
-        `select collection, id, data, deleted, seq from sync.record where tenant_id = ? and collection in (select jsonb_array_elements_text(?::jsonb)) and seq > ?::bigint order by seq limit ?`,
+        `select collection, id, data, deleted, seq from sync.record where tenant_id = ? and collection = any(array(select jsonb_array_elements_text(?::jsonb))) and seq > ?::bigint order by seq limit ?`,
         [tenantId, JSON.stringify(names), cursor.toString(), batch + 1],
       )) as ChangedRow[];
       const more = rows.length > batch;
@@ -372,7 +375,7 @@ export class RecordsService {
     }
     if (after > 0n) {
       const [{ horizon }] = (await run(
-        "select coalesce(max(purged_through_seq), 0) as horizon from sync.collection where tenant_id = ? and name in (select jsonb_array_elements_text(?::jsonb))",
+        "select coalesce(max(purged_through_seq), 0) as horizon from sync.collection where tenant_id = ? and name = any(array(select jsonb_array_elements_text(?::jsonb)))",
         [tenantId, JSON.stringify(names)],
       )) as { horizon: string }[];
       if (after < BigInt(horizon)) throw RecordErrors.checkpointExpired("deletions older than this checkpoint have been purged");
@@ -441,7 +444,7 @@ export class RecordsService {
             [c.tenant_id, c.name, cutoff],
           )) as { id: string; seq: string }[];
           if (!gone.length) return 0;
-          await run("delete from sync.record_history where tenant_id = ? and collection = ? and record_id in (select jsonb_array_elements_text(?::jsonb))", [
+          await run("delete from sync.record_history where tenant_id = ? and collection = ? and record_id = any(array(select jsonb_array_elements_text(?::jsonb)))", [
             c.tenant_id,
             c.name,
             JSON.stringify(gone.map((g) => g.id)),
@@ -500,8 +503,9 @@ async function touchClient(run: Sql, tenantId: string, clientId: string, userId:
  * Each collection's schema compiles in its own Ajv instance: no `$id` can collide with, or `$ref` reach, another
  * tenant's schema.
  */
-function compileSchema(schema: Record<string, unknown>): ValidateFunction {
-  return addFormats(new Ajv2020({ allErrors: false, strict: false })).compile(schema);
+function compileSchema(schema: Record<string, unknown>, validateSchema = true): ValidateFunction {
+  // validateSchema: false for schemas already checked when their collection was created (skips the meta-schema).
+  return addFormats(new Ajv2020({ allErrors: false, strict: false, validateSchema })).compile(schema);
 }
 
 /** Keywords refused in tenant schemas: user-supplied regular expressions (ReDoS) and cross-schema references. */

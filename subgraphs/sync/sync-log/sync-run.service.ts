@@ -270,7 +270,7 @@ export class SyncRunService {
    * The current state of a run, then its state after each change, until it finishes. Pub/sub only wakes the
    * stream: every emission is read from the database, so a lost message delays an update but never loses it.
    */
-  async watch(principal: Principal, id: string): Promise<AsyncGenerator<SyncRun>> {
+  async watch(principal: Principal, id: string): Promise<AsyncIterableIterator<SyncRun>> {
     const load = () => forkForTenant(this.orm, principal.tenantId).findOne(SyncRun, { id });
     // Subscribe before the first read so no change between the two is missed.
     const events = await this.pubsub.subscribe<RunUpdated>(runChannel(id));
@@ -285,7 +285,7 @@ export class SyncRunService {
       await events.return?.();
       throw SyncRunErrors.notFound(id);
     }
-    return (async function* () {
+    const stream = (async function* () {
       try {
         let last = first;
         yield last;
@@ -303,6 +303,10 @@ export class SyncRunService {
         await events.return?.();
       }
     })();
+    // Ending the pub/sub subscription ends the wait for the next event at once.
+    return interruptible(stream, async () => {
+      await events.return?.();
+    });
   }
 
   /**
@@ -311,7 +315,7 @@ export class SyncRunService {
    * Wake-ups are coalesced (one read for a burst); the active runs already sent are re-read every
    * {@link RUNS_STREAM_POLL_MS}, so a lost wake-up delays their next state but never hides a finished run.
    */
-  async watchAll(principal: Principal, pollMs = RUNS_STREAM_POLL_MS): Promise<AsyncGenerator<SyncRun>> {
+  async watchAll(principal: Principal, pollMs = RUNS_STREAM_POLL_MS): Promise<AsyncIterableIterator<SyncRun>> {
     const tenantId = principal.tenantId;
     const em = () => forkForTenant(this.orm, tenantId);
     // Subscribe before the first read so no change between the two is missed.
@@ -323,7 +327,7 @@ export class SyncRunService {
       await events.return?.();
       throw err;
     }
-    const signal: { pending: Set<string>; wake: (() => void) | null; ended: boolean } = { pending: new Set(), wake: null, ended: false };
+    const signal: { pending: Set<string>; wake: (() => void) | null; ended: boolean; closed: boolean } = { pending: new Set(), wake: null, ended: false, closed: false };
     void (async () => {
       try {
         for await (const event of events) {
@@ -348,7 +352,7 @@ export class SyncRunService {
       for (const [id, s] of sent) if (s.finishedAt !== null && s.finishedAt < cutoff) sent.delete(id);
     };
 
-    return (async function* () {
+    const stream = (async function* () {
       let timer: NodeJS.Timeout | undefined;
       let lastPoll = Date.now();
       try {
@@ -365,7 +369,7 @@ export class SyncRunService {
             signal.wake = null;
             clearTimeout(timer);
           }
-          if (signal.ended && !signal.pending.size) return;
+          if (signal.closed || (signal.ended && !signal.pending.size)) return;
           const ids = new Set(signal.pending);
           signal.pending.clear();
           if (Date.now() - lastPoll >= pollMs) {
@@ -389,7 +393,33 @@ export class SyncRunService {
         await events.return?.();
       }
     })();
+    return interruptible(stream, async () => {
+      signal.closed = true;
+      signal.wake?.();
+      await events.return?.();
+    });
   }
+}
+
+/**
+ * The stream with a `return()` that also interrupts what the generator is waiting for. A native async generator
+ * only handles `return()` at its next `yield`: a subscriber leaving an idle stream would otherwise keep its pub/sub
+ * subscription (and timers) until the next event.
+ */
+function interruptible<T>(gen: AsyncGenerator<T>, interrupt: () => Promise<void>): AsyncIterableIterator<T> {
+  const wrapped: AsyncIterableIterator<T> = {
+    next: () => gen.next(),
+    return: async (value?: unknown) => {
+      await interrupt();
+      return gen.return(value);
+    },
+    throw: async (err?: unknown) => {
+      await interrupt();
+      return gen.throw(err);
+    },
+    [Symbol.asyncIterator]: () => wrapped,
+  };
+  return wrapped;
 }
 
 /** What a subscriber can see change in a run (updatedAt alone misses two changes in one millisecond). */
