@@ -164,16 +164,31 @@ describe("PullLog", () => {
     }
   });
 
-  it("logging is O(1) and never waits for the database: 100,000 pulls buffer in a few µs each", async () => {
+  it("logging never touches the database on the pull path: 100,000 pulls buffer in memory, a few µs each", async () => {
     const pulls = make();
     const users = Array.from({ length: 20 }, () => principal(tenant));
+    const conn = orm.em.getConnection();
+    const execute = conn.execute;
+    let queries = 0;
+    conn.execute = ((...args: Parameters<typeof execute>) => {
+      queries++;
+      return execute.apply(conn, args);
+    }) as typeof execute;
     const started = performance.now();
-    for (let i = 0; i < 100_000; i++) pulls.logPull({ principal: users[i % 20]!, clientId: `d${Math.floor(i / 20) % 5}`, collections: ["notes", "tasks"], documents: 3, durationMs: 2 });
+    try {
+      for (let i = 0; i < 100_000; i++) {
+        const returned: unknown = pulls.logPull({ principal: users[i % 20]!, clientId: `d${Math.floor(i / 20) % 5}`, collections: ["notes", "tasks"], documents: 3, durationMs: 2 });
+        if (returned !== undefined) throw new Error("logPull must not hand the caller anything to wait for");
+      }
+    } finally {
+      conn.execute = execute;
+    }
     const elapsed = performance.now() - started;
     // eslint-disable-next-line no-console
     console.log(`pull log: 100,000 logPull calls in ${elapsed.toFixed(1)} ms (${((elapsed * 1000) / 100_000).toFixed(2)} µs each)`);
-    // 20 µs a pull at most (a pull itself is a database round trip of a millisecond or more).
-    expect(elapsed).toBeLessThan(2_000);
+    expect(queries).toBe(0);
+    // A generous bound (100 µs a pull, on a loaded machine); the figure above is what it really costs.
+    expect(elapsed).toBeLessThan(10_000);
     expect(pulls.size).toBe(100);
     const flushStart = performance.now();
     await pulls.flush();
