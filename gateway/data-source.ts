@@ -14,6 +14,11 @@ export interface ForwardedContext {
 
 /** Fetches from a subgraph, forwarding the caller's token (every subgraph verifies it itself) and the request id. */
 export class ForwardingDataSource extends RemoteGraphQLDataSource<ForwardedContext & Record<string, unknown>> {
+  /** Node's own fetch (undici, pooled keep-alive connections) instead of Apollo's default make-fetch-happen layers. */
+  constructor(config: ConstructorParameters<typeof RemoteGraphQLDataSource>[0]) {
+    super({ fetcher: globalThis.fetch as never, ...config });
+  }
+
   override willSendRequest({ request, context }: Parameters<RemoteGraphQLDataSource["willSendRequest"] & {}>[0]): void {
     const ctx = context as Partial<ForwardedContext>;
     if (ctx.authorization) request.http?.headers.set("authorization", ctx.authorization);

@@ -75,6 +75,8 @@ export async function startGateway(config: GatewayConfig, deps: { logger: Logger
     // Change streams are never shared: recordsChanged reads from each subscriber's own checkpoint, and a late joiner
     // of syncRunsUpdated needs every active run first, not the stream's latest event.
     shareable: (field) => field !== "recordsChanged" && field !== "syncRunsUpdated",
+    // A record stream whose upstream reconnects continues from the last batch it forwarded (no replay, no gap).
+    resumable: (field) => (field === "recordsChanged" ? { argument: "checkpoint", field: "checkpoint", type: "String" } : undefined),
   });
   // Registered before Apollo starts the gateway, so the first load is seen.
   gateway.onSchemaLoadOrUpdate(({ coreSupergraphSdl }) => subscriptions.load(coreSupergraphSdl));

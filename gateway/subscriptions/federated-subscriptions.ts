@@ -13,7 +13,12 @@
 import {
   GraphQLError,
   Kind,
+  parse,
   print,
+  valueFromASTUntyped,
+  type FieldNode,
+  type VariableDefinitionNode,
+  type VariableNode,
   type OperationDefinitionNode,
   type DocumentNode,
   type ExecutionArgs,
@@ -65,6 +70,19 @@ export interface FederatedSubscriptionsOptions {
    * must not be shared. Default: every field.
    */
   shareable?(rootField: string): boolean;
+  /**
+   * Change streams the gateway can resume without duplicates when their upstream socket reconnects: the upstream
+   * operation's `argument` (e.g. `checkpoint`) is then re-sent as the `field` (e.g. `checkpoint`) of the last event
+   * forwarded, instead of the value the client started with (which would replay what it already has).
+   */
+  resumable?(rootField: string): ResumeSpec | undefined;
+}
+
+/** How a change stream resumes: which argument takes which field of the latest event, and the argument's type. */
+export interface ResumeSpec {
+  argument: string;
+  field: string;
+  type: string;
 }
 
 /** Counters for health and metrics. */
@@ -179,7 +197,7 @@ export class FederatedSubscriptions {
     ]);
     let upstream = this.upstreams.get(key);
     if (!upstream) {
-      const started = this.startUpstream(key, loaded, args.document, query, operationName, args.variableValues ?? {}, ctx);
+      const started = this.startUpstream(key, loaded, args.document, query, operationName, args.variableValues ?? {}, ctx, rootField);
       if (!(started instanceof Upstream)) return started;
       upstream = started;
     }
@@ -222,6 +240,7 @@ export class FederatedSubscriptions {
     operationName: string | undefined,
     variables: Record<string, unknown>,
     ctx: SubscriptionContext,
+    rootField: string | undefined,
   ): Upstream | ExecutionResult {
     let plan: QueryPlan;
     let operationContext: OperationContext;
@@ -264,6 +283,7 @@ export class FederatedSubscriptions {
       query,
       operationName,
       variables,
+      resume: rootField ? this.opts.resumable?.(rootField) : undefined,
       context: ctx,
       lease,
       onStop: (u) => {
@@ -301,6 +321,7 @@ interface UpstreamInit {
   query: string;
   operationName?: string;
   variables: Record<string, unknown>;
+  resume?: ResumeSpec;
   /** Context of the subscriber that opened the upstream; same authorization and tenant as every other sharer. */
   context: SubscriptionContext;
   lease: UpstreamLease;
@@ -324,6 +345,7 @@ class Upstream {
   private last?: ExecutionResult;
   private stopped = false;
   private done?: Promise<void>;
+  private resumeFrom?: (event: FormattedExecutionResult) => void;
 
   constructor(private readonly init: UpstreamInit) {
     this.log = init.log;
@@ -354,8 +376,21 @@ class Upstream {
     for (const name of primary.variableUsages ?? []) {
       if (Object.hasOwn(variables, name)) upstreamVariables[name] = variables[name];
     }
+    let query = primary.operation;
+    if (this.init.resume) {
+      const resumable = resumableOperation(query, this.init.resume, upstreamVariables);
+      if (resumable) {
+        query = resumable.query;
+        // graphql-ws re-sends this very payload object when it resubscribes after a reconnect: keeping its resume
+        // variable at the latest event's position makes the retry continue where the stream was, not replay it.
+        this.resumeFrom = (event) => {
+          const value = (event.data?.[resumable.responseKey] as Record<string, unknown> | null | undefined)?.[RESUME_ALIAS];
+          if (value !== undefined && value !== null) upstreamVariables[resumable.variable] = value;
+        };
+      }
+    }
     this.source = this.init.lease.client.iterate({
-      query: primary.operation,
+      query,
       variables: upstreamVariables,
       operationName: primary.operationName,
     });
@@ -385,6 +420,7 @@ class Upstream {
     try {
       for await (const event of source) {
         if (this.stopped) break;
+        this.resumeFrom?.(event);
         let result: ExecutionResult;
         try {
           result = await this.resolve(event);
@@ -494,4 +530,53 @@ function rootFieldOf(args: ExecutionArgs): string | undefined {
   );
   const first = op?.selectionSet.selections[0];
   return first?.kind === Kind.FIELD ? first.name.value : undefined;
+}
+
+const RESUME_VARIABLE = "tributaryResumeFrom";
+const RESUME_ALIAS = "tributaryResumeFrom";
+
+/**
+ * Rewrites an upstream subscription so it can resume: the root field's `spec.argument` is passed as a variable (the
+ * client's own, or {@link RESUME_VARIABLE} initialised with its literal), and each event carries `spec.field` under
+ * {@link RESUME_ALIAS}. Returns the variable to update, or undefined when the operation has no root field.
+ */
+export function resumableOperation(
+  operation: string,
+  spec: ResumeSpec,
+  variables: Record<string, unknown>,
+): { query: string; responseKey: string; variable: string } | undefined {
+  const doc = parse(operation);
+  const op = doc.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+  const root = op?.selectionSet.selections[0];
+  if (!op || !root || root.kind !== Kind.FIELD) return undefined;
+  const given = root.arguments?.find((a) => a.name.value === spec.argument);
+  // An argument passed as a variable keeps it (its value is updated in place); a literal or absent one gets ours.
+  const existing = given?.value.kind === Kind.VARIABLE ? given.value.name.value : undefined;
+  const name = existing ?? RESUME_VARIABLE;
+  if (!existing) variables[name] = given ? valueFromASTUntyped(given.value) : null;
+  const variable: VariableNode = { kind: Kind.VARIABLE, name: { kind: Kind.NAME, value: name } };
+  const field: FieldNode = {
+    ...root,
+    arguments: [...(root.arguments ?? []).filter((a) => a.name.value !== spec.argument), { kind: Kind.ARGUMENT, name: { kind: Kind.NAME, value: spec.argument }, value: variable }],
+    selectionSet: root.selectionSet && {
+      ...root.selectionSet,
+      selections: [
+        ...root.selectionSet.selections,
+        { kind: Kind.FIELD, alias: { kind: Kind.NAME, value: RESUME_ALIAS }, name: { kind: Kind.NAME, value: spec.field } },
+      ],
+    },
+  };
+  const definitions: VariableDefinitionNode[] = existing
+    ? []
+    : [{ kind: Kind.VARIABLE_DEFINITION, variable, type: { kind: Kind.NAMED_TYPE, name: { kind: Kind.NAME, value: spec.type } } }];
+  const rewritten: OperationDefinitionNode = {
+    ...op,
+    variableDefinitions: [...(op.variableDefinitions ?? []), ...definitions],
+    selectionSet: { ...op.selectionSet, selections: [field, ...op.selectionSet.selections.slice(1)] },
+  };
+  return {
+    query: print({ ...doc, definitions: doc.definitions.map((d) => (d === op ? rewritten : d)) }),
+    responseKey: root.alias?.value ?? root.name.value,
+    variable: name,
+  };
 }

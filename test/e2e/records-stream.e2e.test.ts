@@ -176,7 +176,7 @@ class Writer {
     const mutationId = `${this.name}-m${this.seq++}`;
     const deadline = Date.now() + attemptsTimeoutMs;
     for (let attempt = 0; ; attempt++) {
-      const url = urls[attempt % urls.length]!;
+      const url = urls[(this.seq + attempt) % urls.length]!; // pushes alternate between the gateways; so do retries
       const res = await gql(url, PushChangesDocument, { input: { collection: COLLECTION, clientId: this.name, mutationId, rows } }, this.token);
       const answer = res.data?.pushChanges;
       if (answer) {
@@ -373,13 +373,13 @@ const enabled = !!process.env.REDIS_URL || process.env.CI === "true";
     syncB = await startSyncProcess(t, { port });
     // The gateway either reconnects upstream on its own or ends the stream; in the second case the client resumes.
     let resumed = 0;
+    const endings: string[] = [];
     const resumeIfEnded = () => {
       if (!sub.ended) return;
       endings.push(describeEnd(sub.error));
       resumed++;
       sub.connect(gatewayB.wsUrl);
     };
-    const endings: string[] = [];
     const deadline = Date.now() + 20_000;
     const seen = sub.documents;
     while (Date.now() < deadline && sub.documents < seen + 10) {

@@ -215,6 +215,8 @@ export interface ChildService {
   output(): string;
   /** Sends `signal` (SIGKILL: no cleanup at all, as in a crash) and waits for the exit. */
   kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Sends `signal` without waiting (SIGSTOP / SIGCONT to freeze and thaw the process); ignored once it has exited. */
+  signal(signal: NodeJS.Signals): void;
   /** Stops cleanly (SIGTERM; SIGKILL after 10 s). Idempotent. */
   stop(): Promise<void>;
 }
@@ -300,7 +302,10 @@ async function startChild(t: TestStack, kind: ChildService["kind"], config: unkn
   });
   let stopped: Promise<void> | undefined;
   const signalAndWait = async (signal: NodeJS.Signals) => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill(signal);
+      if (signal !== "SIGKILL") proc.kill("SIGCONT"); // a frozen process must run to act on the signal
+    }
     await exited;
   };
   const child: ChildService = {
@@ -313,6 +318,9 @@ async function startChild(t: TestStack, kind: ChildService["kind"], config: unkn
     output: () => output,
     async kill(signal = "SIGKILL") {
       await signalAndWait(signal);
+    },
+    signal(signal) {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
     },
     stop() {
       stopped ??= (async () => {

@@ -10,7 +10,7 @@ import type { Caller } from "./access.js";
 import { Collection } from "./collection.entity.js";
 import type { Doc, Sql } from "./record-writer.js";
 import { encodeCheckpoint, recordsChannel, rulesFor, STREAM_POLL_MS, type RecordsService } from "./records.service.js";
-import { viewOf, type ChangedRow } from "./visibility.js";
+import { CHANGED_ROW_COLUMNS, viewOf, type ChangedRow } from "./visibility.js";
 
 export interface StreamBatch {
   documents: Doc[];
@@ -117,7 +117,7 @@ class TenantFeed {
       this.again = false;
       for (;;) {
         const rows = (await this.feeds.sql(
-          "select collection, id, data, deleted, seq from sync.record where tenant_id = ? and seq > ?::bigint order by seq limit ?",
+          `select ${CHANGED_ROW_COLUMNS} from sync.record where tenant_id = ? and seq > ?::bigint order by seq limit ?`,
           [this.tenantId, this.head.toString(), FEED_BATCH],
         )) as ChangedRow[];
         this.reads++;
@@ -220,7 +220,7 @@ export class ChangeFeeds {
     const { names, after } = await this.records.preparePull(em, caller, collections, checkpoint, 1);
     const metas = await em.find(Collection, { name: { $in: names } });
     const feed = await this.acquire(tenantId);
-    const stream = new Stream(caller, metas, new Set(names), fromNow ? await this.recentStart(tenantId) : after);
+    const stream = new Stream(caller, metas, new Set(names), fromNow && !checkpoint ? await this.recentStart(tenantId) : after);
     const records = this.records;
     const release = () => {
       this.streams.delete(stream);

@@ -92,50 +92,78 @@ export function rollBack(state: Doc, changes: FieldChanges | null | undefined): 
   return out;
 }
 
+/** Reserves `count` consecutive seq values (the sequence row is already locked); returns the first. */
+async function reserveSeq(run: Sql, tenantId: string, count: number): Promise<bigint> {
+  const rows = await run("update sync.tenant_seq set value = value + ? where tenant_id = ? returning value", [count, tenantId]);
+  return BigInt(rows[0].value) - BigInt(count) + 1n;
+}
+
 /**
- * Writes `writes` (distinct ids, locks held) as the next versions: one seq each in order, history rows beside them.
- * Returns the seq of the last write.
+ * Inserts, with their history, the documents a client believes are new — in one statement, without reading first.
+ * Ids that already exist are left untouched and returned as not inserted, for the caller to settle as conflicts (their
+ * reserved seq values are simply skipped: pullers only need seq order, not contiguity).
+ */
+export async function insertNew(run: Sql, tenantId: string, collection: string, docs: { id: string; data: Doc }[], origin: WriteOrigin, now = new Date()): Promise<Set<string>> {
+  if (!docs.length) return new Set();
+  const first = await reserveSeq(run, tenantId, docs.length);
+  const rows = docs.map((d, i) => ({ id: d.id, data: d.data, seq: (first + BigInt(i)).toString() }));
+  const inserted = await run(
+    `with r as (select * from jsonb_to_recordset(?::jsonb) as r(id text, data jsonb, seq bigint)),
+          ins as (insert into sync.record (tenant_id, collection, id, data, deleted, version, seq, updated_at, origin_client_id, origin_user_id, origin_run_id)
+                  select ?::uuid, ?, r.id, r.data, false, 1, r.seq, ?::timestamptz, ?, ?::uuid, ?::uuid from r
+                  on conflict (tenant_id, collection, id) do nothing returning id, seq)
+     insert into sync.record_history (tenant_id, collection, record_id, version, seq, operation, changes, at, actor_type, actor_id, client_id, sync_run_id)
+     select ?::uuid, ?, ins.id, 1, ins.seq, 'CREATE', null, ?::timestamptz, ?, ?::uuid, ?, ?::uuid from ins returning record_id`,
+    [
+      JSON.stringify(rows),
+      tenantId,
+      collection,
+      now.toISOString(),
+      origin.clientId,
+      origin.actorId,
+      origin.runId,
+      tenantId,
+      collection,
+      now.toISOString(),
+      origin.actorType,
+      origin.actorId,
+      origin.clientId,
+      origin.runId,
+    ],
+  );
+  return new Set(inserted.map((r) => r.record_id as string));
+}
+
+/**
+ * Writes `writes` (distinct ids, locks held) as the next versions: one seq each in order, history rows beside them,
+ * in one statement. Returns the seq of the last write.
  */
 export async function applyWrites(run: Sql, tenantId: string, collection: string, writes: RecordWrite[], origin: WriteOrigin, now = new Date()): Promise<bigint> {
   if (!writes.length) return 0n;
-  const seqRows = await run(
-    "update sync.tenant_seq set value = value + ? where tenant_id = ? returning value",
-    [writes.length, tenantId],
-  );
-  const end = BigInt(seqRows[0].value);
-  const first = end - BigInt(writes.length) + 1n;
-  const records = writes.map((w, i) => ({
-    id: w.id,
-    data: w.data,
-    deleted: w.deleted,
-    version: (w.prev?.version ?? 0) + 1,
-    seq: (first + BigInt(i)).toString(),
-  }));
-  const history = writes.map((w, i) => {
+  const first = await reserveSeq(run, tenantId, writes.length);
+  const rows = writes.map((w, i) => {
     const operation = !w.prev ? RecordOperation.CREATE : w.deleted && !w.prev.deleted ? RecordOperation.DELETE : RecordOperation.UPDATE;
     return {
       id: w.id,
-      version: records[i].version,
-      seq: records[i].seq,
+      data: w.data,
+      deleted: w.deleted,
+      version: (w.prev?.version ?? 0) + 1,
+      seq: (first + BigInt(i)).toString(),
       op: operation,
       changes: w.prev ? diffFields(asDocument(w.prev), asDocument(w)) : null,
     };
   });
   const at = now.toISOString();
   await run(
-    `insert into sync.record (tenant_id, collection, id, data, deleted, version, seq, updated_at, origin_client_id, origin_user_id, origin_run_id)
-     select ?::uuid, ?, r.id, r.data, r.deleted, r.version, r.seq, ?::timestamptz, ?, ?::uuid, ?::uuid
-       from jsonb_to_recordset(?::jsonb) as r(id text, data jsonb, deleted boolean, version int, seq bigint)
-     on conflict (tenant_id, collection, id) do update set data = excluded.data, deleted = excluded.deleted, version = excluded.version,
-       seq = excluded.seq, updated_at = excluded.updated_at, origin_client_id = excluded.origin_client_id,
-       origin_user_id = excluded.origin_user_id, origin_run_id = excluded.origin_run_id`,
-    [tenantId, collection, at, origin.clientId, origin.actorId, origin.runId, JSON.stringify(records)],
+    `with r as (select * from jsonb_to_recordset(?::jsonb) as r(id text, data jsonb, deleted boolean, version int, seq bigint, op text, changes jsonb)),
+          up as (insert into sync.record (tenant_id, collection, id, data, deleted, version, seq, updated_at, origin_client_id, origin_user_id, origin_run_id)
+                 select ?::uuid, ?, r.id, r.data, r.deleted, r.version, r.seq, ?::timestamptz, ?, ?::uuid, ?::uuid from r
+                 on conflict (tenant_id, collection, id) do update set data = excluded.data, deleted = excluded.deleted, version = excluded.version,
+                   seq = excluded.seq, updated_at = excluded.updated_at, origin_client_id = excluded.origin_client_id,
+                   origin_user_id = excluded.origin_user_id, origin_run_id = excluded.origin_run_id)
+     insert into sync.record_history (tenant_id, collection, record_id, version, seq, operation, changes, at, actor_type, actor_id, client_id, sync_run_id)
+     select ?::uuid, ?, r.id, r.version, r.seq, r.op::sync.record_operation, r.changes, ?::timestamptz, ?, ?::uuid, ?, ?::uuid from r`,
+    [JSON.stringify(rows), tenantId, collection, at, origin.clientId, origin.actorId, origin.runId, tenantId, collection, at, origin.actorType, origin.actorId, origin.clientId, origin.runId],
   );
-  await run(
-    `insert into sync.record_history (tenant_id, collection, record_id, version, seq, operation, changes, at, actor_type, actor_id, client_id, sync_run_id)
-     select ?::uuid, ?, h.id, h.version, h.seq, h.op::sync.record_operation, h.changes, ?::timestamptz, ?, ?::uuid, ?, ?::uuid
-       from jsonb_to_recordset(?::jsonb) as h(id text, version int, seq bigint, op text, changes jsonb)`,
-    [tenantId, collection, at, origin.actorType, origin.actorId, origin.clientId, origin.runId, JSON.stringify(history)],
-  );
-  return end;
+  return first + BigInt(writes.length) - 1n;
 }

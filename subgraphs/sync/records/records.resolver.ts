@@ -91,7 +91,7 @@ export class RecordsResolver {
     @Arg("fromNow", () => Boolean, {
       defaultValue: false,
       description:
-        "Ignore the checkpoint and start with the changes of the last 30 s, then live (for clients that catch up with pullChanges themselves, like RxDB)",
+        "Without a checkpoint: start with the changes of the last 30 s instead of all, then live (for clients that catch up with pullChanges themselves, like RxDB)",
     })
     _fromNow: boolean,
     @Root() batch: RecordsBatch,

@@ -12,10 +12,10 @@ import { SyncRun, SyncRunKind, SyncRunStatus } from "../sync-log/sync-run.entity
 import { visibleUnder, type Caller, type CallerGrants, type GrantsDirectory } from "./access.js";
 import { Collection } from "./collection.entity.js";
 import { Conflict } from "./conflict.entity.js";
-import { applyWrites, asDocument, loadForUpdate, lockTenantSequence, sqlIn, type Doc, type RecordWrite, type Sql, type WriteOrigin } from "./record-writer.js";
+import { applyWrites, asDocument, insertNew, loadForUpdate, lockTenantSequence, sqlIn, type Doc, type RecordWrite, type Sql, type WriteOrigin } from "./record-writer.js";
 import { RecordErrors } from "./records.errors.js";
 import { ConflictStrategy, type CreateCollectionInput, type PullResult, type PushChangesInput, type PushResult, type RejectedRow } from "./records.types.js";
-import { viewOf, type ChangedRow, type ViewRules } from "./visibility.js";
+import { CHANGED_ROW_COLUMNS, viewOf, type ChangedRow, type ViewRules } from "./visibility.js";
 
 export const MAX_PUSH_ROWS = 500;
 export const MAX_PULL_LIMIT = 1000;
@@ -190,14 +190,24 @@ export class RecordsService {
         }
       }
       await lockTenantSequence(run, tenantId);
-      const current = await loadForUpdate(run, tenantId, collection.name, valid.map((v) => v.id));
+      // Rows the client believes are new are inserted straight away (the common case: ingest); only ids that turn
+      // out to exist, and rows based on a known state, are read and settled one by one.
+      const inserted = await insertNew(
+        run,
+        tenantId,
+        collection.name,
+        valid.filter((v) => v.assumed === null && !v.deleted).map((v) => ({ id: v.id, data: v.next })),
+        origin,
+      );
+      const rest = inserted.size ? valid.filter((v) => !inserted.has(v.id)) : valid;
+      const current = await loadForUpdate(run, tenantId, collection.name, rest.map((v) => v.id));
       const validate = this.validatorFor(collection);
 
       const conflicts: Doc[] = [];
       const manual: Conflict[] = [];
       const writes: RecordWrite[] = [];
       let unchanged = 0; // rows equal to the server's state: accepted, nothing to write
-      for (const v of valid) {
+      for (const v of rest) {
         const cur = current.get(v.id) ?? null;
         const curDoc = cur ? asDocument(cur) : null;
         // A record outside the caller's reach can be neither changed nor shown back to them.
@@ -250,7 +260,7 @@ export class RecordsService {
       const answer: PushResult = {
         conflicts,
         rejected,
-        applied: writes.length + unchanged,
+        applied: inserted.size + writes.length + unchanged,
         replayed: false,
         manualConflicts: manual.map((c) => c.id),
         syncRunId: runId,
@@ -267,7 +277,7 @@ export class RecordsService {
         collections: [collection.name],
         parameters: { strategy, rows: input.rows.length, ...(input.mutationId ? { mutationId: input.mutationId } : {}) },
         processed: input.rows.length,
-        created: writes.filter((w) => !w.prev && !w.deleted).length,
+        created: inserted.size + writes.filter((w) => !w.prev && !w.deleted).length,
         updated: writes.filter((w) => w.prev && !w.deleted).length,
         deleted: writes.filter((w) => w.deleted).length,
         conflicts: conflicts.length + manual.length,
@@ -351,7 +361,7 @@ export class RecordsService {
     const batch = filtered ? Math.min(MAX_PULL_LIMIT, limit * 2) : limit;
     read: for (;;) {
       const rows = (await run(
-        `select collection, id, data, deleted, seq from sync.record where tenant_id = ? and collection = any(array(select jsonb_array_elements_text(?::jsonb))) and seq > ?::bigint order by seq limit ?`,
+        `select ${CHANGED_ROW_COLUMNS} from sync.record where tenant_id = ? and collection = any(array(select jsonb_array_elements_text(?::jsonb))) and seq > ?::bigint order by seq limit ?`,
         [tenantId, JSON.stringify(names), cursor.toString(), batch + 1],
       )) as ChangedRow[];
       const more = rows.length > batch;

@@ -13,6 +13,12 @@ export interface ChangedRow {
   seq: string;
 }
 
+/**
+ * The columns {@link ChangedRow} needs, for `select ... from sync.record`. (Building the document in SQL, e.g.
+ * `(data || jsonb_build_object('_deleted', deleted))::text`, measured 2–3× slower per page than this.)
+ */
+export const CHANGED_ROW_COLUMNS = "collection, id, seq, data, deleted";
+
 export interface VisibleChange {
   collection: string;
   seq: bigint;
