@@ -28,6 +28,9 @@ let schema: GraphQLSchema;
 let operations: DocumentNode;
 const audit: AuditInput[] = [];
 const logger = pino({ level: "silent" });
+/** `grants.changed` announcements the resolvers publish (sync drops its cached grants on them). */
+const announced: unknown[] = [];
+const pubsub = { publish: async (topic: string, payload: unknown) => void (topic === "grants.changed" && announced.push(payload)) };
 
 const OPERATIONS_FILE = path.resolve(import.meta.dirname, "../../../test/operations/roles.graphql");
 
@@ -42,6 +45,7 @@ async function run(name: string, variables: Record<string, unknown> = {}, princi
     loaders: new LoaderRegistry(em),
     principal,
     audit: { record: async (_ctx: unknown, input: AuditInput) => void audit.push(input) },
+    pubsub,
   };
   const res = await execute({ schema, document, operationName: name, variableValues: variables, contextValue });
   return {
@@ -220,6 +224,7 @@ describe("managing roles and grants", () => {
     expect(audit).toEqual([
       expect.objectContaining({ action: "role.grant.set", targetId: created.id, metadata: { collection: "orders" }, changes: expect.objectContaining({ canPush: { before: null, after: true } }) }),
     ]);
+    expect(announced.at(-1)).toEqual({ tenantId });
 
     const rep = await member(tenantId, ["USER"]);
     audit.length = 0;
