@@ -1,3 +1,4 @@
+import { CompiledQuery } from "kysely";
 import { MikroORM, UniqueConstraintViolationException, type EntityManager, type Options } from "@mikro-orm/postgresql";
 import { ReflectMetadataProvider } from "@mikro-orm/decorators/legacy";
 import { Migrator } from "@mikro-orm/migrations";
@@ -91,4 +92,25 @@ export async function orConflict<T>(fn: () => Promise<T>, conflict: () => Error)
     if (err instanceof UniqueConstraintViolationException) throw conflict();
     throw err;
   }
+}
+
+/** Runs SQL with `?` placeholders and returns its rows. */
+export type Sql = (sql: string, params?: unknown[]) => Promise<any[]>;
+
+/**
+ * Raw SQL on `em`'s connection (inside its transaction, if any) with the values sent as bind parameters. MikroORM's
+ * own `execute` writes values into the SQL text; for statements carrying a whole batch as one JSON parameter that
+ * escaping and PostgreSQL's parsing of the literal cost more than the statement itself. `?` marks a parameter (the
+ * SQL must not contain `?` otherwise).
+ */
+export function boundSql(em: EntityManager): Sql {
+  const conn = em.getConnection();
+  const ctx = em.getTransactionContext<{ executeQuery: ReturnType<typeof conn.getClient>["executeQuery"] }>();
+  return async (sql, params = []) => {
+    let n = 0;
+    const text = sql.replace(/\?/g, () => `$${++n}`);
+    const values = params.map((p) => (p instanceof Date ? p.toISOString() : p));
+    const res = await (ctx ?? conn.getClient()).executeQuery(CompiledQuery.raw(text, values));
+    return res.rows as any[];
+  };
 }

@@ -5,6 +5,7 @@
 import type { MikroORM } from "@mikro-orm/postgresql";
 import type { Logger } from "pino";
 import type { PubSub } from "../../../kernel/pubsub/pubsub.js";
+import { boundSql } from "../../../kernel/db.js";
 import { forkForTenant } from "../../../kernel/tenancy.js";
 import type { Caller } from "./access.js";
 import { Collection } from "./collection.entity.js";
@@ -162,7 +163,7 @@ export class ChangeFeeds {
     readonly records: RecordsService,
     readonly logger: Logger,
   ) {
-    this.sql = (sql, params = []) => orm.em.getConnection().execute(sql, params, "all") as Promise<any[]>;
+    this.sql = boundSql(orm.em);
   }
 
   /** The tenant's last committed seq: every change up to it is visible (commit order is seq order). */

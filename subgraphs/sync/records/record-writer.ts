@@ -4,6 +4,7 @@
 // trips whatever its size.
 import equal from "fast-deep-equal";
 import type { EntityManager } from "@mikro-orm/postgresql";
+import { boundSql, type Sql } from "../../../kernel/db.js";
 import { RecordOperation, type FieldChanges } from "./history.entity.js";
 
 export type Doc = Record<string, unknown>;
@@ -17,7 +18,7 @@ export interface StoredRecord {
 }
 
 /** Runs SQL inside the current transaction. */
-export type Sql = (sql: string, params?: unknown[]) => Promise<any[]>;
+export type { Sql };
 
 /** Who and what wrote a change (kept on the record and in its history). */
 export interface WriteOrigin {
@@ -35,11 +36,9 @@ export interface RecordWrite {
   prev: StoredRecord | null;
 }
 
-/** A transaction's SQL runner. */
+/** A transaction's SQL runner (bind parameters). */
 export function sqlIn(tx: EntityManager): Sql {
-  const conn = tx.getConnection();
-  const ctx = tx.getTransactionContext();
-  return (sql, params = []) => conn.execute(sql, params, "all", ctx) as Promise<any[]>;
+  return boundSql(tx);
 }
 
 /** A document as clients see it: the stored body plus `_deleted`. */

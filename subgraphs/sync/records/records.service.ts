@@ -4,7 +4,7 @@ import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormatsImport from "ajv-formats";
 import equal from "fast-deep-equal";
 import type { Logger } from "pino";
-import { flushOrConflict } from "../../../kernel/db.js";
+import { boundSql, flushOrConflict } from "../../../kernel/db.js";
 import type { PubSub } from "../../../kernel/pubsub/pubsub.js";
 import { forkUnscoped } from "../../../kernel/tenancy.js";
 import { actorOf, withRunErrors } from "../sync-log/sync-run.actor.js";
@@ -352,7 +352,7 @@ export class RecordsService {
    * commits in between is always noticed.
    */
   async readChanges(em: EntityManager, tenantId: string, rules: ViewRules, names: string[], after: bigint, limit: number): Promise<ChangePage> {
-    const run: Sql = (sql, params = []) => em.getConnection().execute(sql, params, "all") as Promise<any[]>;
+    const run: Sql = boundSql(em);
     const filtered = [...rules.values()].some((r) => r.filters !== null);
     const items: ChangePage["items"] = [];
     let cursor = after;
