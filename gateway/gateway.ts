@@ -26,6 +26,8 @@ import { MemoryPubSub } from "../kernel/pubsub/memory.pubsub.js";
 import { RevocationList, httpSnapshot } from "../kernel/revocations.js";
 import { GatewayGuards, prepareWsOperation } from "./guards/guards.js";
 import { RATE_LIMIT_HEADER_NAMES } from "./guards/rate-limit.js";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 
 /** The gateway's per-request context. */
 export interface GatewayContext extends ForwardedContext {
@@ -169,6 +171,8 @@ export async function startGateway(config: GatewayConfig, deps: { logger: Logger
   await apollo.start();
 
   mountHealth(app, () => readiness(config, deps.pubsub));
+  // Audit CSV export (issue 6): streamed from the audit subgraph, same token (API keys exchanged) and rate limit.
+  app.get(AUDIT_EXPORT_PATH, (req, res) => void proxyAuditExport(req, res, { auditUrl: config.subgraphUrls.audit, identity, guards, logger }));
   app.use(
     "/graphql",
     cors<cors.CorsRequest>({ exposedHeaders: [REQUEST_ID_HEADER, ...RATE_LIMIT_HEADER_NAMES] }),
@@ -266,4 +270,67 @@ function withStatus(err: unknown, status: number): GraphQLError {
 
 function closeReason(err: unknown): string {
   return (err instanceof GraphQLError ? err.message : "Unauthorized").slice(0, 120);
+}
+
+// ---- Audit CSV export proxy (issue 6) --------------------------------------------------------------------------------
+
+const AUDIT_EXPORT_PATH = "/audit/export.csv";
+
+/**
+ * Forwards `GET /audit/export.csv` to the audit subgraph and streams its response back (no buffering; a client that
+ * goes away aborts the upstream request). The token is verified here first like on /graphql (API keys exchanged for
+ * the short-lived token, revocations checked, rate limit charged); the audit subgraph verifies it again.
+ */
+async function proxyAuditExport(
+  req: express.Request,
+  res: express.Response,
+  deps: { auditUrl: string; identity: GatewayIdentity; guards?: GatewayGuards; logger: Logger },
+): Promise<void> {
+  const requestId = normalizeRequestId(req.headers[REQUEST_ID_HEADER]);
+  res.setHeader(REQUEST_ID_HEADER, requestId);
+  const abort = new AbortController();
+  res.on("close", () => abort.abort());
+  try {
+    const authorization = req.headers.authorization || undefined;
+    let principal: Caller | undefined;
+    let forward = authorization;
+    if (authorization && deps.guards) {
+      try {
+        ({ caller: principal, forward } = await deps.identity.authenticate(authorization, { ip: deps.guards.clientIp(req), requestId }));
+      } catch (err) {
+        await deps.guards.chargeHttp(req, res);
+        throw err;
+      }
+    }
+    await deps.guards?.chargeHttp(req, res, principal);
+    const target = new URL(AUDIT_EXPORT_PATH, deps.auditUrl);
+    target.search = new URL(req.originalUrl, "http://gateway").search;
+    const headers: Record<string, string> = { [REQUEST_ID_HEADER]: requestId };
+    if (forward) headers.authorization = forward;
+    const upstream = await fetch(target, { headers, signal: abort.signal });
+    res.status(upstream.status);
+    for (const name of ["content-type", "content-disposition", "cache-control"]) {
+      const value = upstream.headers.get(name);
+      if (value) res.setHeader(name, value);
+    }
+    if (!upstream.body) return void res.end();
+    await pipeline(Readable.fromWeb(upstream.body as import("node:stream/web").ReadableStream), res);
+  } catch (err) {
+    if (abort.signal.aborted) return;
+    if (res.headersSent) {
+      deps.logger.warn({ err }, "audit export proxy cut");
+      return void res.destroy();
+    }
+    const gql = err instanceof GraphQLError && typeof err.extensions.code === "string" ? err : undefined;
+    const code = gql ? String(gql.extensions.code) : /ECONNREFUSED|fetch failed/i.test(String((err as Error)?.message)) ? ErrorCode.UPSTREAM_UNAVAILABLE : ErrorCode.INTERNAL_SERVER_ERROR;
+    const status =
+      code === ErrorCode.RATE_LIMITED ? 429
+      : code === ErrorCode.TENANT_SUSPENDED || code === ErrorCode.FORBIDDEN ? 403
+      : code === ErrorCode.UPSTREAM_UNAVAILABLE ? 503
+      : code === ErrorCode.INTERNAL_SERVER_ERROR ? 500
+      : 401;
+    if (status === 500) deps.logger.error({ err }, "audit export proxy failed");
+    const { http: _http, ...extensions } = gql?.extensions ?? {};
+    res.status(status).json({ errors: [{ message: gql?.message ?? "Audit export unavailable", extensions: { ...extensions, code } }] });
+  }
 }

@@ -15,9 +15,9 @@ describe("QueryCostGuard", () => {
   it("passes the widest queries clients send through the gateway", () => {
     // test/operations/overview.graphql (all four subgraphs): 1 + 1 + 50 × (1 + 1 + 50) + 50 + 20 × 2 = 2,692.
     const overview = `{ me { id email tenant { id name connectors { id name kind tenant { id slug } syncRuns { id status } } }
-      auditTrail { action } } auditEvents(limit: 20) { action actorType actor { email } } }`;
+      auditTrail { action } } auditEvents(first: 20) { nodes { action actorType actor { email } } } }`;
     const lists = `{ syncRuns(first: 200) { nodes { id status connector { id name } triggeredBy { email } } }
-      auditEvents(limit: 500) { id action actor { id email } } users(first: 200) { nodes { id email } } }`;
+      auditEvents(first: 500) { nodes { id action actor { id email } } } users(first: 200) { nodes { id email } } }`;
     for (const query of [overview, lists]) expect(check(query)).toBeUndefined();
   });
 
@@ -55,7 +55,7 @@ describe("QueryCostGuard", () => {
     expect(fanOut?.extensions.cost).toBe(50 * (1 + 50 * (1 + 1 + 50)));
     // Variables count: the same query is fine or not depending on $limit.
     // Variables count: the same document (as Apollo's document cache hands it over) is fine or not depending on $n.
-    const byVariable = parse(`query($n: Int!) { auditEvents(limit: $n) { actor { auditTrail { id } } } }`);
+    const byVariable = parse(`query($n: Int!) { auditEvents(first: $n) { nodes { actor { auditTrail { id } } } } }`);
     expect(guard.checkOperation(schema, byVariable, undefined, { n: 1 })).toBeUndefined();
     expect(codeOf(guard.checkOperation(schema, byVariable, undefined, { n: 500 }))).toBe("QUERY_TOO_COMPLEX");
     expect(guard.checkOperation(schema, byVariable, undefined, { n: 2 })).toBeUndefined();
@@ -63,7 +63,8 @@ describe("QueryCostGuard", () => {
 
   it("counts a limit above maxListSize (500) as 500: the subgraphs refuse it themselves (BAD_USER_INPUT)", () => {
     expect(check(`{ syncRuns(first: 100000) { nodes { id } } }`)).toBeUndefined();
-    expect(check(`{ auditEvents(limit: 100000) { actor { auditTrail { id } } } }`)?.extensions.cost).toBe(500 * 52);
+    // A page (AuditEventPage): 1 + 500 × (node + actor + 50 trail items).
+    expect(check(`{ auditEvents(first: 100000) { nodes { actor { auditTrail { id } } } } }`)?.extensions.cost).toBe(1 + 500 * 52);
   });
 
   it("scales a page's items by its first/limit argument", () => {

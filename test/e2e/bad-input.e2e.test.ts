@@ -138,13 +138,13 @@ describe("bad input", () => {
       expect(codesOf(res.body)).toEqual(["BAD_USER_INPUT"]);
     });
 
-    it.each([501, 0])("auditEvents(limit: %d) → BAD_USER_INPUT", async (limit) => {
-      const res = await send(`auditEvents(limit: ${limit})`, { query: "query Q($l: Int!) { auditEvents(limit: $l) { id } }", variables: { l: limit } });
+    it.each([501, 0])("auditEvents(first: %d) → BAD_USER_INPUT", async (limit) => {
+      const res = await send(`auditEvents(first: ${limit})`, { query: "query Q($l: Int!) { auditEvents(first: $l) { nodes { id } } }", variables: { l: limit } });
       expect(codesOf(res.body)).toEqual(["BAD_USER_INPUT"]);
     });
 
     it("the largest allowed pages are fine", async () => {
-      const res = await send("max pages", { query: "{ syncRuns(first: 200) { nodes { id } } auditEvents(limit: 500) { id } }" });
+      const res = await send("max pages", { query: "{ syncRuns(first: 200) { nodes { id } } auditEvents(first: 500) { nodes { id } } }" });
       expect(res.body.errors).toBeUndefined();
     });
 
@@ -208,7 +208,7 @@ describe("bad input", () => {
         ["login tenant", () => request("nul login", LoginDocument, { input: { tenant: "bad\u0000input", email: a.email, password: "x" } }, undefined)],
         ["login email", () => request("nul login email", LoginDocument, { input: { tenant: "bad-input", email: "a\u0000@b", password: "x" } }, undefined)],
         ["run error text", () => request("nul error", UpdateSyncRunProgressDocument, { id: runId, input: { status: "FAILED", error: "boom\u0000" } })],
-        ["auditEvents prefix", () => send("nul prefix", { query: "query Q($p: String) { auditEvents(actionPrefix: $p) { id } }", variables: { p: "auth\u0000" } }).then((r) => r.body)],
+        ["auditEvents prefix", () => send("nul prefix", { query: "query Q($p: String) { auditEvents(filter: { action: $p }) { nodes { id } } }", variables: { p: "auth\u0000" } }).then((r) => r.body)],
       ] as const;
       const codes: Record<string, unknown[]> = {};
       for (const [label, attempt] of attempts) codes[label] = codesOf(await attempt());

@@ -101,7 +101,7 @@ describe("federation", () => {
       // Audit ingestion is asynchronous (pub/sub → audit service): poll until both actions are stored.
       const res = await waitUntil(async () => {
         const r = await t.request(OverviewDocument, {}, a.token);
-        const actions = r.data?.auditEvents.map((e) => e.action) ?? [];
+        const actions = r.data?.auditEvents.nodes.map((e) => e.action) ?? [];
         return actions.includes("auth.login.succeeded") && actions.includes("connector.created") ? r : undefined;
       }, "auth.login.succeeded and connector.created in auditEvents");
 
@@ -113,8 +113,8 @@ describe("federation", () => {
         { id: connector.id, name: "Overview Odoo", kind: "ODOO", tenant: { id: a.tenantId, slug: "overview-a" }, syncRuns: [{ id: runId, status: "QUEUED" }] },
       ]);
       // auditEvents (audit) with actor (tenants).
-      const login = auditEvents.find((e) => e.action === "auth.login.succeeded");
-      const created = auditEvents.find((e) => e.action === "connector.created");
+      const login = auditEvents.nodes.find((e) => e.action === "auth.login.succeeded");
+      const created = auditEvents.nodes.find((e) => e.action === "connector.created");
       expect(login).toEqual({ action: "auth.login.succeeded", actorType: "USER", actor: { email: a.email } });
       expect(created).toEqual({ action: "connector.created", actorType: "USER", actor: { email: a.email } });
       // me.auditTrail (audit, keyed by the tenants service's User).
@@ -127,7 +127,7 @@ describe("federation", () => {
     it("the audit trail also records the run start, targeted at the run", async () => {
       const events = await waitUntil(async () => {
         const r = await t.request(AuditEventListDocument, { limit: 50, actionPrefix: "sync.run.started" }, a.token);
-        return r.data?.auditEvents.length ? r.data.auditEvents : undefined;
+        return r.data?.auditEvents.nodes.length ? r.data.auditEvents.nodes : undefined;
       }, "sync.run.started in auditEvents");
       expect(events).toHaveLength(1);
       expect(events[0]).toMatchObject({

@@ -188,7 +188,7 @@ describe("query cost limits, batches and introspection (introspection off)", () 
     ["31 aliases", `{ ${Array.from({ length: 31 }, (_, i) => `a${i}: me { id }`).join(" ")} }`],
     ["5,001+ tokens", `{ me { ${"id ".repeat(5_001)} } }`],
     ["list fan-out (50 × 50 × 50)", "{ connectors { syncRuns { connector { syncRuns { id } } } } }"],
-    ["a large limit on a nested list", "{ auditEvents(limit: 500) { actor { auditTrail { id } } } }"],
+    ["a large limit on a nested list", "{ auditEvents(first: 500) { nodes { actor { auditTrail { id } } } } }"],
   ];
 
   it("a small query passes and reaches the subgraphs (the control for the checks below)", async () => {
@@ -207,7 +207,7 @@ describe("query cost limits, batches and introspection (introspection off)", () 
   });
 
   it("the cost follows variables: the same query passes with a small $limit and is refused with a large one", async () => {
-    const query = "query Trail($n: Int!) { auditEvents(limit: $n) { actor { auditTrail { id } } } }";
+    const query = "query Trail($n: Int!) { auditEvents(first: $n) { nodes { actor { auditTrail { id } } } } }";
     expect((await send(query, { n: 2 })).status).toBe(200);
     const refused = await send(query, { n: 500 });
     expect(codesOf(refused.body)).toEqual(["QUERY_TOO_COMPLEX"]);

@@ -133,7 +133,7 @@ function identity(get: () => TestStack) {
     return waitUntil(async () => {
       const res = await t().request(IdentityAuditEventsDocument, { actionPrefix, limit: 100 }, token);
       expect(res.errors).toBeUndefined();
-      return res.data?.auditEvents.find(match);
+      return res.data?.auditEvents.nodes.find(match);
     }, what);
   }
   return { login, session, member, operator, me, refresh, auditEvent };
@@ -482,7 +482,7 @@ describe("identity: tenant suspension", () => {
     await ok(t.request(IdentityActivateTenantDocument, { id: admin.tenantId }, superAdmin.token));
     const renewed = await h.refresh(member.refreshToken);
     const reuse = await t.request(IdentityAuditEventsDocument, { actionPrefix: "auth.refresh.reused", limit: 10 }, admin.token);
-    expect({ refresh: codesOf(renewed), reuseEvents: reuse.data?.auditEvents.length ?? reuse.errors }).toEqual({ refresh: [], reuseEvents: 0 });
+    expect({ refresh: codesOf(renewed), reuseEvents: reuse.data?.auditEvents.nodes.length ?? reuse.errors }).toEqual({ refresh: [], reuseEvents: 0 });
     expect(renewed.data?.refreshSession.user.id).toBe(member.userId);
   });
 
@@ -717,7 +717,7 @@ describe("identity: API keys", () => {
     const runs = await post(t.stack.sync.url, "{ syncRuns(first: 10) { nodes { id } } }", {}, token);
     expect(runs.body.errors).toBeUndefined();
     expect(runs.body.data.syncRuns.nodes.length).toBeGreaterThan(0);
-    expect(codesOf((await post(t.stack.audit.url, "{ auditEvents(limit: 1) { id } }", {}, token)).body)).toEqual(["FORBIDDEN"]);
+    expect(codesOf((await post(t.stack.audit.url, "{ auditEvents(first: 1) { nodes { id } } }", {}, token)).body)).toEqual(["FORBIDDEN"]);
 
     await ok(t.request(IdentityRevokeApiKeyDocument, { id: created.apiKey.id }, admin.token));
     expect((await exchange(created.secret)).status).toBe(401);

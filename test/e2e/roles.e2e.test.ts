@@ -97,7 +97,7 @@ describe("roles", () => {
 
     const event = await waitUntil(async () => {
       const r = await t.request(AuditEventListDocument, { limit: 50, actionPrefix: "role." }, a.token);
-      return r.data?.auditEvents.find((e) => e.action === "role.created" && e.targetId === created.id);
+      return r.data?.auditEvents.nodes.find((e) => e.action === "role.created" && e.targetId === created.id);
     }, "the role.created audit event");
     expect(event).toMatchObject({ targetType: "Role", actor: { id: a.userId } });
   });

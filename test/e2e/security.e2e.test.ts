@@ -62,7 +62,7 @@ describe("security", () => {
     bRunId = (await ok(t.request(StartSyncRunDocument, { input: { kind: "CONNECTOR", connectorId: bc.id } }, b.token))).startSyncRun.id;
     const events = await waitUntil(async () => {
       const r = await t.request(AuditEventListDocument, { limit: 50, actionPrefix: "connector.created" }, a.token);
-      return (r.data?.auditEvents.length ?? 0) >= 2 ? r.data!.auditEvents : undefined;
+      return (r.data?.auditEvents.nodes.length ?? 0) >= 2 ? r.data!.auditEvents.nodes : undefined;
     }, "A's connector.created audit events");
     A.auditEventId = events[0]!.id;
   });
@@ -108,7 +108,7 @@ describe("security", () => {
       expect(runs.map((r) => r.id)).toEqual([bRunId]);
       const connectors = (await ok(t.request(ConnectorsDocument, {}, b.token))).connectors;
       expect(connectors.map((c) => c.id)).toEqual([bConnectorId]);
-      const audit = (await ok(t.request(AuditEventListDocument, { limit: 500 }, b.token))).auditEvents;
+      const audit = (await ok(t.request(AuditEventListDocument, { limit: 500 }, b.token))).auditEvents.nodes;
       expect(audit.length).toBeGreaterThan(0);
       for (const e of audit) expect(e.actor?.id ?? b.userId).toBe(b.userId);
       const overview = await ok(t.request(OverviewDocument, {}, b.token));
@@ -214,7 +214,7 @@ describe("security", () => {
         startRunOnAsConnector: () => gw("mutation($c: ID) { startSyncRun(input: { kind: CONNECTOR, connectorId: $c }) { status connector { name baseUrl } } }", { c: pick(A.connectorIds) }),
         syncRuns: () => gw("query($l: Int!) { syncRuns(first: $l) { nodes { status processed connector { name } triggeredBy { email } } } }", { l: 1 + Math.floor(rand() * 200) }),
         connectors: () => gw("{ connectors { name baseUrl syncRuns { status } } tenant { slug name connectors { name } } }"),
-        auditEvents: () => gw("query($p: String) { auditEvents(limit: 500, actionPrefix: $p) { action metadata changes actor { email } } }", { p: pick([null, "", "auth.", "connector.", "sync.", "%", "_"]) }),
+        auditEvents: () => gw("query($p: String) { auditEvents(first: 500, filter: { action: $p }) { nodes { action metadata changes actor { email } } } }", { p: pick([null, "", "auth.", "connector.", "sync.", "%", "_"]) }),
         overview: () => gw("{ me { email tenant { slug connectors { name syncRuns { status } } } auditTrail { action } } users { nodes { email } } }"),
         syncEntities: () => ent(t.stack.sync.url, "... on SyncRun { status processed } ... on Connector { syncRuns { status processed } }", [{ __typename: pick(["SyncRun", "Connector"] as const), id: pick([...A.runIds, ...A.connectorIds]) }]),
         connectorEntities: () => ent(t.stack.connectors.url, "... on Connector { name baseUrl } ... on Tenant { connectors { name baseUrl } }", [pick([{ __typename: "Connector", id: pick(A.connectorIds) }, { __typename: "Tenant", id: a.tenantId }])]),
@@ -415,7 +415,7 @@ describe("security", () => {
       await t.request(LoginDocument, { input: { tenant: "sec-b", email: "ghost@sec-b.example", password: "whatever" } });
       const events = await waitUntil(async () => {
         const r = await t.request(AuditEventListDocument, { limit: 50, actionPrefix: "auth.login.failed" }, b.token);
-        return (r.data?.auditEvents.length ?? 0) >= 2 ? r.data!.auditEvents : undefined;
+        return (r.data?.auditEvents.nodes.length ?? 0) >= 2 ? r.data!.auditEvents.nodes : undefined;
       }, "two auth.login.failed events for tenant B");
       expect(events).toHaveLength(2);
       const ghost = events.find((e) => (e.metadata as { email?: string } | null)?.email === "ghost@sec-b.example");
@@ -425,7 +425,7 @@ describe("security", () => {
       // The password itself is never recorded.
       expect(JSON.stringify(events)).not.toContain("wrong-for-b");
       // Tenant A's log does not get B's failures.
-      const aEvents = (await ok(t.request(AuditEventListDocument, { limit: 50, actionPrefix: "auth.login.failed" }, a.token))).auditEvents;
+      const aEvents = (await ok(t.request(AuditEventListDocument, { limit: 50, actionPrefix: "auth.login.failed" }, a.token))).auditEvents.nodes;
       expect(JSON.stringify(aEvents)).not.toContain("ghost@sec-b.example");
     });
   });
@@ -503,7 +503,7 @@ describe("security", () => {
       expect(codesOf(res)).toEqual(["FORBIDDEN"]);
       const event = await waitUntil(async () => {
         const r = await t.request(AuditEventListDocument, { limit: 50, actionPrefix: "auth.login.failed" }, a.token);
-        return r.data?.auditEvents.find((e) => e.targetId === id);
+        return r.data?.auditEvents.nodes.find((e) => e.targetId === id);
       }, "auth.login.failed for the disabled user");
       expect(event.metadata).toMatchObject({ reason: "user_disabled" });
     });

@@ -1,4 +1,4 @@
-import { Entity, Enum, Index, PrimaryKey, Property } from "@mikro-orm/decorators/legacy";
+import { Entity, Enum, Index, PrimaryKey, Property, Unique } from "@mikro-orm/decorators/legacy";
 import { GraphQLJSONObject } from "graphql-scalars";
 import { Directive, Field, ID, ObjectType, registerEnumType } from "type-graphql";
 import { TenantScoped } from "../../../kernel/tenancy.js";
@@ -17,8 +17,15 @@ registerEnumType(ActorType, { name: "ActorType" });
 @ObjectType({ description: "One audited action." })
 @Entity({ tableName: "audit_event" })
 @TenantScoped()
-@Index({ properties: ["tenantId", "occurredAt"] })
-@Index({ properties: ["tenantId", "actorId"] })
+// Indexes for the `auditEvents` filters (newest first, keyset on occurredAt + id) and the per-tenant hash chain.
+@Index({ properties: ["tenantId", "occurredAt", "id"] })
+@Index({ properties: ["tenantId", "actorId", "occurredAt"] })
+@Index({ properties: ["tenantId", "targetType", "targetId", "occurredAt"] })
+@Index({
+  name: "audit_event_tenant_id_action_prefix_index",
+  expression: 'create index "audit_event_tenant_id_action_prefix_index" on "audit"."audit_event" ("tenant_id", "action" varchar_pattern_ops, "occurred_at")',
+})
+@Unique({ properties: ["tenantId", "chainSeq"] })
 export class AuditEvent {
   @Field(() => ID)
   @PrimaryKey({ type: "uuid" })
@@ -62,4 +69,12 @@ export class AuditEvent {
   @Field()
   @Property({ type: "timestamptz" })
   occurredAt!: Date;
+
+  /** Position in the tenant's hash chain (1, 2, ...); null only for events stored before the chain existed. */
+  @Property({ type: "bigint", nullable: true })
+  chainSeq?: string | null;
+
+  /** sha256(previous event's hash + canonical JSON of this event's stored fields), hex. */
+  @Property({ type: "string", length: 64, nullable: true })
+  hash?: string | null;
 }

@@ -1,8 +1,10 @@
 // Committed migrations of the `audit` schema, in order. Create new ones with `npm run migration:create -- audit`.
 import { Migration20261121132733_initial } from "./Migration20261121132733_initial.js";
 import { Migration20261121135642_identity } from "./Migration20261121135642_identity.js";
+import { Migration20261121162039_chain } from "./Migration20261121162039_chain.js";
 
 export const migrations = [
   { name: "Migration20261121132733_initial", class: Migration20261121132733_initial },
   { name: "Migration20261121135642_identity", class: Migration20261121135642_identity },
+  { name: "Migration20261121162039_chain", class: Migration20261121162039_chain },
 ];

@@ -1,4 +1,5 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
+import { Audited } from "../../../kernel/audit-policy.js";
 import { requirePrincipal } from "../../../kernel/auth.js";
 import type { ConnectorsContext } from "../context.js";
 import { Connector } from "./connector.entity.js";
@@ -26,6 +27,7 @@ export class ConnectorResolver {
   }
 
   @Authorized(PERM_MANAGE)
+  @Audited("connector.created")
   @Mutation(() => Connector, { description: "Adds an Odoo or Moodle connector to the caller's tenant." })
   async createConnector(@Arg("input", () => CreateConnectorInput) input: CreateConnectorInput, @Ctx() ctx: ConnectorsContext): Promise<Connector> {
     const connector = await createConnector(ctx.em, requirePrincipal(ctx), input);

@@ -1,5 +1,6 @@
 import { GraphQLJSONObject } from "graphql-scalars";
 import { Arg, Authorized, Ctx, Field, FieldResolver, ID, Int, Mutation, ObjectType, Query, Resolver, Root, Subscription } from "type-graphql";
+import { Audited, NotAudited } from "../../../kernel/audit-policy.js";
 import { requirePrincipal } from "../../../kernel/auth.js";
 import { UserRef } from "../sync-log/refs.js";
 import type { SyncContext } from "../context.js";
@@ -43,6 +44,7 @@ export function callerOf(ctx: SyncContext): Caller {
 @Resolver()
 export class RecordsResolver {
   @Authorized("tenant:manage")
+  @Audited("collection.created")
   @Mutation(() => Collection, { description: "Defines a collection (optionally with a JSON Schema)." })
   async createCollection(@Arg("input", () => CreateCollectionInput) input: CreateCollectionInput, @Ctx() ctx: SyncContext): Promise<Collection> {
     const collection = await ctx.records.createCollection(ctx.em, requirePrincipal(ctx).tenantId, input);
@@ -62,6 +64,7 @@ export class RecordsResolver {
   }
 
   @Authorized("sync:push")
+  @NotAudited("record data, not configuration: every pushed change is kept as a version in the record history (recordHistory: changed fields, who, when, device or run)")
   @Mutation(() => PushResult, { description: "Pushes changes as compare-and-set rows; conflicts come back with the server's state." })
   pushChanges(@Arg("input", () => PushChangesInput) input: PushChangesInput, @Ctx() ctx: SyncContext): Promise<PushResult> {
     return ctx.records.push(ctx.em, callerOf(ctx), input);
@@ -124,6 +127,7 @@ export class RecordsResolver {
   }
 
   @Authorized("sync:push")
+  @Audited("conflict.resolved")
   @Mutation(() => Conflict, { description: "Settles an open conflict; KEEP_CLIENT and CUSTOM write a new version every client receives." })
   async resolveConflict(
     @Arg("id", () => ID) id: string,
@@ -153,6 +157,7 @@ export class RecordsResolver {
   }
 
   @Authorized("tenant:manage")
+  @Audited("sync.client.reset")
   @Mutation(() => SyncClient, { description: "Makes a device resync from scratch: its older checkpoints get CHECKPOINT_EXPIRED." })
   async resetClient(@Arg("clientId") clientId: string, @Ctx() ctx: SyncContext): Promise<SyncClient> {
     const client = await resetClient(ctx.em, ctx.records, requirePrincipal(ctx).tenantId, clientId);

@@ -1,4 +1,5 @@
 import { Arg, Authorized, Ctx, FieldResolver, Float, ID, Int, Mutation, Query, Resolver, Root, Subscription } from "type-graphql";
+import { Audited } from "../../../kernel/audit-policy.js";
 import { requirePrincipal } from "../../../kernel/auth.js";
 import type { SyncContext } from "../context.js";
 import { ConnectorRef, UserRef } from "./refs.js";
@@ -43,6 +44,7 @@ export class SyncRunResolver {
   }
 
   @Authorized(PERM_RUN)
+  @Audited("sync.run.started")
   @Mutation(() => SyncRun, { description: "Opens a run in the sync log (QUEUED)." })
   async startSyncRun(@Arg("input", () => StartSyncRunInput) input: StartSyncRunInput, @Ctx() ctx: SyncContext): Promise<SyncRun> {
     const run = await ctx.syncRuns.start(ctx.em, { ...ctx, principal: requirePrincipal(ctx) }, input);
@@ -51,6 +53,7 @@ export class SyncRunResolver {
   }
 
   @Authorized(PERM_RUN)
+  @Audited("sync.run.status_changed")
   @Mutation(() => SyncRun, { description: "Reports a run's progress or final status; live subscribers see it at once." })
   async updateSyncRunProgress(
     @Arg("id", () => ID) id: string,

@@ -1,4 +1,5 @@
 import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from "type-graphql";
+import { Audited } from "../../../kernel/audit-policy.js";
 import type { TenantsContext } from "../context.js";
 import { ApiKey } from "./api-key.entity.js";
 import { CreateApiKeyInput, CreatedApiKey, createApiKey, revokeApiKey } from "./api-key.service.js";
@@ -14,12 +15,14 @@ export class ApiKeyResolver {
   }
 
   @Authorized(MANAGE)
+  @Audited("api_key.created")
   @Mutation(() => CreatedApiKey, { description: "Creates an API key; its secret is returned only here." })
   createApiKey(@Arg("input", () => CreateApiKeyInput) input: CreateApiKeyInput, @Ctx() ctx: TenantsContext): Promise<CreatedApiKey> {
     return createApiKey(ctx, input);
   }
 
   @Authorized(MANAGE)
+  @Audited("api_key.revoked")
   @Mutation(() => ApiKey, { description: "Revokes an API key at once." })
   revokeApiKey(@Arg("id", () => ID) id: string, @Ctx() ctx: TenantsContext): Promise<ApiKey> {
     return revokeApiKey(ctx, id);

@@ -1,4 +1,5 @@
 import { Arg, Authorized, Ctx, Mutation, Resolver } from "type-graphql";
+import { Audited, NotAudited } from "../../../kernel/audit-policy.js";
 import { requirePlatform, requirePrincipal } from "../../../kernel/auth.js";
 import { Errors } from "../../../kernel/errors.js";
 import type { TenantsContext } from "../context.js";
@@ -21,22 +22,26 @@ const asPayload = (s: Session): AuthPayload => ({ ...s, tokenType: "Bearer" });
 
 @Resolver()
 export class AuthResolver {
+  @Audited("auth.login.succeeded", "auth.login.failed")
   @Mutation(() => AuthPayload, { description: "Signs in a tenant user: an access token (about 15 minutes) and a refresh token." })
   async login(@Arg("input", () => LoginInput) input: LoginInput, @Ctx() ctx: TenantsContext): Promise<AuthPayload> {
     return asPayload(await login(ctx, input));
   }
 
+  @Audited("auth.refresh.reused")
   @Mutation(() => AuthPayload, { description: "Exchanges a refresh token for a new pair. Reusing a spent one ends the whole session." })
   async refreshSession(@Arg("refreshToken") refreshToken: string, @Ctx() ctx: TenantsContext): Promise<AuthPayload> {
     return asPayload(await refreshSession(ctx, refreshToken));
   }
 
+  @Audited("auth.logout")
   @Mutation(() => Boolean, { description: "Ends the session the refresh token belongs to." })
   logout(@Arg("refreshToken") refreshToken: string, @Ctx() ctx: TenantsContext): Promise<boolean> {
     return logout(ctx, refreshToken);
   }
 
   @Authorized()
+  @Audited("auth.logout.everywhere")
   @Mutation(() => Boolean, { description: "Ends every session of the signed-in user, on every device, at once." })
   async logoutEverywhere(@Ctx() ctx: TenantsContext): Promise<boolean> {
     const { userId } = requireUser(ctx);
@@ -47,6 +52,7 @@ export class AuthResolver {
   }
 
   @Authorized()
+  @Audited("user.password.changed")
   @Mutation(() => Boolean, { description: "Changes the signed-in user's password and ends all their sessions (sign in again)." })
   async changePassword(@Arg("input", () => ChangePasswordInput) input: ChangePasswordInput, @Ctx() ctx: TenantsContext): Promise<boolean> {
     const { userId } = requireUser(ctx);
@@ -59,12 +65,14 @@ export class AuthResolver {
     return true;
   }
 
+  @NotAudited("GAP: a platform operator belongs to no tenant and audit events are tenant-scoped; sign-ins and failures go to the service log only")
   @Mutation(() => PlatformAuthPayload, { description: "Signs in a platform operator." })
   platformLogin(@Arg("input", () => PlatformLoginInput) input: PlatformLoginInput, @Ctx() ctx: TenantsContext): Promise<PlatformAuthPayload> {
     return platformLogin(ctx, input);
   }
 
   @Authorized("platform:keys:rotate")
+  @NotAudited("GAP: installation-wide, belongs to no tenant and audit events are tenant-scoped; the rotation goes to the service log only")
   @Mutation(() => SigningKeyRotation, { description: "Retires the token-signing key and starts a new one (old tokens stay valid until they expire)." })
   async rotateSigningKey(@Ctx() ctx: TenantsContext): Promise<SigningKeyRotation> {
     const operator = requirePlatform(ctx, "platform:keys:rotate");

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { Arg, Authorized, Ctx, Field, ID, InputType, Mutation, ObjectType, Query, Resolver } from "type-graphql";
+import { NotAudited } from "../../../kernel/audit-policy.js";
 import { requirePlatform } from "../../../kernel/auth.js";
 import { Errors } from "../../../kernel/errors.js";
 import { isUuid } from "../../../kernel/loaders.js";
@@ -52,6 +53,7 @@ export class PlatformUserResolver {
   }
 
   @Authorized(MANAGE)
+  @NotAudited("GAP: platform operators belong to no tenant and audit events are tenant-scoped; the creation goes to the service log only")
   @Mutation(() => CreatedPlatformUser)
   async createPlatformUser(@Arg("input", () => CreatePlatformUserInput) input: CreatePlatformUserInput, @Ctx() ctx: TenantsContext): Promise<CreatedPlatformUser> {
     const operator = requirePlatform(ctx, MANAGE);
@@ -62,6 +64,7 @@ export class PlatformUserResolver {
   }
 
   @Authorized(MANAGE)
+  @NotAudited("GAP: platform operators belong to no tenant and audit events are tenant-scoped; the deactivation goes to the service log only")
   @Mutation(() => PlatformUser, { description: "Disables an operator and ends their sessions at once." })
   async deactivatePlatformUser(@Arg("id", () => ID) id: string, @Ctx() ctx: TenantsContext): Promise<PlatformUser> {
     const operator = requirePlatform(ctx, MANAGE);

@@ -1,4 +1,5 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
+import { Audited } from "../../../kernel/audit-policy.js";
 import { requirePrincipal } from "../../../kernel/auth.js";
 import type { TenantsContext } from "../context.js";
 import { User } from "../user/user.entity.js";
@@ -70,6 +71,7 @@ export class RoleResolver {
   }
 
   @Authorized(Permission.ROLE_MANAGE)
+  @Audited("role.created")
   @Mutation(() => Role, { description: "Adds a role to the caller's tenant." })
   async createRole(@Arg("input", () => CreateRoleInput) input: CreateRoleInput, @Ctx() ctx: TenantsContext): Promise<Role> {
     const role = await createRole(ctx.em, requirePrincipal(ctx), input);
@@ -83,6 +85,7 @@ export class RoleResolver {
   }
 
   @Authorized(Permission.ROLE_MANAGE)
+  @Audited("role.updated")
   @Mutation(() => Role, { description: "Changes a tenant role (system roles cannot be changed: FORBIDDEN)." })
   async updateRole(
     @Arg("id", () => ID) id: string,
@@ -96,6 +99,7 @@ export class RoleResolver {
   }
 
   @Authorized(Permission.ROLE_MANAGE)
+  @Audited("role.deleted")
   @Mutation(() => Role, { description: "Deletes a tenant role (soft) and removes it from its users. System roles cannot be deleted: FORBIDDEN." })
   async deleteRole(@Arg("id", () => ID) id: string, @Ctx() ctx: TenantsContext): Promise<Role> {
     const { role, usersAffected } = await deleteRole(ctx.em, id);
@@ -111,6 +115,7 @@ export class RoleResolver {
   }
 
   @Authorized(Permission.USER_MANAGE)
+  @Audited("user.roles.assigned")
   @Mutation(() => User, {
     description: "Replaces a user's roles (names, any letter case). New permissions apply from the user's next sign-in or token refresh.",
   })
@@ -128,6 +133,7 @@ export class RoleResolver {
   }
 
   @Authorized(Permission.ROLE_MANAGE)
+  @Audited("role.grant.set")
   @Mutation(() => CollectionGrant, { description: "Creates or replaces a tenant role's grant on one collection." })
   async setCollectionGrant(@Arg("input", () => SetCollectionGrantInput) input: SetCollectionGrantInput, @Ctx() ctx: TenantsContext): Promise<CollectionGrant> {
     const { grant, before } = await setCollectionGrant(ctx.em, requirePrincipal(ctx), input);
@@ -147,6 +153,7 @@ export class RoleResolver {
   }
 
   @Authorized(Permission.ROLE_MANAGE)
+  @Audited("role.grant.removed")
   @Mutation(() => Boolean, { description: "Removes a tenant role's grant on one collection; false when there was none." })
   async removeCollectionGrant(
     @Arg("roleId", () => ID) roleId: string,

@@ -1,4 +1,5 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
+import { Audited } from "../../../kernel/audit-policy.js";
 import { requirePrincipal } from "../../../kernel/auth.js";
 import { Errors } from "../../../kernel/errors.js";
 import type { TenantsContext } from "../context.js";
@@ -46,30 +47,35 @@ export class TenantResolver {
   }
 
   @Authorized(MANAGE)
+  @Audited("tenant.created")
   @Mutation(() => CreatedTenant, { description: "Platform: creates a tenant with its first admin." })
   createTenant(@Arg("input", () => CreateTenantInput) input: CreateTenantInput, @Ctx() ctx: TenantsContext): Promise<CreatedTenant> {
     return createTenant(ctx, input);
   }
 
   @Authorized(MANAGE)
+  @Audited("tenant.updated")
   @Mutation(() => Tenant, { description: "Platform: renames a tenant or changes its plan." })
   updateTenant(@Arg("id", () => ID) id: string, @Arg("input", () => UpdateTenantInput) input: UpdateTenantInput, @Ctx() ctx: TenantsContext): Promise<Tenant> {
     return updateTenant(ctx, id, input);
   }
 
   @Authorized(MANAGE)
+  @Audited("tenant.suspended")
   @Mutation(() => Tenant, { description: "Platform: suspends a tenant. Its tokens, API keys, sockets and jobs stop at once." })
   suspendTenant(@Arg("id", () => ID) id: string, @Arg("reason", () => String, { nullable: true }) reason: string | null, @Ctx() ctx: TenantsContext): Promise<Tenant> {
     return transitionTenant(ctx, id, TenantStatus.SUSPENDED, reason);
   }
 
   @Authorized(MANAGE)
+  @Audited("tenant.activated")
   @Mutation(() => Tenant, { description: "Platform: activates a TRIAL or SUSPENDED tenant." })
   activateTenant(@Arg("id", () => ID) id: string, @Ctx() ctx: TenantsContext): Promise<Tenant> {
     return transitionTenant(ctx, id, TenantStatus.ACTIVE);
   }
 
   @Authorized(MANAGE)
+  @Audited("tenant.deleted")
   @Mutation(() => Tenant, { description: "Platform: soft-deletes a tenant (refused at once; data purged after retention)." })
   deleteTenant(@Arg("id", () => ID) id: string, @Arg("reason", () => String, { nullable: true }) reason: string | null, @Ctx() ctx: TenantsContext): Promise<Tenant> {
     return transitionTenant(ctx, id, TenantStatus.DELETED, reason);

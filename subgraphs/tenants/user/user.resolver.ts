@@ -1,4 +1,5 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
+import { Audited } from "../../../kernel/audit-policy.js";
 import { requirePrincipal } from "../../../kernel/auth.js";
 import { Errors } from "../../../kernel/errors.js";
 import type { TenantsContext } from "../context.js";
@@ -32,23 +33,27 @@ export class UserResolver {
   }
 
   @Authorized(MANAGE)
+  @Audited("user.created", "user.invited")
   @Mutation(() => CreatedUser, { description: "Adds a user with a password, or invites them (one-time token)." })
   createUser(@Arg("input", () => CreateUserInput) input: CreateUserInput, @Ctx() ctx: TenantsContext): Promise<CreatedUser> {
     return createUser(ctx, requirePrincipal(ctx).tenantId, input);
   }
 
+  @Audited("user.invitation.accepted")
   @Mutation(() => User, { description: "An invited user sets their password; then they can sign in." })
   acceptInvitation(@Arg("input", () => AcceptInvitationInput) input: AcceptInvitationInput, @Ctx() ctx: TenantsContext): Promise<User> {
     return acceptInvitation(ctx, input);
   }
 
   @Authorized(MANAGE)
+  @Audited("user.deactivated", "api_key.revoked")
   @Mutation(() => User, { description: "Disables a user and ends their sessions at once." })
   deactivateUser(@Arg("id", () => ID) id: string, @Ctx() ctx: TenantsContext): Promise<User> {
     return setUserActive(ctx, id, false);
   }
 
   @Authorized(MANAGE)
+  @Audited("user.reactivated")
   @Mutation(() => User)
   reactivateUser(@Arg("id", () => ID) id: string, @Ctx() ctx: TenantsContext): Promise<User> {
     return setUserActive(ctx, id, true);
