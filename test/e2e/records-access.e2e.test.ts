@@ -230,6 +230,22 @@ describe("records access: grants and row filters", () => {
       expect((await ok(t.request(RaRecordHistoryDocument, { collection: "deals", id: "d2" }, sales.token))).recordHistory.nodes).toHaveLength(1);
     });
 
+    it("a tombstone outside the view is shown back bare, never with the body its deleter sent", async () => {
+      await ok(push(a.token, "deals", [{ newDocumentState: { id: "secret-1", dept: "hr", salary: 99_000 } }]));
+      const stored = (await serverState(a, "deals")).get("secret-1")!;
+      await ok(push(a.token, "deals", [{ assumedMasterState: stored, newDocumentState: { id: "secret-1", dept: "hr", salary: 99_000, _deleted: true } }]));
+      // The filtered user "creates" that id: it exists (as a tombstone), so the answer is a conflict — without the body.
+      const res = await ok(push(sales.token, "deals", [{ assumedMasterState: null, newDocumentState: { id: "secret-1", dept: "sales" } }]));
+      expect(res.pushChanges.conflicts).toEqual([{ id: "secret-1", _deleted: true }]);
+      expect(JSON.stringify(res)).not.toContain("99000");
+      // A MANUAL push keeps the same bare state, and the conflict is listed only to callers who may see all of it.
+      const manual = await ok(push(sales.token, "deals", [{ assumedMasterState: null, newDocumentState: { id: "secret-1", dept: "sales" } }], { strategy: "MANUAL" }));
+      expect(manual.pushChanges.manualConflicts).toHaveLength(1);
+      const listed = await t.request(RaConflictsDocument, { collection: "deals", first: 50 }, a.token);
+      const conflict = listed.data?.conflicts.nodes.find((c) => c.id === manual.pushChanges.manualConflicts[0]);
+      expect(conflict?.serverState).toEqual({ id: "secret-1", _deleted: true });
+    });
+
     it("push filters: rows outside them are rejected with ROW_FILTER while the others apply", async () => {
       const before = await serverState(a, "deals");
       const d4 = before.get("d4")!;

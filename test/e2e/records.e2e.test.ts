@@ -177,6 +177,34 @@ describe("records: push and pull", () => {
     expect(JSON.stringify(refused)).toContain("BAD_USER_INPUT");
   }, 60_000);
 
+  it("a stream whose collections are quiet while others change waits idle (no busy catch-up loop)", async () => {
+    const e = await t.tenant("records-quiet");
+    for (const name of ["quiet", "busy"]) await t.request(CreateCollectionDocument, { input: { name } }, e.token);
+    await t.request(PushChangesDocument, { input: { collection: "quiet", rows: [{ newDocumentState: { id: "q1", title: "q" } }] } }, e.token);
+    await t.request(PushChangesDocument, { input: { collection: "busy", rows: [{ newDocumentState: { id: "b1", title: "b" } }] } }, e.token);
+    // Reads of the records table (index and sequential scans), as PostgreSQL counts them.
+    const commits = async () => {
+      const rows = (await t.stack.sync.orm.em
+        .getConnection()
+        .execute("select coalesce(idx_scan, 0) + coalesce(seq_scan, 0) as reads from pg_stat_user_tables where schemaname = 'sync' and relname = 'record'", [], "all")) as {
+        reads: string;
+      }[];
+      return Number(rows[0].reads);
+    };
+    const ids = (results: { data?: { recordsChanged: { documents: unknown[] } } | null }[]) =>
+      results.flatMap((r) => (r.data?.recordsChanged.documents ?? []) as Doc[]).map((doc) => doc.id);
+    const stream = collect(t.ws(e.token), RecordsChangedDocument, { collections: ["quiet"], checkpoint: null }, { until: (r) => ids(r as never).length >= 2, timeoutMs: 20_000 });
+    await new Promise((r) => setTimeout(r, 1_500)); // backlog delivered; the stream is now idle at the head
+    const before = await commits();
+    await new Promise((r) => setTimeout(r, 3_000));
+    const idle = (await commits()) - before;
+    // A busy loop would read the records table thousands of times here; an idle stream (plus the feed's 5 s
+    // re-read) only a handful.
+    expect(idle).toBeLessThan(100);
+    await t.request(PushChangesDocument, { input: { collection: "quiet", rows: [{ newDocumentState: { id: "q2", title: "q" } }] } }, e.token);
+    expect(ids((await stream) as never)).toEqual(["q1", "q2"]);
+  }, 60_000);
+
   it("streams at the head share one feed read per batch, and an ended stream releases its feed at once", async () => {
     const d = await t.tenant("records-feed");
     await t.request(CreateCollectionDocument, { input: { name: "tasks" } }, d.token);

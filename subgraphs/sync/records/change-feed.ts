@@ -27,6 +27,7 @@ const CATCH_UP_PAGE = 500;
 export const FROM_NOW_OVERLAP_MS = 30_000;
 /** Batches a stream may hold undelivered before it leaves the feed and catches up by itself (memory stays bounded). */
 const MAX_QUEUED_BATCHES = 64;
+const MAX_QUEUED_DOCUMENTS = 2_000;
 
 /** One live stream: its own cursor, collections and caller. */
 class Stream {
@@ -43,9 +44,19 @@ class Stream {
     public cursor: bigint,
   ) {}
 
+  /** Documents waiting in `queue`. */
+  queued = 0;
+
   deliver(batch: StreamBatch): void {
     this.queue.push(batch);
+    this.queued += batch.documents.length;
     this.wake?.();
+  }
+
+  take(): StreamBatch | undefined {
+    const next = this.queue.shift();
+    if (next) this.queued -= next.documents.length;
+    return next;
   }
 
   fail(error: unknown): void {
@@ -143,7 +154,8 @@ class TenantFeed {
       const visible = await viewOf(this.feeds.sql, this.tenantId, mine, rules, after);
       if (last > stream.cursor) stream.cursor = last;
       if (visible.length) stream.deliver({ documents: visible.map((v) => v.document), checkpoint: encodeCheckpoint(this.tenantId, stream.cursor) });
-      if (stream.queue.length > MAX_QUEUED_BATCHES) this.leave(stream); // it catches up by itself once it has drained
+      // A slow stream leaves and catches up by itself once it has drained: memory per stream stays bounded.
+      if (stream.queue.length > MAX_QUEUED_BATCHES || stream.queued > MAX_QUEUED_DOCUMENTS) this.leave(stream);
     } catch (err) {
       this.leave(stream);
       stream.fail(err);
@@ -193,16 +205,20 @@ export class ChangeFeeds {
   }
 
   private async acquire(tenantId: string): Promise<TenantFeed> {
-    let pending = this.feeds.get(tenantId);
-    if (!pending) {
-      const feed = new TenantFeed(this, tenantId);
-      pending = feed.start().then(() => feed);
-      pending.catch(() => this.feeds.delete(tenantId));
-      this.feeds.set(tenantId, pending);
+    for (;;) {
+      let pending = this.feeds.get(tenantId);
+      if (!pending) {
+        const feed = new TenantFeed(this, tenantId);
+        pending = feed.start().then(() => feed);
+        pending.catch(() => this.feeds.delete(tenantId));
+        this.feeds.set(tenantId, pending);
+      }
+      const feed = await pending;
+      // Released and stopped while we waited: take (or start) the current one instead.
+      if (this.feeds.get(tenantId) !== pending) continue;
+      feed.users++;
+      return feed;
     }
-    const feed = await pending;
-    feed.users++;
-    return feed;
   }
 
   private async release(feed: TenantFeed): Promise<void> {
@@ -220,8 +236,9 @@ export class ChangeFeeds {
     const em = forkForTenant(this.orm, tenantId);
     const { names, after } = await this.records.preparePull(em, caller, collections, checkpoint, 1);
     const metas = await em.find(Collection, { name: { $in: names } });
+    const start = fromNow && !checkpoint ? await this.recentStart(tenantId) : after;
     const feed = await this.acquire(tenantId);
-    const stream = new Stream(caller, metas, new Set(names), fromNow && !checkpoint ? await this.recentStart(tenantId) : after);
+    const stream = new Stream(caller, metas, new Set(names), start);
     const records = this.records;
     const release = () => {
       this.streams.delete(stream);
@@ -232,7 +249,7 @@ export class ChangeFeeds {
       try {
         for (;;) {
           if (stream.closed) return;
-          const next = stream.queue.shift();
+          const next = stream.take();
           if (next) {
             yield next;
             continue;
@@ -240,8 +257,13 @@ export class ChangeFeeds {
           if (stream.error) throw stream.error;
           if (!stream.joined) {
             const rules = rulesFor(metas, await records.grants.grantsFor(caller));
+            // Everything up to the feed's head was committed before this read began: once the read finds nothing
+            // more, the stream is at least there even if the last changes were in other collections (or unused seq
+            // values), so it can join instead of reading again and again.
+            const head = feed.head;
             const page = await records.readChanges(forkForTenant(records.orm, tenantId), tenantId, rules, names, stream.cursor, CATCH_UP_PAGE);
             if (page.cursor > stream.cursor) stream.cursor = page.cursor;
+            if (!page.hasMore && head > stream.cursor) stream.cursor = head;
             if (!page.hasMore) feed.join(stream);
             if (page.items.length) yield { documents: page.items.map((i) => i.document), checkpoint: encodeCheckpoint(tenantId, stream.cursor) };
             continue;

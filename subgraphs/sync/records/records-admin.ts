@@ -3,7 +3,7 @@
 import { LockMode } from "@mikro-orm/core";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { isUuid } from "../../../kernel/loaders.js";
-import { visibleUnder, type Caller } from "./access.js";
+import { visibleUnder, type Caller, type CollectionAccess } from "./access.js";
 import { Conflict, ConflictResolution, ConflictStatus } from "./conflict.entity.js";
 import { RecordOperation, type FieldChanges } from "./history.entity.js";
 import { applyWrites, asDocument, loadForUpdate, lockTenantSequence, parseJson, rollBack, sqlIn, type Doc } from "./record-writer.js";
@@ -29,8 +29,16 @@ function decodeCursor<T extends unknown[]>(cursor: string, check: (parts: unknow
   }
   throw RecordErrors.badCursor();
 }
-const isDateAndId = (p: unknown[]): p is [string, string] =>
-  p.length === 2 && typeof p[0] === "string" && !Number.isNaN(Date.parse(p[0])) && typeof p[1] === "string" && p[1].length <= 200;
+/** A cursor's time must be one PostgreSQL stores (years 1–9999). */
+const storableDate = (v: unknown): v is string => {
+  if (typeof v !== "string") return false;
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) return false;
+  const year = new Date(t).getUTCFullYear();
+  return year >= 1 && year <= 9999;
+};
+const isDateAndId = (p: unknown[]): p is [string, string] => p.length === 2 && storableDate(p[0]) && typeof p[1] === "string" && p[1].length <= 200;
+const isDateAndUuid = (p: unknown[]): p is [string, string] => isDateAndId(p) && isUuid(p[1]);
 const isVersion = (p: unknown[]): p is [number] => p.length === 1 && Number.isInteger(p[0]) && (p[0] as number) > 0;
 
 // ---- conflicts -----------------------------------------------------------------------------------------------------
@@ -48,28 +56,41 @@ export async function listConflicts(
   const where: Record<string, unknown> = { status: args.status };
   if (args.collection) where.collection = args.collection;
   if (args.after) {
-    const [at, id] = decodeCursor(args.after, isDateAndId);
+    const [at, id] = decodeCursor(args.after, isDateAndUuid);
     where.$or = [{ createdAt: { $lt: new Date(at) } }, { createdAt: new Date(at), id: { $lt: id } }];
   }
   const nodes: Conflict[] = [];
   let hasNextPage = false;
-  // Conflicts the caller may not see are skipped; read on until the page is full.
-  for (let offset = 0; ; offset += MAX_PAGE) {
+  let lastScanned: Conflict | undefined;
+  // Conflicts the caller may not see are skipped; read on until the page is full, at most MAX_CONFLICT_SCAN rows
+  // (then the page ends early, its cursor after the last row looked at).
+  scan: for (let offset = 0; offset < MAX_CONFLICT_SCAN; offset += MAX_PAGE) {
     const rows = await em.find(Conflict, where, { orderBy: { createdAt: "desc", id: "desc" }, limit: MAX_PAGE, offset });
     for (const c of rows) {
-      const access = grants.on(c.collection);
-      const seen = (doc: Doc | null | undefined) => !!doc && visibleUnder(stripDeleted(doc), access.pullFilters);
-      if (!access.canPull || !(seen(c.clientState) || seen(c.serverState))) continue;
+      if (!maySee(c, grants.on(c.collection))) {
+        lastScanned = c;
+        continue;
+      }
       if (nodes.length === args.first) {
         hasNextPage = true;
-        break;
+        break scan;
       }
       nodes.push(c);
+      lastScanned = c;
     }
-    if (hasNextPage || rows.length < MAX_PAGE) break;
+    if (rows.length < MAX_PAGE) break;
+    if (offset + MAX_PAGE >= MAX_CONFLICT_SCAN) hasNextPage = true;
   }
-  const last = nodes.at(-1);
+  const last = hasNextPage && nodes.length < args.first ? lastScanned : nodes.at(-1);
   return { nodes, endCursor: last ? encodeCursor([last.createdAt.toISOString(), last.id]) : null, hasNextPage };
+}
+
+/** Rows a conflict listing looks at per request, at most. */
+const MAX_CONFLICT_SCAN = 2_000;
+
+/** A conflict is shown only to callers who may pull its collection and see every state it holds. */
+function maySee(c: Conflict, access: CollectionAccess): boolean {
+  return access.canPull && [c.clientState, c.serverState, c.base].every((doc) => doc == null || visibleUnder(stripDeleted(doc), access.pullFilters));
 }
 
 /**
@@ -93,7 +114,7 @@ export async function resolveConflict(
     await lockTenantSequence(run, tenantId);
     const c = await tx.findOne(Conflict, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
     const access = c ? grants.on(c.collection) : null;
-    if (!c || !access?.canPull || !access.canPush) throw RecordErrors.conflictNotFound(id);
+    if (!c || !access?.canPush || !maySee(c, access)) throw RecordErrors.conflictNotFound(id);
     if (c.status !== ConflictStatus.OPEN) throw RecordErrors.conflictResolved();
     const collection = await records.collection(tx, c.collection);
     let chosen: Doc | null = null;

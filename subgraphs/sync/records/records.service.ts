@@ -132,6 +132,7 @@ export class RecordsService {
     }
     const { _deleted, ...body } = doc;
     if (_deleted !== undefined && typeof _deleted !== "boolean") return { code: "BAD_USER_INPUT", message: "`_deleted` must be a boolean", id };
+    if (!wellFormed(body)) return { code: "BAD_USER_INPUT", message: "document holds a string with an unpaired UTF-16 surrogate (not valid JSON text for storage)", id };
     if (Buffer.byteLength(JSON.stringify(body)) > MAX_DOCUMENT_BYTES) return { code: "BAD_USER_INPUT", message: `document larger than ${MAX_DOCUMENT_BYTES} bytes`, id };
     const deleted = _deleted === true;
     const validate = this.validatorFor(collection);
@@ -209,7 +210,12 @@ export class RecordsService {
       let unchanged = 0; // rows equal to the server's state: accepted, nothing to write
       for (const v of rest) {
         const cur = current.get(v.id) ?? null;
-        const curDoc = cur ? asDocument(cur) : null;
+        // A tombstone keeps the body its deleter sent: show it back only to callers who may see that body.
+        const curDoc = !cur
+          ? null
+          : cur.deleted && !(access.canPull && visibleUnder(cur.data, access.pullFilters))
+            ? { [collection.primaryKey]: v.id, _deleted: true }
+            : asDocument(cur);
         // A record outside the caller's reach can be neither changed nor shown back to them.
         if (cur && !cur.deleted && (!visibleUnder(cur.data, access.pushFilters) || !access.canPull || !visibleUnder(cur.data, access.pullFilters))) {
           rejected.push({ index: v.index, id: v.id, code: "ROW_FILTER", message: "the stored record is outside the records you may push" });
@@ -218,6 +224,8 @@ export class RecordsService {
         const nextDoc = { ...v.next, _deleted: v.deleted };
         if (!curDoc || sameDoc(v.assumed, curDoc) || strategy === ConflictStrategy.CLIENT_WINS) {
           if (curDoc && equal(curDoc, nextDoc)) unchanged++;
+          // Deleting what the server never had stores a bare tombstone: nothing unchecked is kept.
+          else if (!cur && v.deleted) writes.push({ id: v.id, data: { [collection.primaryKey]: v.id }, deleted: true, prev: null });
           else writes.push({ id: v.id, data: v.next, deleted: v.deleted, prev: cur });
           continue;
         }
@@ -538,6 +546,16 @@ export function unsafeSchemaKeyword(value: unknown, depth = 0): string | null {
     }
   }
   return null;
+}
+
+/** Whether every string (and key) in a JSON value is well-formed UTF-16: PostgreSQL refuses lone surrogates. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+function wellFormed(value: unknown, depth = 0): boolean {
+  if (typeof value === "string") return !LONE_SURROGATE.test(value);
+  if (depth > 100 || value === null || typeof value !== "object") return true;
+  if (Array.isArray(value)) return value.every((v) => wellFormed(v, depth + 1));
+  for (const [key, v] of Object.entries(value)) if (LONE_SURROGATE.test(key) || !wellFormed(v, depth + 1)) return false;
+  return true;
 }
 
 export function validKey(v: unknown): v is string {
