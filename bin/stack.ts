@@ -33,6 +33,11 @@ export interface RunningStack {
   connectors: RunningSubgraph;
   audit: RunningSubgraph;
   pubsub: PubSub;
+  /**
+   * Starts a fresh audit subgraph on the same database and port (after `audit.stop()`, or stopping the running one
+   * first); `audit` then names it. The other services' outbox relays deliver what they kept meanwhile.
+   */
+  restartAudit(): Promise<RunningSubgraph>;
   stop(): Promise<void>;
 }
 
@@ -46,12 +51,17 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   const base: ServiceConfig = { databaseUrl: opts.databaseUrl, redisUrl: opts.redisUrl, host: "127.0.0.1", port: 0, logLevel: "info", jwt };
   const started: { stop(): Promise<void> }[] = [];
   try {
-    const tenants = await startTenants(base, deps);
+    // Tenants starts before audit: its outbox relay learns audit's URL once audit is up (and retries until then).
+    let audit: RunningSubgraph | undefined;
+    const auditUrl = () => audit?.url;
+    const tenants = await startTenants(base, { ...deps, auditUrl });
     started.push(tenants);
     const withJwks = { ...base, jwt: { ...jwt, jwksUrl: tenants.jwksUrl } };
-    const [connectors, audit] = await Promise.all([startConnectors(withJwks, deps), startAudit(withJwks, deps)]);
-    started.push(connectors, audit);
-    const sync = await startSync(withJwks, deps, { connectorsUrl: connectors.url });
+    const [connectors, firstAudit] = await Promise.all([startConnectors(withJwks, { ...deps, auditUrl }), startAudit(withJwks, deps)]);
+    audit = firstAudit;
+    // Stopped through this entry, whichever audit instance is current.
+    started.push(connectors, { stop: () => audit!.stop() });
+    const sync = await startSync(withJwks, deps, { connectorsUrl: connectors.url, auditUrl });
     started.push(sync);
     const gateway = await startGateway(
       {
@@ -70,19 +80,27 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       },
       deps,
     );
-    return {
+    const auditPort = Number(new URL(firstAudit.url).port);
+    const running: RunningStack = {
       gateway,
       tenants,
       sync,
       connectors,
-      audit,
+      audit: firstAudit,
       pubsub,
+      async restartAudit() {
+        await audit!.stop().catch(() => undefined);
+        audit = await startAudit({ ...withJwks, port: auditPort }, deps);
+        running.audit = audit;
+        return audit;
+      },
       async stop() {
         await gateway.stop();
         await stopAll(started);
         await pubsub.close();
       },
     };
+    return running;
   } catch (err) {
     await stopAll(started);
     await pubsub.close();

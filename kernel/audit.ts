@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
-import type { Logger } from "pino";
 import UAParser from "ua-parser-js";
-import type { PubSub } from "./pubsub/pubsub.js";
+import type { EntityManager } from "./db.js";
+import { AuditOutbox } from "./outbox.js";
 import type { AuditRecord } from "./topics.js";
 import type { ServiceContext } from "./context.js";
 import type { ClientInfo } from "./request-id.js";
@@ -43,42 +43,71 @@ export function clientMetadata(client: ClientInfo | undefined): AuditClientMetad
 
 export type AuditInput = Pick<AuditRecord, "action"> & Partial<Omit<AuditRecord, "action" | "id" | "occurredAt">>;
 
+/** Writes a record into the caller's outbox (default: an `audit_outbox` row through `em`, in its transaction if any). */
+export type AuditOutboxWriter = (em: EntityManager, record: AuditRecord) => Promise<void>;
+
+const writeToOutbox: AuditOutboxWriter = async (em, record) => {
+  const at = new Date(record.occurredAt);
+  // A native insert (no flush of the caller's pending changes), on the caller's transaction when it is in one.
+  await em.insert(AuditOutbox, { id: record.id, tenantId: record.tenantId, payload: record, createdAt: at, attempts: 0, nextAttemptAt: at, deliveredAt: null });
+};
+
 /**
- * Emits audit records to the audit service over the `audit.recorded` topic.
- * Delivery is best-effort here; the transactional outbox (audit issue) makes it lossless.
+ * Records audit events into the emitting service's transactional outbox (kernel/outbox.ts) through the caller's
+ * EntityManager: inside the caller's transaction when `ctx.em` is in one (the event commits with the change, or
+ * not at all), otherwise as its own statement. The service's relay delivers the outbox to the audit subgraph; the
+ * recorder publishes nothing itself.
  */
 export class AuditRecorder {
-  constructor(private readonly pubsub: PubSub, private readonly logger: Logger) {}
+  private readonly listeners = new Set<() => void>();
+  private readonly write: AuditOutboxWriter;
+
+  constructor(opts: { write?: AuditOutboxWriter } = {}) {
+    this.write = opts.write ?? writeToOutbox;
+  }
+
+  /** Called after each record (the relay wakes up rather than waiting for its poll). Returns an unsubscribe. */
+  onRecorded(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
 
   /** Records an action performed by the caller of `ctx` (tenant, actor and request id come from the context). */
   async record(
-    ctx: Pick<ServiceContext, "principal" | "platform" | "requestId" | "serviceActor"> & { client?: ClientInfo },
+    ctx: Pick<ServiceContext, "principal" | "platform" | "requestId" | "serviceActor" | "em"> & { client?: ClientInfo },
     input: AuditInput,
   ): Promise<void> {
-    const tenantId = input.tenantId ?? ctx.principal?.tenantId;
-    if (!tenantId) return;
-    const actor = ctx.principal ?? ctx.platform;
-    const record: AuditRecord = {
-      id: randomUUID(),
-      tenantId,
-      actorType:
-        input.actorType ??
-        (!actor ? (ctx.serviceActor ? "SERVICE" : "ANONYMOUS") : actor.kind === "platform" ? "PLATFORM_USER" : actor.kind === "api_key" ? "API_KEY" : "USER"),
-      actorId: input.actorId ?? actor?.userId ?? null,
-      action: input.action,
-      targetType: input.targetType ?? null,
-      targetId: input.targetId ?? null,
-      requestId: ctx.requestId,
-      changes: input.changes ?? null,
-      metadata: auditMetadata(ctx, actor === undefined, input.metadata),
-      occurredAt: new Date().toISOString(),
-    };
-    try {
-      await this.pubsub.publish("audit.recorded", record);
-    } catch (err) {
-      this.logger.error({ err, action: record.action }, "audit record not delivered");
-    }
+    const record = buildAuditRecord(ctx, input);
+    if (!record) return;
+    // A failed write fails the caller's operation (and rolls back its transaction): nothing unaudited commits.
+    await this.write(ctx.em, record);
+    for (const listener of this.listeners) listener();
   }
+}
+
+/** The record `ctx` and `input` describe, or null when it concerns no tenant (platform-only actions are not kept). */
+export function buildAuditRecord(
+  ctx: Pick<ServiceContext, "principal" | "platform" | "requestId" | "serviceActor"> & { client?: ClientInfo },
+  input: AuditInput,
+): AuditRecord | null {
+  const tenantId = input.tenantId ?? ctx.principal?.tenantId;
+  if (!tenantId) return null;
+  const actor = ctx.principal ?? ctx.platform;
+  return {
+    id: randomUUID(),
+    tenantId,
+    actorType:
+      input.actorType ??
+      (!actor ? (ctx.serviceActor ? "SERVICE" : "ANONYMOUS") : actor.kind === "platform" ? "PLATFORM_USER" : actor.kind === "api_key" ? "API_KEY" : "USER"),
+    actorId: input.actorId ?? actor?.userId ?? null,
+    action: input.action,
+    targetType: input.targetType ?? null,
+    targetId: input.targetId ?? null,
+    requestId: ctx.requestId,
+    changes: input.changes ?? null,
+    metadata: auditMetadata(ctx, actor === undefined, input.metadata),
+    occurredAt: new Date().toISOString(),
+  };
 }
 
 /**

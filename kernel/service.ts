@@ -2,11 +2,13 @@ import type { MikroORM } from "@mikro-orm/postgresql";
 import type { Express } from "express";
 import type { GraphQLSchema } from "graphql";
 import type { Logger } from "pino";
+import type { AuditRecorder } from "./audit.js";
 import { TokenVerifier } from "./auth.js";
 import type { ServiceConfig } from "./config.js";
 import { createServiceContext, type ServiceContext } from "./context.js";
 import { migrate, openDatabase, pingDatabase, type DatabaseOptions } from "./db.js";
 import { startSubgraphServer, type RunningService } from "./http.js";
+import { AuditOutboxRelay, type AuditRelayOptions, type AuditUrl } from "./outbox.js";
 import type { PubSub } from "./pubsub/pubsub.js";
 import { RevocationList, httpSnapshot, type RevocationSnapshot } from "./revocations.js";
 import { startTenantPurgeListener } from "./tenant-purge.js";
@@ -14,6 +16,16 @@ import { startTenantPurgeListener } from "./tenant-purge.js";
 /** A subgraph service as its composition roots see it. */
 export interface RunningSubgraph extends RunningService {
   orm: MikroORM;
+  /** The relay of this service's audit outbox (services that record audit events). */
+  outbox?: AuditOutboxRelay;
+}
+
+/** An emitting service's audit outbox: its recorder (whose records wake the relay) and where the audit service is. */
+export interface AuditOutboxOptions {
+  recorder: AuditRecorder;
+  auditUrl: AuditUrl;
+  /** Relay tuning (batch size, poll, backoff, retention). */
+  relay?: Omit<AuditRelayOptions, "orm" | "auditUrl" | "logger">;
 }
 
 /**
@@ -33,6 +45,8 @@ export async function startSubgraph<TContext extends ServiceContext>(opts: {
   /** Where the current revocations come from: the tenants service reads its own tables, the others ask it. */
   revocationSnapshot: (orm: MikroORM) => () => Promise<RevocationSnapshot>;
   routes?: (app: Express, orm: MikroORM) => void;
+  /** Services that record audit events: their outbox table is in `database.entities`; the relay starts here. */
+  auditOutbox?: AuditOutboxOptions;
   /** Runs after migrations and before serving (load keys, start consumers). Returns a stop hook. */
   beforeServe?: (orm: MikroORM) => Promise<(() => Promise<void>) | void>;
 }): Promise<RunningSubgraph> {
@@ -47,8 +61,10 @@ export async function startSubgraph<TContext extends ServiceContext>(opts: {
     const stopPurge = await startTenantPurgeListener(orm, opts.pubsub, logger);
     const revocations = new RevocationList({ pubsub: opts.pubsub, snapshot: opts.revocationSnapshot(orm), logger });
     await revocations.start();
+    const stopRelay = opts.auditOutbox ? startOutboxRelay(orm, opts.auditOutbox, logger) : undefined;
     const stopBefore = stopHook;
     stopHook = async () => {
+      await stopRelay?.stop();
       await revocations.stop();
       await stopPurge();
       await stopBefore?.();
@@ -66,6 +82,7 @@ export async function startSubgraph<TContext extends ServiceContext>(opts: {
     return {
       ...server,
       orm,
+      outbox: stopRelay?.relay,
       async stop() {
         await server.stop();
         await stopHook?.();
@@ -90,4 +107,30 @@ export function tenantsRevocations(config: ServiceConfig): () => () => Promise<R
 export function jwksVerifier(config: ServiceConfig): TokenVerifier {
   if (!config.jwt.jwksUrl) throw new Error("JWKS_URL is required");
   return new TokenVerifier({ jwks: config.jwt.jwksUrl, issuer: config.jwt.issuer, audience: config.jwt.audience });
+}
+
+/**
+ * Starts the relay of a service's audit outbox and wakes it after each record, and after each commit that follows a
+ * recent record (a record made inside a transaction becomes visible to the relay only then); the poll catches the rest.
+ */
+function startOutboxRelay(orm: MikroORM, opts: AuditOutboxOptions, logger: Logger): { relay: AuditOutboxRelay; stop(): Promise<void> } {
+  const relay = new AuditOutboxRelay({ ...opts.relay, orm, auditUrl: opts.auditUrl, logger: logger.child({ component: "audit-outbox" }) });
+  let lastRecord = 0;
+  const unsubscribe = opts.recorder.onRecorded(() => {
+    lastRecord = Date.now();
+    relay.wake();
+  });
+  orm.em.getEventManager().registerSubscriber({
+    afterTransactionCommit: () => {
+      if (Date.now() - lastRecord < 5_000) relay.wake();
+    },
+  });
+  relay.start();
+  return {
+    relay,
+    async stop() {
+      unsubscribe();
+      await relay.stop();
+    },
+  };
 }

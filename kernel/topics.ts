@@ -5,14 +5,15 @@
 export interface Topics {
   /** A sync run changed (status or counts). */
   "sync.run.updated": { tenantId: string; runId: string; status: string };
-  /** An auditable action happened; the audit service stores it (idempotently, by `id`). */
-  "audit.recorded": AuditRecord;
   /** A tenant's roles, grants or role assignments changed: services that cache callers' grants drop that tenant's. */
   "grants.changed": { tenantId: string };
 }
 export type Topic = keyof Topics;
 
-/** An audit event as emitted by the service that performed the action. */
+/**
+ * An audit event as emitted by the service that performed the action: kept in that service's `audit_outbox` and
+ * posted by its relay to the audit subgraph (kernel/outbox.ts), which stores it idempotently by `id`.
+ */
 export interface AuditRecord {
   id: string;
   tenantId: string;

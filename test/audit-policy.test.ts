@@ -6,12 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { GraphQLSchema } from "graphql";
-import pino from "pino";
 import { Arg, buildSchema, Mutation, Query, Resolver } from "type-graphql";
 import { SUBGRAPHS } from "../bin/subgraphs.js";
 import { AUDIT_ACTION_PATTERN, Audited, NotAudited, mutationAuditPolicies, type MutationAuditPolicy } from "../kernel/audit-policy.js";
 import { AuditRecorder, clientMetadata, parseUserAgent } from "../kernel/audit.js";
-import type { PubSub } from "../kernel/pubsub/pubsub.js";
 import type { AuditRecord } from "../kernel/topics.js";
 import { startTestStack, type TenantLogin, type TestStack } from "./harness/stack.js";
 
@@ -166,15 +164,17 @@ describe("audit records: the client's user agent parsed into browser and OS", ()
   });
 
   describe("AuditRecorder", () => {
+    // The outbox write is replaced by a tap: the record as the recorder built it, and the EntityManager it went through.
     const published: AuditRecord[] = [];
-    const pubsub = { publish: async (_topic: string, record: AuditRecord) => void published.push(record) } as unknown as PubSub;
-    const recorder = new AuditRecorder(pubsub, pino({ level: "silent" }));
+    const through: unknown[] = [];
+    const recorder = new AuditRecorder({ write: async (em, record) => void (through.push(em), published.push(record)) });
+    const em = { name: "the caller's EntityManager" } as never;
     const principal = { kind: "user", userId: "00000000-0000-4000-8000-000000000001", tenantId: "00000000-0000-4000-8000-0000000000aa" } as never;
     const last = () => published[published.length - 1]!;
 
     it("puts ip, userAgent, browser and OS into metadata and keeps the caller's keys", async () => {
       await recorder.record(
-        { principal, requestId: "req-00000001", client: { ip: "198.51.100.7", userAgent: SAFARI_IPHONE } },
+        { principal, em, requestId: "req-00000001", client: { ip: "198.51.100.7", userAgent: SAFARI_IPHONE } },
         { action: "role.created", metadata: { name: "auditors", usersAffected: 3 } },
       );
       expect(last().metadata).toEqual({
@@ -190,22 +190,31 @@ describe("audit records: the client's user agent parsed into browser and OS", ()
 
     it("a caller's own ip or userAgent wins over the context's, and browser and OS follow the agent that is kept", async () => {
       await recorder.record(
-        { principal, requestId: "req-00000002", client: { ip: "10.0.0.1", userAgent: CHROME_WINDOWS } },
+        { principal, em, requestId: "req-00000002", client: { ip: "10.0.0.1", userAgent: CHROME_WINDOWS } },
         { action: "auth.login.failed", metadata: { ip: "203.0.113.9", userAgent: FIREFOX_UBUNTU, reason: "bad_password" } },
       );
       expect(last().metadata).toEqual({ ip: "203.0.113.9", userAgent: FIREFOX_UBUNTU, browser: "Firefox 121.0", os: "Ubuntu", reason: "bad_password" });
     });
 
     it("a context without a client adds no client keys; a service actor is still named", async () => {
-      await recorder.record({ principal, requestId: "req-00000003" }, { action: "api_key.revoked" });
+      await recorder.record({ principal, em, requestId: "req-00000003" }, { action: "api_key.revoked" });
       expect(last().metadata).toBeNull();
-      await recorder.record({ requestId: "req-00000004" }, { tenantId: "00000000-0000-4000-8000-0000000000aa", action: "auth.api_key.used", metadata: { ip: "192.0.2.4" } });
+      await recorder.record({ em, requestId: "req-00000004" }, { tenantId: "00000000-0000-4000-8000-0000000000aa", action: "auth.api_key.used", metadata: { ip: "192.0.2.4" } });
       expect(last().metadata).toEqual({ ip: "192.0.2.4", userAgent: null, browser: null, os: null });
       await recorder.record(
-        { serviceActor: "cli", requestId: "req-00000005", client: { userAgent: "tributary-system" } },
+        { serviceActor: "cli", em, requestId: "req-00000005", client: { userAgent: "tributary-system" } },
         { tenantId: "00000000-0000-4000-8000-0000000000aa", action: "user.roles.assigned" },
       );
       expect(last()).toMatchObject({ actorType: "SERVICE", metadata: { ip: null, userAgent: "tributary-system", browser: null, os: null, service: "cli" } });
+      // Every record went through the caller's EntityManager (so it joins the caller's transaction, if any).
+      expect(through).toHaveLength(published.length);
+      for (const e of through) expect(e).toBe(em);
+    });
+
+    it("a platform-only action (no tenant) records nothing", async () => {
+      const before = published.length;
+      await recorder.record({ em, requestId: "req-00000006", platform: { kind: "platform", userId: "00000000-0000-4000-8000-000000000002" } as never }, { action: "platform.user.created" });
+      expect(published).toHaveLength(before);
     });
   });
 });
@@ -213,16 +222,14 @@ describe("audit records: the client's user agent parsed into browser and OS", ()
 describe("audit records through the gateway carry the caller's browser and OS", () => {
   let t: TestStack;
   let admin: TenantLogin;
-  const recorded: AuditRecord[] = [];
+  // What the tenants service recorded: its audit outbox keeps each record as the recorder built it (delivered or not).
+  const recorded = async (): Promise<AuditRecord[]> =>
+    (await t.stack.tenants.orm.em.fork().getConnection().execute<{ payload: AuditRecord }[]>(`select "payload" from "tenants"."audit_outbox" order by "created_at"`)).map(
+      (r) => r.payload,
+    );
 
   beforeAll(async () => {
-    // Taps what the services publish on `audit.recorded` (drops nothing): the record as the recorder built it.
-    t = await startTestStack({
-      dropPublish: (topic, payload) => {
-        if (topic === "audit.recorded") recorded.push(payload as AuditRecord);
-        return false;
-      },
-    });
+    t = await startTestStack();
     admin = await t.tenant("ua-audit");
   });
   afterAll(async () => {
@@ -236,7 +243,7 @@ describe("audit records through the gateway carry the caller's browser and OS", 
     );
     expect(res.body.errors).toBeUndefined();
     const roleId = res.body.data.createRole.id as string;
-    const event = recorded.find((r) => r.action === "role.created" && r.targetId === roleId);
+    const event = (await recorded()).find((r) => r.action === "role.created" && r.targetId === roleId);
     expect(event).toBeDefined();
     expect(event!.metadata).toMatchObject({ userAgent: CHROME_WINDOWS, browser: "Chrome 120.0.0.0", os: "Windows 10" });
     // The gateway saw a loopback client (no trusted proxy here): whatever it was, it is an address, not null.
@@ -249,7 +256,7 @@ describe("audit records through the gateway carry the caller's browser and OS", 
       { "user-agent": FIREFOX_UBUNTU },
     );
     expect(res.body.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
-    const event = recorded.find((r) => r.action === "auth.login.failed" && r.metadata?.email === "nobody@ua-audit.example");
+    const event = (await recorded()).find((r) => r.action === "auth.login.failed" && r.metadata?.email === "nobody@ua-audit.example");
     expect(event?.metadata).toMatchObject({ userAgent: FIREFOX_UBUNTU, browser: "Firefox 121.0", os: "Ubuntu", reason: "unknown_user" });
   });
 });

@@ -5,13 +5,16 @@ import type { PubSub } from "../../kernel/pubsub/pubsub.js";
 import { RevocationList } from "../../kernel/revocations.js";
 import { jwksVerifier, startSubgraph, tenantsRevocations, type RunningSubgraph } from "../../kernel/service.js";
 import { mountAuditExport } from "./export/csv-export.js";
-import { startAuditIngest } from "./ingest/audit-ingest.js";
+import { mountAuditIngest } from "./ingest/audit-ingest.js";
 import { migrations } from "./migrations/index.js";
 import { buildAuditSchema, entities } from "./schema.js";
 
 export const AUDIT_DEFAULT_PORT = 4104;
 
-/** Starts the audit subgraph, its ingest of `audit.recorded` events and the CSV export route. */
+/**
+ * Starts the audit subgraph, its internal ingest endpoint (the other services' outbox relays post their audit events
+ * there) and the CSV export route.
+ */
 export function startAudit(config: ServiceConfig, deps: { logger: Logger; pubsub: PubSub }): Promise<RunningSubgraph> {
   const logger = deps.logger.child({ service: "audit" });
   // The export route verifies tokens outside GraphQL, so it keeps its own verifier and revocation list.
@@ -24,22 +27,22 @@ export function startAudit(config: ServiceConfig, deps: { logger: Logger; pubsub
     database: { schema: "audit", entities, migrations },
     buildSchema: buildAuditSchema,
     beforeServe: async (orm) => {
-      const stopIngest = await startAuditIngest(orm, deps.pubsub, logger);
       verifier = jwksVerifier(config);
       revocations = new RevocationList({ pubsub: deps.pubsub, snapshot: tenantsRevocations(config)(), logger });
       await revocations.start();
       return async () => {
         await revocations?.stop();
-        await stopIngest();
       };
     },
-    routes: (app, orm) =>
+    routes: (app, orm) => {
+      mountAuditIngest(app, { orm, logger });
       mountAuditExport(app, {
         orm,
         verifier: () => verifier ?? (verifier = jwksVerifier(config)),
         revocations: () => revocations,
         logger,
-      }),
+      });
+    },
     verifier: () => jwksVerifier(config),
     revocationSnapshot: tenantsRevocations(config),
     extend: (base) => base,

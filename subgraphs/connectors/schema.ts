@@ -9,9 +9,10 @@ import {
   resolveTenantRefReference,
 } from "./connector/connector.resolver.js";
 import { TenantRef } from "./connector/tenant.ref.js";
+import { AuditOutbox } from "../../kernel/outbox.js";
 
 /** Entities persisted in the `connectors` Postgres schema. */
-export const entities = [Connector];
+export const entities = [Connector, AuditOutbox];
 
 /** Builds the connectors subgraph schema (no side effects). */
 export function buildConnectorsSchema(): Promise<GraphQLSchema> {

@@ -8,10 +8,15 @@ import { SYNC_DEFAULT_PORT, startSync } from "./start.js";
 
 runMain(async () => {
   const config = parseServiceConfig(SYNC_DEFAULT_PORT, { jwks: true });
-  const peers = parseEnv(z.object({ CONNECTORS_URL: z.url({ message: "must be the connectors subgraph URL, e.g. http://connectors:4103/graphql" }) }));
+  const peers = parseEnv(
+    z.object({
+      CONNECTORS_URL: z.url({ message: "must be the connectors subgraph URL, e.g. http://connectors:4103/graphql" }),
+      AUDIT_URL: z.url({ message: "must be the audit subgraph URL (its outbox relay posts there), e.g. http://audit:4104/graphql" }),
+    }),
+  );
   const logger = createLogger(config.logLevel);
   const pubsub = createPubSub({ redisUrl: config.redisUrl, logger });
-  const service = await startSync(config, { logger, pubsub }, { connectorsUrl: peers.CONNECTORS_URL });
+  const service = await startSync(config, { logger, pubsub }, { connectorsUrl: peers.CONNECTORS_URL, auditUrl: peers.AUDIT_URL });
   runUntilSignal(logger, async () => {
     await service.stop();
     await pubsub.close();

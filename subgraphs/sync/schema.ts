@@ -1,6 +1,7 @@
 import "reflect-metadata";
 import type { GraphQLSchema } from "graphql";
 import { buildFederatedSchema } from "../../kernel/federation.js";
+import { AuditOutbox } from "../../kernel/outbox.js";
 import { Collection } from "./records/collection.entity.js";
 import { PushReceipt, SyncRecord, TenantSeq } from "./records/record.entity.js";
 import { Conflict } from "./records/conflict.entity.js";
@@ -17,7 +18,7 @@ import {
 } from "./sync-log/sync-run.resolver.js";
 
 /** Entities persisted in the `sync` Postgres schema. */
-export const entities = [SyncRun, Collection, SyncRecord, TenantSeq, PushReceipt, RecordHistory, Conflict, SyncClient];
+export const entities = [SyncRun, Collection, SyncRecord, TenantSeq, PushReceipt, RecordHistory, Conflict, SyncClient, AuditOutbox];
 
 /** Builds the sync subgraph schema (no side effects). */
 export function buildSyncSchema(): Promise<GraphQLSchema> {

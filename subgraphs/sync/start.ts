@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import { AuditRecorder } from "../../kernel/audit.js";
 import type { ServiceConfig } from "../../kernel/config.js";
+import type { AuditUrl } from "../../kernel/outbox.js";
 import type { PubSub } from "../../kernel/pubsub/pubsub.js";
 import { jwksVerifier, startSubgraph, tenantsRevocations, type RunningSubgraph } from "../../kernel/service.js";
 import type { SyncContext } from "./context.js";
@@ -24,6 +25,9 @@ export interface SyncPeers {
   connectorsUrl: string;
   /** The tenants subgraph's GraphQL URL (callers' collection grants); default: beside JWKS_URL. */
   tenantsUrl?: string;
+  /** The audit subgraph, where the outbox relay delivers this service's audit events (AUDIT_URL). Without it the
+   * events wait in the outbox (another replica's relay, or this one once configured, delivers them). */
+  auditUrl?: AuditUrl;
 }
 
 export interface RunningSync extends RunningSubgraph {
@@ -33,7 +37,7 @@ export interface RunningSync extends RunningSubgraph {
 
 /** Starts the sync subgraph. */
 export async function startSync(config: ServiceConfig, deps: { logger: Logger; pubsub: PubSub }, peers: SyncPeers): Promise<RunningSync> {
-  const audit = new AuditRecorder(deps.pubsub, deps.logger);
+  const audit = new AuditRecorder();
   const logger = deps.logger.child({ service: "sync" });
   let syncRuns!: SyncRunService;
   let records!: RecordsService;
@@ -43,6 +47,7 @@ export async function startSync(config: ServiceConfig, deps: { logger: Logger; p
     config,
     ...deps,
     database: { schema: "sync", entities, migrations },
+    auditOutbox: { recorder: audit, auditUrl: peers.auditUrl ?? (() => undefined) },
     buildSchema: buildSyncSchema,
     beforeServe: async (orm) => {
       syncRuns = new SyncRunService(orm, deps.pubsub, new ConnectorDirectory(peers.connectorsUrl), { logger });

@@ -9,15 +9,16 @@ import { ensureTenantWithAdmin } from "./tenant/demo-seed.js";
 
 runMain(async () => {
   const config = parseServiceConfig(TENANTS_DEFAULT_PORT, { jwks: false });
-  const { DEMO_SEED, TENANT_RETENTION_DAYS } = parseEnv(
+  const { DEMO_SEED, TENANT_RETENTION_DAYS, AUDIT_URL } = parseEnv(
     z.object({
       DEMO_SEED: z.enum(["true", "false"]).default("false"),
       TENANT_RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
+      AUDIT_URL: z.url({ message: "must be the audit subgraph URL (its outbox relay posts there), e.g. http://audit:4104/graphql" }),
     }),
   );
   const logger = createLogger(config.logLevel);
   const pubsub = createPubSub({ redisUrl: config.redisUrl, logger });
-  const service = await startTenants(config, { logger, pubsub, retentionDays: TENANT_RETENTION_DAYS });
+  const service = await startTenants(config, { logger, pubsub, retentionDays: TENANT_RETENTION_DAYS, auditUrl: AUDIT_URL });
   if (DEMO_SEED === "true") {
     const demo = await ensureTenantWithAdmin(service.orm, { slug: "demo", name: "Demo Company", adminEmail: "admin@demo.example" });
     // Printed to the terminal only (never to the JSON log), and only when just created.

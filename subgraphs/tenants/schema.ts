@@ -13,9 +13,10 @@ import { Tenant } from "./tenant/tenant.entity.js";
 import { TenantResolver, resolveTenantReference } from "./tenant/tenant.resolver.js";
 import { User } from "./user/user.entity.js";
 import { UserResolver, resolveUserReference } from "./user/user.resolver.js";
+import { AuditOutbox } from "../../kernel/outbox.js";
 
 /** Entities persisted in the `tenants` Postgres schema. */
-export const entities = [Tenant, User, SigningKey, RefreshToken, ApiKey, PlatformUser, ...roleEntities];
+export const entities = [Tenant, User, SigningKey, RefreshToken, ApiKey, PlatformUser, ...roleEntities, AuditOutbox];
 
 /** Builds the tenants subgraph schema (no side effects: used by the service and by `npm run schema`). */
 export function buildTenantsSchema(): Promise<GraphQLSchema> {

@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { AuditRecorder } from "../../kernel/audit.js";
 import { TokenVerifier } from "../../kernel/auth.js";
 import type { ServiceConfig } from "../../kernel/config.js";
+import type { AuditUrl } from "../../kernel/outbox.js";
 import type { PubSub } from "../../kernel/pubsub/pubsub.js";
 import { normalizeRequestId, REQUEST_ID_HEADER } from "../../kernel/request-id.js";
 import { startSubgraph, type RunningSubgraph } from "../../kernel/service.js";
@@ -41,9 +42,11 @@ export async function startTenants(
     loginLimits?: ConstructorParameters<typeof LoginThrottle>[0]["limits"];
     redisKeyPrefix?: string;
     retentionDays?: number;
+    /** The audit subgraph, where the outbox relay delivers this service's audit events (AUDIT_URL). */
+    auditUrl?: AuditUrl;
   },
 ): Promise<RunningTenants> {
-  const audit = new AuditRecorder(deps.pubsub, deps.logger);
+  const audit = new AuditRecorder();
   const throttle = new LoginThrottle({ redisUrl: config.redisUrl, keyPrefix: deps.redisKeyPrefix, limits: deps.loginLimits });
   let keyStore!: KeyStore;
   const retentionMs = (deps.retentionDays ?? DEFAULT_TENANT_RETENTION_DAYS) * 86_400_000;
@@ -52,6 +55,7 @@ export async function startTenants(
     config,
     ...deps,
     database: { schema: "tenants", entities, migrations },
+    auditOutbox: { recorder: audit, auditUrl: deps.auditUrl ?? (() => undefined) },
     buildSchema: buildTenantsSchema,
     beforeServe: async (orm) => {
       keyStore = new KeyStore(orm, config.jwt);

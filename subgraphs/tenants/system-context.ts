@@ -25,7 +25,7 @@ export const tenantsHooks: Pick<TenantsContext, "permissions" | "validateRoles" 
  */
 export function systemContext(
   orm: MikroORM,
-  deps: { pubsub: PubSub; logger: Logger; keyStore?: KeyStore; tenantId?: string; actor?: string },
+  deps: { pubsub: PubSub; logger: Logger; keyStore?: KeyStore; tenantId?: string; actor?: string; audit?: AuditRecorder },
 ): TenantsContext {
   const em = deps.tenantId ? forkForTenant(orm, deps.tenantId) : forkUnscoped(orm);
   return {
@@ -36,7 +36,7 @@ export function systemContext(
     em,
     loaders: new LoaderRegistry(em),
     keyStore: deps.keyStore as KeyStore,
-    audit: new AuditRecorder(deps.pubsub, deps.logger),
+    audit: deps.audit ?? new AuditRecorder(),
     pubsub: deps.pubsub,
     throttle: new LoginThrottle({}),
     ...tenantsHooks,

@@ -6,6 +6,7 @@ import pg from "pg";
 import { AuditEventsPageDocument, IdentityPlatformLoginDocument, VerifyAuditChainDocument, type AuditEventsPageQuery } from "../__generated__/graphql.js";
 import { startTestStack, type TenantLogin, type TestStack } from "../harness/stack.js";
 import { codesOf, waitUntil } from "./e2e-helpers.js";
+import { AUDIT_EVENTS_PATH } from "../../kernel/outbox.js";
 import type { AuditRecord } from "../../kernel/topics.js";
 import { createPlatformUser } from "../../subgraphs/tenants/platform/platform.service.js";
 import { PlatformRole } from "../../subgraphs/tenants/platform/platform-user.entity.js";
@@ -80,6 +81,15 @@ describe("audit trail", () => {
     occurredAt: new Date().toISOString(),
     ...over,
   });
+  // Delivers records as the services' outbox relays do: POSTed to the audit subgraph's internal endpoint, each one
+  // its own batch here so that they arrive concurrently (the ingest serialises per tenant).
+  const deliver = async (recs: AuditRecord[]) => {
+    const url = new URL(AUDIT_EVENTS_PATH, t.stack.audit.url);
+    const statuses = await Promise.all(
+      recs.map(async (r) => (await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ events: [r] }) })).status),
+    );
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+  };
   const stored = async (tenantId: string, prefix = "test.") =>
     Number((await db.query(`select count(*) from audit.audit_event where tenant_id = $1 and action like $2`, [tenantId, `${prefix}%`])).rows[0].count);
   const chained = async (tenantId: string) =>
@@ -104,10 +114,10 @@ describe("audit trail", () => {
       // 40 events for A published at once (the ingest serialises per tenant), 5 for B, and one of A's delivered twice.
       const recs = Array.from({ length: 40 }, (_, i) => record(a, { action: `test.chain.${i % 4}`, occurredAt: new Date(Date.UTC(2030, 0, 1, 0, 0, i)).toISOString() }));
       ids.push(...recs.map((r) => r.id));
-      await Promise.all([...recs, ...Array.from({ length: 5 }, () => record(b)), recs[7]!].map((r) => t.stack.pubsub.publish("audit.recorded", r)));
+      await deliver([...recs, ...Array.from({ length: 5 }, () => record(b)), recs[7]!]);
       await waitUntil(async () => (await stored(a.tenantId, "test.chain.")) === 40 && (await stored(b.tenantId)) === 5, "45 events stored", 15_000);
       // A redelivery after the fact does not extend the chain either.
-      await t.stack.pubsub.publish("audit.recorded", recs[3]!);
+      await deliver([recs[3]!]);
     });
 
     it("numbers each tenant's events 1..n without gaps, once per event id, and verifies", async () => {
@@ -177,7 +187,7 @@ describe("audit trail", () => {
           metadata: i === 9 ? { note: "Needle in the haystack" } : null,
         }),
       );
-      await Promise.all(recs.map((r) => t.stack.pubsub.publish("audit.recorded", r)));
+      await deliver(recs);
       await waitUntil(async () => (await stored(a.tenantId, "test.page.")) === 23, "23 page events stored", 15_000);
     });
     const page = (token: string, vars: { filter?: Record<string, unknown>; first: number; after?: string | null }) =>

@@ -1,36 +1,62 @@
 import type { MikroORM } from "@mikro-orm/postgresql";
+import express, { type Express } from "express";
 import type { Logger } from "pino";
 import { isUuid } from "../../../kernel/loaders.js";
-import type { PubSub } from "../../../kernel/pubsub/pubsub.js";
+import { AUDIT_EVENTS_PATH, type AuditBatchResult } from "../../../kernel/outbox.js";
 import type { AuditRecord } from "../../../kernel/topics.js";
 import { ActorType } from "../audit-event/audit-event.entity.js";
 import { appendToChain } from "../chain/chain.js";
 
+/** Records per POST the endpoint accepts (the relays send 100 by default). */
+export const MAX_AUDIT_BATCH = 1_000;
+
 /**
- * Stores audit records published by the other services. Idempotent by record id, so several audit replicas (each
- * receiving every Redis message) and redeliveries store each event once, appended to its tenant's hash chain.
+ * The internal endpoint the other services' outbox relays post to (`{ events: AuditRecord[] }`). It stores the batch
+ * in order and answers 200 only once every record is stored (or was already: idempotent by id, so a redelivered batch
+ * stores nothing twice nor extends the chain). Records that can never be stored (malformed) are named in `rejected`;
+ * anything else failing answers 5xx and the relay retries the whole batch.
  */
-export async function startAuditIngest(orm: MikroORM, pubsub: PubSub, logger: Logger): Promise<() => Promise<void>> {
-  const records = await pubsub.subscribe<AuditRecord>("audit.recorded");
-  const done = (async () => {
-    for await (const record of records) {
-      try {
-        await store(orm, record);
-      } catch (err) {
-        logger.error({ err, auditId: record?.id, action: record?.action }, "audit record not stored");
-      }
+export function mountAuditIngest(app: Express, opts: { orm: MikroORM; logger: Logger }): void {
+  app.post(AUDIT_EVENTS_PATH, express.json({ limit: "16mb" }), async (req, res) => {
+    const events: unknown = req.body?.events;
+    if (!Array.isArray(events) || events.length > MAX_AUDIT_BATCH) {
+      res.status(400).json({ error: `expected { events: [...] } with at most ${MAX_AUDIT_BATCH} records` });
+      return;
     }
-  })();
-  return async () => {
-    await records.return?.();
-    await done;
-  };
+    try {
+      res.json(await ingestAuditBatch(opts.orm, events as AuditRecord[], opts.logger));
+    } catch (err) {
+      opts.logger.error({ err, records: events.length }, "audit batch not stored");
+      if (!res.headersSent) res.status(503).json({ error: "audit batch not stored" });
+    }
+  });
+}
+
+/** Stores a batch in order (each tenant's chain is extended in the batch's order). Throws if a store fails. */
+export async function ingestAuditBatch(orm: MikroORM, events: AuditRecord[], logger: Logger): Promise<AuditBatchResult> {
+  const result: AuditBatchResult = { stored: [], rejected: [] };
+  for (const record of events) {
+    const problem = malformed(record);
+    if (problem) {
+      const id = typeof record?.id === "string" ? record.id : String(record?.id);
+      logger.error({ auditId: id, action: record?.action, problem }, "malformed audit record rejected");
+      result.rejected.push({ id, reason: problem });
+      continue;
+    }
+    await store(orm, record);
+    result.stored.push(record.id);
+  }
+  return result;
+}
+
+function malformed(r: AuditRecord | null | undefined): string | null {
+  if (!r || typeof r !== "object") return "not an object";
+  if (!isUuid(r.id) || !isUuid(r.tenantId) || typeof r.action !== "string") return "id, tenantId and action are required";
+  if (Number.isNaN(new Date(r.occurredAt).getTime())) return "occurredAt is not a time";
+  return null;
 }
 
 async function store(orm: MikroORM, r: AuditRecord): Promise<void> {
-  if (!isUuid(r.id) || !isUuid(r.tenantId) || typeof r.action !== "string") throw new Error("malformed audit record");
-  const occurredAt = new Date(r.occurredAt);
-  if (Number.isNaN(occurredAt.getTime())) throw new Error("malformed audit record: occurredAt");
   // Serialised per tenant and idempotent by id: a redelivered record does not extend the chain.
   await appendToChain(orm.em.fork(), {
     id: r.id,
@@ -43,6 +69,6 @@ async function store(orm: MikroORM, r: AuditRecord): Promise<void> {
     requestId: r.requestId?.slice(0, 128) ?? null,
     changes: r.changes ?? null,
     metadata: r.metadata ?? null,
-    occurredAt,
+    occurredAt: new Date(r.occurredAt),
   });
 }

@@ -3,10 +3,12 @@ import { Migration20261121132727_initial } from "./Migration20261121132727_initi
 import { Migration20261121144031_records } from "./Migration20261121144031_records.js";
 import { Migration20261121151912_records_access } from "./Migration20261121151912_records_access.js";
 import { Migration20261121152435_sync_log } from "./Migration20261121152435_sync_log.js";
+import { Migration20261121163735_audit_outbox } from "./Migration20261121163735_audit_outbox.js";
 
 export const migrations = [
   { name: "Migration20261121132727_initial", class: Migration20261121132727_initial },
   { name: "Migration20261121144031_records", class: Migration20261121144031_records },
   { name: "Migration20261121151912_records_access", class: Migration20261121151912_records_access },
   { name: "Migration20261121152435_sync_log", class: Migration20261121152435_sync_log },
+  { name: "Migration20261121163735_audit_outbox", class: Migration20261121163735_audit_outbox },
 ];

@@ -126,7 +126,7 @@ export async function exchangeApiKey(
     ttl,
   );
   await audit.record(
-    { requestId: client.requestId },
+    { requestId: client.requestId, em },
     { tenantId: tenant.id, actorType: "API_KEY", actorId: apiKey.id, action: "auth.api_key.used", targetType: "ApiKey", targetId: apiKey.id, metadata: { ip: client.ip ?? null } },
   );
   return { accessToken: token, expiresAt };

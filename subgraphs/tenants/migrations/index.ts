@@ -4,6 +4,7 @@ import { Migration20261121135639_identity } from "./Migration20261121135639_iden
 import { Migration20261121135942_roles } from "./Migration20261121135942_roles.js";
 import { Migration20261121141922_key_activation } from "./Migration20261121141922_key_activation.js";
 import { Migration20261121143159_tenant_purge } from "./Migration20261121143159_tenant_purge.js";
+import { Migration20261121163704_audit_outbox } from "./Migration20261121163704_audit_outbox.js";
 
 export const migrations = [
   { name: "Migration20261121132712_initial", class: Migration20261121132712_initial },
@@ -11,4 +12,5 @@ export const migrations = [
   { name: "Migration20261121135942_roles", class: Migration20261121135942_roles },
   { name: "Migration20261121141922_key_activation", class: Migration20261121141922_key_activation },
   { name: "Migration20261121143159_tenant_purge", class: Migration20261121143159_tenant_purge },
+  { name: "Migration20261121163704_audit_outbox", class: Migration20261121163704_audit_outbox },
 ];
