@@ -177,6 +177,21 @@ describe("records: push and pull", () => {
     expect(JSON.stringify(refused)).toContain("BAD_USER_INPUT");
   }, 60_000);
 
+  it("a new collection's audit event is written in the same transaction, into the sync service's outbox", async () => {
+    const res = await t.request(CreateCollectionDocument, { input: { name: "audited" } }, a.token);
+    expect(res.errors).toBeUndefined();
+    const rows = (await t.stack.sync.orm.em
+      .getConnection()
+      .execute("select payload from sync.audit_outbox where tenant_id = ? order by created_at", [a.tenantId], "all")) as { payload: unknown }[];
+    const events = rows.map((r) => (typeof r.payload === "string" ? JSON.parse(r.payload) : r.payload) as { action: string; targetType: string | null; changes: Record<string, { after?: unknown }> | null });
+    expect(events.filter((e) => e.action === "collection.created" && e.changes?.name?.after === "audited")).toHaveLength(1);
+    // A refused duplicate writes neither a collection nor an event.
+    const dup = await t.request(CreateCollectionDocument, { input: { name: "audited" } }, a.token);
+    expect(codes(dup)).toEqual(["CONFLICT"]);
+    const after = (await t.stack.sync.orm.em.getConnection().execute("select count(*)::int as n from sync.audit_outbox where tenant_id = ?", [a.tenantId], "all")) as { n: number }[];
+    expect(after[0].n).toBe(rows.length);
+  });
+
   it("a stream whose collections are quiet while others change waits idle (no busy catch-up loop)", async () => {
     const e = await t.tenant("records-quiet");
     for (const name of ["quiet", "busy"]) await t.request(CreateCollectionDocument, { input: { name } }, e.token);

@@ -104,6 +104,8 @@ export async function resolveConflict(
   id: string,
   resolution: ConflictResolution,
   document: Doc | null | undefined,
+  /** Runs inside the transaction before it commits (the audit record). */
+  beforeCommit?: (tx: EntityManager, conflict: Conflict) => Promise<void>,
 ): Promise<Conflict> {
   const tenantId = caller.principal.tenantId;
   if (!isUuid(id)) throw RecordErrors.conflictNotFound(id);
@@ -144,6 +146,8 @@ export async function resolveConflict(
     c.resolution = resolution;
     c.resolvedAt = new Date();
     c.resolvedById = caller.principal.userId;
+    await tx.flush();
+    await beforeCommit?.(tx, c);
     return c;
   });
   if (wrote) await records.pubsub.publish(recordsChannel(tenantId), { tenantId }).catch(() => undefined);
@@ -225,7 +229,14 @@ export async function listClients(em: EntityManager, records: RecordsService, ar
  * Makes a device start over: its stored checkpoint and push answers are forgotten, and its older checkpoints get
  * CHECKPOINT_EXPIRED until it pulls from the start.
  */
-export async function resetClient(em: EntityManager, records: RecordsService, tenantId: string, clientId: string): Promise<SyncClient> {
+export async function resetClient(
+  em: EntityManager,
+  records: RecordsService,
+  tenantId: string,
+  clientId: string,
+  /** Runs inside the transaction before it commits (the audit record). */
+  beforeCommit?: (tx: EntityManager) => Promise<void>,
+): Promise<SyncClient> {
   await records.flushClients();
   return em.transactional(async (tx) => {
     const client = await tx.findOne(SyncClient, { clientId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
@@ -235,6 +246,8 @@ export async function resetClient(em: EntityManager, records: RecordsService, te
     client.lastCheckpoint = null;
     client.lastMutationId = null;
     await sqlIn(tx)("delete from sync.push_receipt where tenant_id = ? and client_id = ?", [tenantId, clientId]);
+    await tx.flush();
+    await beforeCommit?.(tx);
     return client;
   });
 }

@@ -47,14 +47,20 @@ export class RecordsResolver {
   @Audited("collection.created")
   @Mutation(() => Collection, { description: "Defines a collection (optionally with a JSON Schema)." })
   async createCollection(@Arg("input", () => CreateCollectionInput) input: CreateCollectionInput, @Ctx() ctx: SyncContext): Promise<Collection> {
-    const collection = await ctx.records.createCollection(ctx.em, requirePrincipal(ctx).tenantId, input);
-    await ctx.audit.record(ctx, {
-      action: "collection.created",
-      targetType: "Collection",
-      targetId: collection.id,
-      changes: { name: { after: collection.name }, primaryKey: { after: collection.primaryKey }, conflictStrategy: { after: collection.conflictStrategy } },
+    // The collection and its audit event commit together (the event goes to this service's audit outbox).
+    return ctx.em.transactional(async (tx) => {
+      const collection = await ctx.records.createCollection(tx, requirePrincipal(ctx).tenantId, input);
+      await ctx.audit.record(
+        { ...ctx, em: tx },
+        {
+          action: "collection.created",
+          targetType: "Collection",
+          targetId: collection.id,
+          changes: { name: { after: collection.name }, primaryKey: { after: collection.primaryKey }, conflictStrategy: { after: collection.conflictStrategy } },
+        },
+      );
+      return collection;
     });
-    return collection;
   }
 
   @Authorized()
@@ -135,15 +141,20 @@ export class RecordsResolver {
     @Arg("document", () => GraphQLJSONObject, { nullable: true, description: "The resolved document, for CUSTOM" }) document: Record<string, unknown> | null,
     @Ctx() ctx: SyncContext,
   ): Promise<Conflict> {
-    const conflict = await resolveConflict(ctx.em, ctx.records, callerOf(ctx), id, resolution, document);
-    await ctx.audit.record(ctx, {
-      action: "conflict.resolved",
-      targetType: "Conflict",
-      targetId: conflict.id,
-      changes: { status: { before: ConflictStatus.OPEN, after: conflict.status }, resolution: { after: resolution } },
-      metadata: { collection: conflict.collection, documentId: conflict.documentId },
-    });
-    return conflict;
+    // The resolution and its audit event commit together.
+    return resolveConflict(ctx.em, ctx.records, callerOf(ctx), id, resolution, document, (tx, conflict) =>
+      ctx.audit.record(
+        { ...ctx, em: tx },
+        {
+          action: "conflict.resolved",
+          targetType: "Conflict",
+          targetId: conflict.id,
+          changes: { status: { before: ConflictStatus.OPEN, after: conflict.status }, resolution: { after: resolution } },
+          metadata: { collection: conflict.collection, documentId: conflict.documentId },
+        },
+      ),
+    );
+
   }
 
   @Authorized("tenant:manage")
@@ -160,9 +171,10 @@ export class RecordsResolver {
   @Audited("sync.client.reset")
   @Mutation(() => SyncClient, { description: "Makes a device resync from scratch: its older checkpoints get CHECKPOINT_EXPIRED." })
   async resetClient(@Arg("clientId") clientId: string, @Ctx() ctx: SyncContext): Promise<SyncClient> {
-    const client = await resetClient(ctx.em, ctx.records, requirePrincipal(ctx).tenantId, clientId);
-    await ctx.audit.record(ctx, { action: "sync.client.reset", targetType: "SyncClient", targetId: null, metadata: { clientId } });
-    return client;
+    // The reset and its audit event commit together.
+    return resetClient(ctx.em, ctx.records, requirePrincipal(ctx).tenantId, clientId, (tx) =>
+      ctx.audit.record({ ...ctx, em: tx }, { action: "sync.client.reset", targetType: "SyncClient", targetId: null, metadata: { clientId } }),
+    );
   }
 }
 
