@@ -1,4 +1,5 @@
 import "reflect-metadata";
+import { PurgedTenant } from "./purge/purged-tenant.js";
 import type { GraphQLSchema } from "graphql";
 import { buildFederatedSchema } from "../../kernel/federation.js";
 import { AuditEvent } from "./audit-event/audit-event.entity.js";
@@ -11,7 +12,7 @@ import {
 import { UserRef } from "./audit-event/refs.js";
 
 /** Entities persisted in the `audit` Postgres schema. */
-export const entities = [AuditEvent];
+export const entities = [AuditEvent, PurgedTenant];
 
 /** Builds the audit subgraph schema (no side effects). */
 export function buildAuditSchema(): Promise<GraphQLSchema> {

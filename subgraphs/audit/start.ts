@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { startPurgeMarker } from "./purge/purged-tenant.js";
 import type { TokenVerifier } from "../../kernel/auth.js";
 import type { ServiceConfig } from "../../kernel/config.js";
 import type { PubSub } from "../../kernel/pubsub/pubsub.js";
@@ -30,7 +31,9 @@ export function startAudit(config: ServiceConfig, deps: { logger: Logger; pubsub
       verifier = jwksVerifier(config);
       revocations = new RevocationList({ pubsub: deps.pubsub, snapshot: tenantsRevocations(config)(), logger });
       await revocations.start();
+      const stopMarker = await startPurgeMarker(orm, deps.pubsub, logger);
       return async () => {
+        await stopMarker();
         await revocations?.stop();
       };
     },

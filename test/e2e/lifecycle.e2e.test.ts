@@ -1,3 +1,5 @@
+import { randomUUID } from "node:crypto";
+import { AUDIT_EVENTS_PATH } from "../../kernel/outbox.js";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import pg from "pg";
 import { createPlatformUser } from "../../subgraphs/tenants/platform/platform.service.js";
@@ -76,6 +78,23 @@ describe("tenant lifecycle and platform operators", () => {
     // Past retention: erased everywhere (each service on the announcement); the tenant row stays as a tombstone.
     expect(await t.stack.tenants.purgeDeletedTenants(0)).toEqual([gone.tenantId]);
     await eventually(async () => Object.values(await countRows(gone.tenantId)).every((n) => n === 0), `the purge in every service: ${JSON.stringify(await countRows(gone.tenantId))}`);
+    // An audit event of the purged tenant that a relay delivers late (outboxes retry) is dropped, not stored again.
+    const late = {
+      id: randomUUID(),
+      tenantId: gone.tenantId,
+      actorType: "SERVICE",
+      actorId: null,
+      action: "test.late",
+      targetType: null,
+      targetId: null,
+      requestId: null,
+      changes: null,
+      metadata: null,
+      occurredAt: new Date().toISOString(),
+    };
+    const delivered = await fetch(new URL(AUDIT_EVENTS_PATH, t.stack.audit.url), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ events: [late] }) });
+    expect(delivered.status).toBe(200);
+    expect((await countRows(gone.tenantId)).audit).toBe(0);
     const tomb = await t.request(LifecycleTenantByIdDocument, { id: gone.tenantId }, superToken);
     expect(tomb.data?.tenantById).toMatchObject({ status: "DELETED", purgedAt: expect.any(String) });
     const other = await countRows(kept.tenantId);

@@ -3,6 +3,7 @@
 // transaction-scoped advisory lock; verification walks a range in chain order, in chunks (bounded memory).
 import { createHash } from "node:crypto";
 import type { EntityManager } from "@mikro-orm/postgresql";
+import { chainLockKey, isPurged } from "../purge/purged-tenant.js";
 
 /** The "previous hash" of a tenant's first event. */
 export const GENESIS_HASH = "0".repeat(64);
@@ -55,7 +56,9 @@ export type NewEvent = Omit<ChainedFields, "chainSeq" | "occurredAt"> & { occurr
  */
 export async function appendToChain(em: EntityManager, event: NewEvent): Promise<number | null> {
   return em.transactional(async (tx) => {
-    await tx.execute(`select pg_advisory_xact_lock(hashtextextended(?, 0))`, [`audit.chain:${event.tenantId}`]);
+    await tx.execute(`select pg_advisory_xact_lock(hashtextextended(?, 0))`, [chainLockKey(event.tenantId)]);
+    // An event that arrives after its tenant's data was erased is dropped, not stored again.
+    if (await isPurged(tx, event.tenantId)) return null;
     const existing = await tx.execute<{ id: string }[]>(`select "id" from ${TABLE} where "id" = ?`, [event.id]);
     if (existing.length) return null;
     const [head] = await tx.execute<{ chain_seq: string; hash: string }[]>(
