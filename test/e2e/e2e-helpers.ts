@@ -1,7 +1,8 @@
 // Shared helpers of the end-to-end suites (not a test file: jest only runs *.test.ts).
-import { print, type ExecutionResult } from "graphql";
+import { print, type ExecutionResult, type FormattedExecutionResult } from "graphql";
 import type { Client } from "graphql-ws";
 import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
+import { PullChangesDocument, type PullChangesQuery } from "../__generated__/graphql.js";
 
 type Truthy<T> = Exclude<T, undefined | null | false | 0 | "">;
 
@@ -125,4 +126,47 @@ export function prng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/**
+ * A typed GraphQL POST to any gateway (or subgraph) URL. Network failures and non-JSON answers come back as
+ * `{ networkError }` ("aborted" when `signal` cut it off) so callers can decide to retry.
+ */
+export async function gqlAt<T, V>(
+  url: string,
+  doc: TypedDocumentNode<T, V>,
+  variables: V,
+  token: string,
+  signal?: AbortSignal,
+): Promise<FormattedExecutionResult<T> & { status: number; networkError?: string }> {
+  try {
+    const res = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: print(doc), variables }),
+      signal,
+    });
+    const text = await res.text();
+    try {
+      return { ...(JSON.parse(text) as FormattedExecutionResult<T>), status: res.status };
+    } catch {
+      return { status: res.status, networkError: `HTTP ${res.status}, non-JSON answer: ${text.slice(0, 200)}` };
+    }
+  } catch (err) {
+    return { status: 0, networkError: String((err as Error).name === "AbortError" ? "aborted" : ((err as Error).cause ?? err)) };
+  }
+}
+
+/** A collection's current state on the server, pulled from the start in pages of 1,000, and the head checkpoint. */
+export async function pulledState<D extends { id: string }>(url: string, token: string, collection: string): Promise<{ state: Map<string, D>; checkpoint: string | null }> {
+  const state = new Map<string, D>();
+  let checkpoint: string | null = null;
+  for (;;) {
+    const res = await gqlAt(url, PullChangesDocument, { collections: [collection], checkpoint, limit: 1000 }, token);
+    if (!res.data) throw new Error(`pull failed: ${JSON.stringify(res)}`);
+    const page: PullChangesQuery["pullChanges"] = res.data.pullChanges;
+    for (const d of page.documents as D[]) state.set(d.id, d);
+    checkpoint = page.checkpoint ?? checkpoint;
+    if (!page.hasMore) return { state, checkpoint };
+  }
 }

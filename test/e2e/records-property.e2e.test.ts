@@ -9,14 +9,13 @@
 // Randomized with a seeded PRNG: the seed is printed; replay a failure with E2E_SEED=<seed>.
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import equal from "fast-deep-equal";
-import { print, type FormattedExecutionResult } from "graphql";
+import { print } from "graphql";
 import { createClient, type Client } from "graphql-ws";
 import pg from "pg";
 import WebSocket from "ws";
-import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import { CreateCollectionDocument, PullChangesDocument, PushChangesDocument, RecordsChangedDocument, type PullChangesQuery, type PushChangesMutation } from "../__generated__/graphql.js";
 import { startGatewayProcess, startSyncProcess, startTestStack, type TenantLogin, type TestStack } from "../harness/stack.js";
-import { prng, sleep, waitUntil } from "./e2e-helpers.js";
+import { gqlAt, prng, pulledState, sleep, waitUntil } from "./e2e-helpers.js";
 import { STREAM_POLL_MS, recordsChannel } from "../../subgraphs/sync/records/records.service.js";
 
 type Doc = Record<string, unknown> & { id: string };
@@ -27,39 +26,8 @@ const SCHEMA = { type: "object", properties: { n: { type: "integer", minimum: 1 
 
 const seed = Number(process.env.E2E_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
-/** A GraphQL POST to a gateway; `signal` cuts it off (the client's "timeout"). Network failures are returned. */
-async function gql<T, V>(url: string, doc: TypedDocumentNode<T, V>, variables: V, token: string, signal?: AbortSignal): Promise<FormattedExecutionResult<T> & { networkError?: string }> {
-  try {
-    const res = await fetch(url, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query: print(doc), variables }),
-      signal,
-    });
-    const text = await res.text();
-    try {
-      return JSON.parse(text) as FormattedExecutionResult<T>;
-    } catch {
-      return { networkError: `HTTP ${res.status}: ${text.slice(0, 200)}` };
-    }
-  } catch (err) {
-    return { networkError: String((err as Error).name === "AbortError" ? "aborted" : ((err as Error).cause ?? err)) };
-  }
-}
-
 /** The server's state of the collection, pulled from the start, and its head checkpoint. */
-async function serverState(url: string, token: string): Promise<{ state: Map<string, Doc>; checkpoint: string | null }> {
-  const state = new Map<string, Doc>();
-  let checkpoint: string | null = null;
-  for (;;) {
-    const res = await gql(url, PullChangesDocument, { collections: [COLLECTION], checkpoint, limit: 1000 }, token);
-    if (!res.data) throw new Error(`pull failed: ${JSON.stringify(res)}`);
-    const page: PullChangesQuery["pullChanges"] = res.data.pullChanges;
-    for (const d of page.documents as Doc[]) state.set(d.id, d);
-    checkpoint = page.checkpoint ?? checkpoint;
-    if (!page.hasMore) return { state, checkpoint };
-  }
-}
+const serverState = (url: string, token: string) => pulledState<Doc>(url, token, COLLECTION);
 
 /** Per document, the version counter `n` a reader sees must only go up: a repeat or a step back is a violation. */
 class Materialized {
@@ -216,7 +184,7 @@ describe("records: property test (concurrent writers, retries, pullers, subscrib
       for (;;) {
         const finished = writersDone;
         const limit = 1 + Math.floor(r() * 60);
-        const res = await gql(t.url, PullChangesDocument, { collections: [COLLECTION], checkpoint, limit }, who.token);
+        const res = await gqlAt(t.url, PullChangesDocument, { collections: [COLLECTION], checkpoint, limit }, who.token);
         if (!res.data) throw new Error(`${m.name}: pull failed: ${JSON.stringify(res)}`);
         const page: PullChangesQuery["pullChanges"] = res.data.pullChanges;
         pages++;
@@ -265,7 +233,7 @@ describe("records: property test (concurrent writers, retries, pullers, subscrib
           const controller = new AbortController();
           const timer = cutAfterMs === undefined ? undefined : setTimeout(() => controller.abort(), cutAfterMs);
           const sentAt = Date.now();
-          const res = await gql(t.url, PushChangesDocument, { input }, who.token, controller.signal);
+          const res = await gqlAt(t.url, PushChangesDocument, { input }, who.token, controller.signal);
           clearTimeout(timer);
           if (res.data) pushMs.push(Date.now() - sentAt);
           if (res.data) mutation.answers.push(res.data.pushChanges);
@@ -399,7 +367,7 @@ describe("records: property test (concurrent writers, retries, pullers, subscrib
     const clientId = "crash-device";
     // CLIENT_WINS: a second application of the same rows would not be refused as a conflict, it would bump versions.
     const pushInput = (tag: string) => ({ collection: COLLECTION, clientId, mutationId: tag, strategy: "CLIENT_WINS" as const, rows: rowsOf(tag) });
-    const pushVia = (url: string, tag: string) => gql(url, PushChangesDocument, { input: pushInput(tag) }, victim.token);
+    const pushVia = (url: string, tag: string) => gqlAt(url, PushChangesDocument, { input: pushInput(tag) }, victim.token);
     const restart = async (killGatewayToo: boolean) => {
       const [syncPort, gatewayPort] = [sync.port, gateway.port];
       await sync.kill("SIGKILL");

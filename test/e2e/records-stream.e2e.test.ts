@@ -8,51 +8,20 @@
 // builds before jest), on the stack's database and Redis channel prefix.
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import equal from "fast-deep-equal";
-import { print, type FormattedExecutionResult } from "graphql";
+import { print } from "graphql";
 import { createClient, type Client } from "graphql-ws";
 import WebSocket from "ws";
-import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
-import { CreateCollectionDocument, PullChangesDocument, PushChangesDocument, RecordsChangedDocument, type PullChangesQuery } from "../__generated__/graphql.js";
+import { CreateCollectionDocument, PushChangesDocument, RecordsChangedDocument } from "../__generated__/graphql.js";
 import { redisUrlOrFail, startGatewayProcess, startSyncProcess, startTestStack, type ChildService, type TenantLogin, type TestStack } from "../harness/stack.js";
-import { prng, sleep, waitUntil } from "./e2e-helpers.js";
+import { gqlAt, prng, pulledState, sleep, waitUntil } from "./e2e-helpers.js";
 import { STREAM_POLL_MS } from "../../subgraphs/sync/records/records.service.js";
 
 type Doc = Record<string, unknown> & { id: string; n: number };
 const COLLECTION = "notes";
 const WAKE_SAMPLES = 8;
 
-/** A GraphQL POST to any gateway. Network failures come back as `{ networkError }` (the caller decides to retry). */
-async function gql<T, V>(url: string, doc: TypedDocumentNode<T, V>, variables: V, token: string): Promise<FormattedExecutionResult<T> & { status: number; networkError?: string }> {
-  try {
-    const res = await fetch(url, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query: print(doc), variables }),
-    });
-    const text = await res.text();
-    try {
-      return { ...(JSON.parse(text) as FormattedExecutionResult<T>), status: res.status };
-    } catch {
-      return { status: res.status, networkError: `non-JSON answer: ${text.slice(0, 200)}` };
-    }
-  } catch (err) {
-    return { status: 0, networkError: String((err as Error).cause ?? err) };
-  }
-}
-
-/** The server's current state of the collection, paged from the start (null checkpoint), and its head checkpoint. */
-async function serverState(url: string, token: string): Promise<{ state: Map<string, Doc>; checkpoint: string | null }> {
-  const state = new Map<string, Doc>();
-  let checkpoint: string | null = null;
-  for (;;) {
-    const res = await gql(url, PullChangesDocument, { collections: [COLLECTION], checkpoint, limit: 1000 }, token);
-    if (!res.data) throw new Error(`pull failed: ${JSON.stringify(res)}`);
-    const page: PullChangesQuery["pullChanges"] = res.data.pullChanges;
-    for (const d of page.documents as Doc[]) state.set(d.id, d);
-    checkpoint = page.checkpoint ?? checkpoint;
-    if (!page.hasMore) return { state, checkpoint };
-  }
-}
+/** The server's state of the collection, pulled from the start, and its head checkpoint. */
+const serverState = (url: string, token: string) => pulledState<Doc>(url, token, COLLECTION);
 
 /**
  * A recordsChanged subscriber that materializes what it receives and checks, per document, that the version counter
@@ -177,7 +146,7 @@ class Writer {
     const deadline = Date.now() + attemptsTimeoutMs;
     for (let attempt = 0; ; attempt++) {
       const url = urls[(this.seq + attempt) % urls.length]!; // pushes alternate between the gateways; so do retries
-      const res = await gql(url, PushChangesDocument, { input: { collection: COLLECTION, clientId: this.name, mutationId, rows } }, this.token);
+      const res = await gqlAt(url, PushChangesDocument, { input: { collection: COLLECTION, clientId: this.name, mutationId, rows } }, this.token);
       const answer = res.data?.pushChanges;
       if (answer) {
         if (answer.applied !== rows.length || answer.conflicts.length || answer.rejected.length) {
@@ -204,7 +173,7 @@ class Writer {
  */
 async function writeStatic(url: string, token: string, count: number): Promise<void> {
   const rows = Array.from({ length: count }, (_, i) => ({ assumedMasterState: null, newDocumentState: { id: `static-${i}`, n: 1, text: "written once" } }));
-  const res = await gql(url, PushChangesDocument, { input: { collection: COLLECTION, rows } }, token);
+  const res = await gqlAt(url, PushChangesDocument, { input: { collection: COLLECTION, rows } }, token);
   if (res.data?.pushChanges.applied !== count) throw new Error(`static documents not written: ${JSON.stringify(res)}`);
 }
 

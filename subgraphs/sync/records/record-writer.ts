@@ -5,6 +5,7 @@
 import equal from "fast-deep-equal";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { boundSql, type Sql } from "../../../kernel/db.js";
+import type { SyncRunActorType } from "../sync-log/sync-run.entity.js";
 import { RecordOperation, type FieldChanges } from "./history.entity.js";
 
 export type Doc = Record<string, unknown>;
@@ -22,7 +23,7 @@ export type { Sql };
 
 /** Who and what wrote a change (kept on the record and in its history). */
 export interface WriteOrigin {
-  actorType: "USER" | "API_KEY" | "CONNECTOR" | "SERVICE";
+  actorType: `${SyncRunActorType}`;
   actorId: string | null;
   clientId: string | null;
   runId: string | null;

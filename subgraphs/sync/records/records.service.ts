@@ -54,7 +54,8 @@ interface ChangePage {
   hasMore: boolean;
 }
 
-export const writeActorOf = (caller: Caller): WriteOrigin["actorType"] => (caller.principal.kind === "api_key" ? "API_KEY" : "USER");
+/** Who writes, for records and their history: the same actor the sync log names. */
+export const writeActorOf = (caller: Caller): WriteOrigin["actorType"] => actorOf(caller.principal).actorType;
 
 /**
  * Collections, push and pull. Every statement names the caller's tenant explicitly (raw SQL is not covered by the
