@@ -8,7 +8,10 @@ import type { RunningSubgraph } from "../kernel/service.js";
 import type { GatewayConfig } from "../gateway/config.js";
 import { startGateway, type RunningGateway } from "../gateway/gateway.js";
 import { startAudit } from "../subgraphs/audit/start.js";
-import { startConnectors } from "../subgraphs/connectors/start.js";
+import { SecretBox } from "../subgraphs/connectors/connector/secret-box.js";
+import type { SourceBuilders } from "../subgraphs/connectors/connector/sources.js";
+import { startConnectors, type ConnectorsPeers, type RunningConnectors } from "../subgraphs/connectors/start.js";
+import { generateInternalSecret } from "../kernel/internal-auth.js";
 import { startSync, type RunningSync } from "../subgraphs/sync/start.js";
 import { startTenants, type RunningTenants } from "../subgraphs/tenants/start.js";
 
@@ -24,13 +27,21 @@ export interface StackOptions {
   /** Gateway options beyond the defaults (introspection on; guards with the production limits). */
   gateway?: Partial<Pick<GatewayConfig, "introspection" | "guards" | "benchmarkOnlyDisableGuards">>;
   logger: Logger;
+  /** Service secret of internal calls between the stack's services (default: a fresh one per start). */
+  internalSecret?: string;
+  /** Key of connector credentials at rest (default: a fresh one per start; the embedded default keeps one in .data/). */
+  connectorSecrets?: SecretBox;
+  /** Connector job queue options (workers, heartbeat, retries). */
+  connectorJobs?: ConnectorsPeers["jobs"];
+  /** Connector sources per kind (tests inject faulty ones). */
+  connectorSources?: SourceBuilders;
 }
 
 export interface RunningStack {
   gateway: RunningGateway;
   tenants: RunningTenants;
   sync: RunningSync;
-  connectors: RunningSubgraph;
+  connectors: RunningConnectors;
   audit: RunningSubgraph;
   pubsub: PubSub;
   /**
@@ -57,11 +68,24 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     const tenants = await startTenants(base, { ...deps, auditUrl });
     started.push(tenants);
     const withJwks = { ...base, jwt: { ...jwt, jwksUrl: tenants.jwksUrl } };
-    const [connectors, firstAudit] = await Promise.all([startConnectors(withJwks, { ...deps, auditUrl }), startAudit(withJwks, deps)]);
+    // Connectors opens runs and writes records through sync's internal API, which starts after it: a getter.
+    let sync: RunningSync | undefined;
+    const internalSecret = opts.internalSecret ?? generateInternalSecret();
+    const [connectors, firstAudit] = await Promise.all([
+      startConnectors(withJwks, deps, {
+        auditUrl,
+        syncUrl: () => sync?.url,
+        internalSecret,
+        box: opts.connectorSecrets ?? SecretBox.random(),
+        jobs: opts.connectorJobs,
+        sources: opts.connectorSources,
+      }),
+      startAudit(withJwks, deps),
+    ]);
     audit = firstAudit;
     // Stopped through this entry, whichever audit instance is current.
     started.push(connectors, { stop: () => audit!.stop() });
-    const sync = await startSync(withJwks, deps, { connectorsUrl: connectors.url, auditUrl });
+    sync = await startSync(withJwks, deps, { connectorsUrl: connectors.url, auditUrl, internalSecret });
     started.push(sync);
     const gateway = await startGateway(
       {

@@ -1,6 +1,7 @@
 import "reflect-metadata";
 import type { GraphQLSchema } from "graphql";
 import { buildFederatedSchema } from "../../kernel/federation.js";
+import { AuditOutbox } from "../../kernel/outbox.js";
 import { Connector } from "./connector/connector.entity.js";
 import {
   ConnectorResolver,
@@ -9,15 +10,19 @@ import {
   resolveTenantRefReference,
 } from "./connector/connector.resolver.js";
 import { TenantRef } from "./connector/tenant.ref.js";
-import { AuditOutbox } from "../../kernel/outbox.js";
+import { ConnectorModelLock, ConnectorRun, RemoteLink } from "./jobs/connector-run.entity.js";
+import { RunResolver } from "./jobs/run.resolver.js";
+import { SyncRunRef } from "./jobs/sync-run.ref.js";
+import { ConnectorMapping } from "./mapping/mapping.entity.js";
+import { MappingResolver } from "./mapping/mapping.resolver.js";
 
 /** Entities persisted in the `connectors` Postgres schema. */
-export const entities = [Connector, AuditOutbox];
+export const entities = [Connector, ConnectorMapping, ConnectorRun, ConnectorModelLock, RemoteLink, AuditOutbox];
 
 /** Builds the connectors subgraph schema (no side effects). */
 export function buildConnectorsSchema(): Promise<GraphQLSchema> {
   return buildFederatedSchema(
-    { resolvers: [ConnectorResolver, TenantConnectorsResolver], orphanedTypes: [Connector, TenantRef] },
+    { resolvers: [ConnectorResolver, TenantConnectorsResolver, MappingResolver, RunResolver], orphanedTypes: [Connector, TenantRef, SyncRunRef] },
     { Connector: resolveConnectorReference, Tenant: resolveTenantRefReference },
   );
 }

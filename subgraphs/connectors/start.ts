@@ -1,28 +1,90 @@
 import type { Logger } from "pino";
 import { AuditRecorder } from "../../kernel/audit.js";
 import type { ServiceConfig } from "../../kernel/config.js";
+import { Errors } from "../../kernel/errors.js";
 import type { AuditUrl } from "../../kernel/outbox.js";
 import type { PubSub } from "../../kernel/pubsub/pubsub.js";
 import { jwksVerifier, startSubgraph, tenantsRevocations, type RunningSubgraph } from "../../kernel/service.js";
+import { forkForTenant } from "../../kernel/tenancy.js";
+import { Connector } from "./connector/connector.entity.js";
+import type { SecretBox } from "./connector/secret-box.js";
+import { sourceFactory, type SourceBuilders } from "./connector/sources.js";
+import { defaultSourceBuilders } from "./connector/source-builders.js";
 import type { ConnectorsContext } from "./context.js";
+import { ConnectorJobs, type ConnectorJobsOptions } from "./jobs/connector-jobs.js";
+import { ConnectorRuns } from "./jobs/run.service.js";
+import { SyncApi, type SyncUrl } from "./jobs/sync-api.js";
+import type { JobDeps } from "./jobs/sync-job.js";
+import { ConnectorMapping } from "./mapping/mapping.entity.js";
 import { migrations } from "./migrations/index.js";
 import { buildConnectorsSchema, entities } from "./schema.js";
 
 export const CONNECTORS_DEFAULT_PORT = 4103;
 
-/** Starts the connectors subgraph. */
-export function startConnectors(config: ServiceConfig, deps: { logger: Logger; pubsub: PubSub; auditUrl?: AuditUrl }): Promise<RunningSubgraph> {
+export interface ConnectorsPeers {
+  auditUrl?: AuditUrl;
+  /** The sync service (its GraphQL URL or base): runs and records go through its internal API. */
+  syncUrl: SyncUrl;
+  /** The service secret of internal calls (INTERNAL_SECRET). */
+  internalSecret: string;
+  /** Seals connector credentials (CONNECTOR_SECRET_KEY). */
+  box: SecretBox;
+  /** Job queue and workers (CONNECTOR_WORKERS, ...). */
+  jobs?: Partial<Omit<ConnectorJobsOptions, "databaseUrl">>;
+  /** How sources are built per kind (tests inject faults). */
+  sources?: SourceBuilders;
+}
+
+export interface RunningConnectors extends RunningSubgraph {
+  jobs: ConnectorJobs;
+}
+
+/** Starts the connectors subgraph, its job queue and its workers. */
+export async function startConnectors(config: ServiceConfig, deps: { logger: Logger; pubsub: PubSub }, peers: ConnectorsPeers): Promise<RunningConnectors> {
   const audit = new AuditRecorder();
-  return startSubgraph<ConnectorsContext>({
+  const logger = deps.logger.child({ service: "connectors" });
+  const sync = new SyncApi(peers.syncUrl, peers.internalSecret);
+  let jobs!: ConnectorJobs;
+  let runs!: ConnectorRuns;
+  let jobDeps!: JobDeps;
+  let sources!: JobDeps["sources"];
+  const service = await startSubgraph<ConnectorsContext>({
     name: "connectors",
     config,
     ...deps,
     database: { schema: "connectors", entities, migrations },
     // Audit events go through this service's outbox to the audit subgraph (AUDIT_URL).
-    auditOutbox: { recorder: audit, auditUrl: deps.auditUrl ?? (() => undefined) },
+    auditOutbox: { recorder: audit, auditUrl: peers.auditUrl ?? (() => undefined) },
     buildSchema: buildConnectorsSchema,
+    beforeServe: async (orm) => {
+      sources = sourceFactory(orm, peers.box, peers.sources ?? defaultSourceBuilders);
+      jobDeps = { orm, sync, sources, logger };
+      jobs = new ConnectorJobs(
+        { databaseUrl: config.databaseUrl, workers: 2, ...peers.jobs },
+        {
+          ...jobDeps,
+          // A cron occurrence: a run of that mapping's model, unless one is already running.
+          onScheduled: async ({ tenantId, connectorId, mappingId }) => {
+            const em = forkForTenant(orm, tenantId);
+            const [connector, mapping] = await Promise.all([em.findOne(Connector, { id: connectorId }), em.findOne(ConnectorMapping, { id: mappingId })]);
+            if (!connector || !mapping || !mapping.enabled) return;
+            await runs.start(em, connector, { models: [mapping.remoteModel] }, { type: "CONNECTOR", id: null }).catch((err: unknown) => {
+              if ((err as { extensions?: { code?: string } }).extensions?.code === Errors.conflict("").extensions.code) {
+                logger.info({ connectorId, model: mapping.remoteModel }, "scheduled run skipped: a run of this model is active");
+                return;
+              }
+              throw err;
+            });
+          },
+        },
+      );
+      await jobs.start();
+      runs = new ConnectorRuns(jobs, sync, () => jobDeps, logger);
+      return () => jobs.stop();
+    },
     verifier: () => jwksVerifier(config),
     revocationSnapshot: tenantsRevocations(config),
-    extend: (base) => ({ ...base, audit }),
+    extend: (base) => ({ ...base, audit, box: peers.box, runs, jobs, sources }),
   });
+  return { ...service, jobs };
 }

@@ -5,6 +5,7 @@ import type { AuditUrl } from "../../kernel/outbox.js";
 import type { PubSub } from "../../kernel/pubsub/pubsub.js";
 import { jwksVerifier, startSubgraph, tenantsRevocations, type RunningSubgraph } from "../../kernel/service.js";
 import type { SyncContext } from "./context.js";
+import { mountConnectorRunRoutes } from "./ingest/internal-routes.js";
 import { migrations } from "./migrations/index.js";
 import { GrantsDirectory } from "./records/access.js";
 import { ChangeFeeds } from "./records/change-feed.js";
@@ -28,6 +29,9 @@ export interface SyncPeers {
   /** The audit subgraph, where the outbox relay delivers this service's audit events (AUDIT_URL). Without it the
    * events wait in the outbox (another replica's relay, or this one once configured, delivers them). */
   auditUrl?: AuditUrl;
+  /** The service secret of internal calls (INTERNAL_SECRET): the connectors service opens runs and writes records
+   * through `/internal/connector-runs` with it. Without it that API is not served. */
+  internalSecret?: string;
 }
 
 export interface RunningSync extends RunningSubgraph {
@@ -71,6 +75,10 @@ export async function startSync(config: ServiceConfig, deps: { logger: Logger; p
         await grants.stop();
       };
     },
+    routes: peers.internalSecret
+      ? (app, orm) =>
+          mountConnectorRunRoutes(app, { orm, secret: peers.internalSecret!, syncRuns: () => syncRuns, records: () => records, pubsub: deps.pubsub, logger })
+      : undefined,
     verifier: () => jwksVerifier(config),
     revocationSnapshot: tenantsRevocations(config),
     extend: (base) => ({ ...base, audit, syncRuns, records, feeds }),

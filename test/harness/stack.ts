@@ -93,6 +93,8 @@ export async function startTestStack(
      * true the message is dropped (it reaches no subscriber, in this process or through Redis).
      */
     dropPublish?: (topic: string, payload: unknown) => boolean;
+    /** Connector job queue options (fast heartbeats and retries for crash tests) and sources (fault injection). */
+    connectors?: Pick<StackOptions, "connectorJobs" | "connectorSources">;
   } = {},
 ): Promise<TestStack> {
   const databaseUrl = await createTestDatabase();
@@ -100,7 +102,7 @@ export async function startTestStack(
   if (opts.pubsub === "redis" && !redisUrl) throw new Error("REDIS_URL is not set");
   const logger = opts.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
   const redisKeyPrefix = `test:${randomUUID()}:`;
-  const stack = await startStack({ databaseUrl, redisUrl, redisKeyPrefix, logger, sandbox: false, gateway: opts.gateway }).catch(async (err) => {
+  const stack = await startStack({ databaseUrl, redisUrl, redisKeyPrefix, logger, sandbox: false, gateway: opts.gateway, ...opts.connectors }).catch(async (err) => {
     await releasePostgres();
     throw err;
   });

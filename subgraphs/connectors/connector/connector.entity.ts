@@ -1,6 +1,6 @@
 import { OptionalProps } from "@mikro-orm/core";
 import { Entity, Enum, Index, PrimaryKey, Property } from "@mikro-orm/decorators/legacy";
-import { Directive, Field, ID, ObjectType, registerEnumType } from "type-graphql";
+import { Directive, Field, ID, Int, ObjectType, registerEnumType } from "type-graphql";
 import { TenantScoped } from "../../../kernel/tenancy.js";
 
 export enum ConnectorKind {
@@ -17,13 +17,44 @@ export enum ConnectorHealth {
 }
 registerEnumType(ConnectorHealth, { name: "ConnectorHealth" });
 
-/** A tenant's link to one Odoo or Moodle instance. Credentials arrive with the connectors issue (write-only). */
+/** How the connector talks to its remote system. */
+@ObjectType({ description: "Limits toward the remote system" })
+export class ConnectorSettings {
+  @Field(() => Int, { description: "Per-request timeout in ms (1,000–600,000; Moodle course creation can take minutes)" })
+  timeoutMs!: number;
+
+  @Field(() => Int, { description: "Retries of a request that failed transiently (0–10)" })
+  retries!: number;
+
+  @Field(() => Int, { description: "At most this many requests per second toward the remote (1–1,000)" })
+  requestsPerSecond!: number;
+}
+
+export const DEFAULT_SETTINGS: ConnectorSettings = { timeoutMs: 30_000, retries: 3, requestsPerSecond: 20 };
+
+/**
+ * A tenant's link to one Odoo or Moodle instance. Credentials are write-only: stored encrypted (AES-256-GCM), never
+ * returned or logged; the graph only says whether they are set and when they changed.
+ */
 @Directive('@key(fields: "id")')
 @ObjectType({ description: "A tenant's link to one Odoo or Moodle instance." })
 @Entity({ tableName: "connector" })
 @TenantScoped()
 export class Connector {
-  [OptionalProps]?: "health" | "createdAt" | "updatedAt";
+  [OptionalProps]?:
+    | "health"
+    | "createdAt"
+    | "updatedAt"
+    | "settings"
+    | "encryptedCredentials"
+    | "credentialsUpdatedAt"
+    | "remoteVersion"
+    | "remoteUser"
+    | "lastTestedAt"
+    | "latencyMs"
+    | "lastError"
+    | "allowedCalls"
+    | "encryptedWebhookSecret";
 
   @Field(() => ID)
   @PrimaryKey({ type: "uuid" })
@@ -45,9 +76,50 @@ export class Connector {
   @Property({ length: 2048 })
   baseUrl!: string;
 
-  @Field(() => ConnectorHealth)
+  @Field(() => ConnectorHealth, { description: "From the last testConnection or run" })
   @Enum({ items: () => ConnectorHealth, nativeEnumName: "connector_health" })
   health: ConnectorHealth = ConnectorHealth.UNKNOWN;
+
+  /** Sealed credentials (`secret-box.ts`); never exposed. */
+  @Property({ type: "text", nullable: true, lazy: true })
+  encryptedCredentials: string | null = null;
+
+  @Field(() => Date, { nullable: true, description: "When credentials were last set (null: none set)" })
+  @Property({ type: "timestamptz", nullable: true })
+  credentialsUpdatedAt: Date | null = null;
+
+  @Field(() => ConnectorSettings)
+  @Property({ type: "json", defaultRaw: `'{"timeoutMs":30000,"retries":3,"requestsPerSecond":20}'` })
+  settings: ConnectorSettings = { ...DEFAULT_SETTINGS };
+
+  @Field(() => String, { nullable: true, description: "The remote's version, detected by testConnection" })
+  @Property({ type: "varchar", length: 200, nullable: true })
+  remoteVersion: string | null = null;
+
+  @Field(() => String, { nullable: true, description: "Who the credentials authenticate as, detected by testConnection" })
+  @Property({ type: "varchar", length: 200, nullable: true })
+  remoteUser: string | null = null;
+
+  @Field(() => Date, { nullable: true })
+  @Property({ type: "timestamptz", nullable: true })
+  lastTestedAt: Date | null = null;
+
+  @Field(() => Int, { nullable: true, description: "Round trip of the last connection test (ms)" })
+  @Property({ type: "integer", nullable: true })
+  latencyMs: number | null = null;
+
+  @Field(() => String, { nullable: true, description: "Why the last test or run could not reach the remote (no secrets)" })
+  @Property({ type: "varchar", length: 2000, nullable: true })
+  lastError: string | null = null;
+
+  /** Passthrough allow-list: Odoo `model.method` pairs (`res.partner.search_read`) or Moodle function names. */
+  @Field(() => [String], { description: "Passthrough calls API consumers may make (Odoo `model.method`, Moodle function names)" })
+  @Property({ type: "text[]", defaultRaw: "'{}'" })
+  allowedCalls: string[] = [];
+
+  /** Sealed HMAC secret of `POST /webhooks/odoo/:connectorId` (null: webhooks off). */
+  @Property({ type: "text", nullable: true, lazy: true })
+  encryptedWebhookSecret: string | null = null;
 
   @Field()
   @Property({ type: "timestamptz" })

@@ -1,14 +1,30 @@
-import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
+import { Arg, Authorized, Ctx, Field, FieldResolver, ID, Int, Mutation, ObjectType, Query, Resolver, Root } from "type-graphql";
 import { Audited } from "../../../kernel/audit-policy.js";
 import { requirePrincipal } from "../../../kernel/auth.js";
 import type { ConnectorsContext } from "../context.js";
+import { ConnectorModelLock } from "../jobs/connector-run.entity.js";
+import { ConnectorMapping } from "../mapping/mapping.entity.js";
 import { Connector } from "./connector.entity.js";
 import { ConnectorErrors } from "./connector.errors.js";
-import { CreateConnectorInput } from "./connector.inputs.js";
-import { createConnector } from "./connector.service.js";
+import { CreateConnectorInput, UpdateConnectorInput } from "./connector.inputs.js";
+import { createConnector, testConnection, updateConnector } from "./connector.service.js";
 import { TenantRef } from "./tenant.ref.js";
+import { Errors } from "../../../kernel/errors.js";
+import { RemoteLink } from "../jobs/connector-run.entity.js";
 
 const PERM_MANAGE = "connector:manage";
+const PERM_RUN = "connector:run";
+
+@ObjectType({ description: "The outcome of testConnection (a failure is data, with a stable code)" })
+export class ConnectionTest {
+  @Field() ok!: boolean;
+  @Field(() => String, { nullable: true, description: "The remote's version" }) version!: string | null;
+  @Field(() => String, { nullable: true, description: "Who the credentials authenticate as" }) remoteUser!: string | null;
+  @Field(() => Int, { nullable: true }) latencyMs!: number | null;
+  @Field(() => String, { nullable: true, description: "REMOTE_AUTH, REMOTE_UNAVAILABLE, REMOTE_TIMEOUT, REMOTE_PERMISSION, NO_CREDENTIALS, ..." })
+  errorCode!: string | null;
+  @Field(() => String, { nullable: true }) message!: string | null;
+}
 
 @Resolver(() => Connector)
 export class ConnectorResolver {
@@ -21,29 +37,113 @@ export class ConnectorResolver {
   @Authorized()
   @Query(() => Connector)
   async connector(@Arg("id", () => ID) id: string, @Ctx() ctx: ConnectorsContext): Promise<Connector> {
-    const connector = await ctx.loaders.byId(Connector).load(id);
-    if (!connector) throw ConnectorErrors.notFound(id);
-    return connector;
+    return loadConnector(ctx, id);
   }
 
   @Authorized(PERM_MANAGE)
   @Audited("connector.created")
-  @Mutation(() => Connector, { description: "Adds an Odoo or Moodle connector to the caller's tenant." })
+  @Mutation(() => Connector, { description: "Adds an Odoo or Moodle connector to the caller's tenant (credentials are write-only)." })
   async createConnector(@Arg("input", () => CreateConnectorInput) input: CreateConnectorInput, @Ctx() ctx: ConnectorsContext): Promise<Connector> {
-    const connector = await createConnector(ctx.em, requirePrincipal(ctx), input);
-    await ctx.audit.record(ctx, {
-      action: "connector.created",
-      targetType: "Connector",
-      targetId: connector.id,
-      changes: { kind: { after: connector.kind }, name: { after: connector.name }, baseUrl: { after: connector.baseUrl } },
+    const principal = requirePrincipal(ctx);
+    return ctx.em.transactional(async (tx) => {
+      const connector = createConnector(tx, ctx.box, principal, input);
+      await tx.flush();
+      await ctx.audit.record(
+        { ...ctx, em: tx },
+        {
+          action: "connector.created",
+          targetType: "Connector",
+          targetId: connector.id,
+          changes: {
+            kind: { after: connector.kind },
+            name: { after: connector.name },
+            baseUrl: { after: connector.baseUrl },
+            ...(input.credentials ? { credentials: { after: "[redacted]" } } : {}),
+          },
+        },
+      );
+      return connector;
     });
-    return connector;
+  }
+
+  @Authorized(PERM_MANAGE)
+  @Audited("connector.updated", "connector.credentials.changed")
+  @Mutation(() => Connector, { description: "Changes a connector; credentials given replace the stored ones." })
+  async updateConnector(
+    @Arg("id", () => ID) id: string,
+    @Arg("input", () => UpdateConnectorInput) input: UpdateConnectorInput,
+    @Ctx() ctx: ConnectorsContext,
+  ): Promise<Connector> {
+    const connector = await loadConnector(ctx, id);
+    return ctx.em.transactional(async (tx) => {
+      const changes = updateConnector(connector, ctx.box, input);
+      await tx.flush();
+      const { credentials, ...rest } = changes;
+      if (Object.keys(rest).length) await ctx.audit.record({ ...ctx, em: tx }, { action: "connector.updated", targetType: "Connector", targetId: id, changes: rest });
+      if (credentials) await ctx.audit.record({ ...ctx, em: tx }, { action: "connector.credentials.changed", targetType: "Connector", targetId: id, changes: { credentials } });
+      return connector;
+    });
+  }
+
+  @Authorized(PERM_MANAGE)
+  @Audited("connector.deleted")
+  @Mutation(() => Boolean, { description: "Deletes a connector, its mappings and schedules (records already synced stay). CONFLICT while a run is active." })
+  async deleteConnector(@Arg("id", () => ID) id: string, @Ctx() ctx: ConnectorsContext): Promise<boolean> {
+    const connector = await loadConnector(ctx, id);
+    const mappings = await ctx.em.find(ConnectorMapping, { connectorId: connector.id });
+    await ctx.em.transactional(async (tx) => {
+      const active = await tx.findOne(ConnectorModelLock, { connectorId: connector.id });
+      if (active) throw Errors.conflict(`connector ${id} has an active run (${active.runId}): cancel it first`);
+      await tx.nativeDelete(RemoteLink, { mappingId: { $in: mappings.map((m) => m.id) } });
+      await tx.nativeDelete(ConnectorMapping, { connectorId: connector.id });
+      await tx.nativeDelete(Connector, { id: connector.id });
+      await ctx.audit.record({ ...ctx, em: tx }, { action: "connector.deleted", targetType: "Connector", targetId: id, changes: { name: { before: connector.name } } });
+    });
+    for (const m of mappings) await ctx.jobs.schedule(m.id, null, { tenantId: connector.tenantId, connectorId: connector.id, mappingId: m.id });
+    return true;
+  }
+
+  @Authorized(PERM_RUN)
+  @Audited("connector.tested")
+  @Mutation(() => ConnectionTest, { description: "Authenticates against the remote system; records version, user, latency and health." })
+  async testConnection(@Arg("id", () => ID) id: string, @Ctx() ctx: ConnectorsContext): Promise<ConnectionTest> {
+    const connector = await loadConnector(ctx, id);
+    if (!connector.credentialsUpdatedAt) {
+      return { ok: false, version: null, remoteUser: null, latencyMs: null, errorCode: "NO_CREDENTIALS", message: "the connector has no credentials" };
+    }
+    const outcome = await testConnection(connector, await ctx.sources(connector));
+    await ctx.em.transactional(async (tx) => {
+      tx.persist(connector);
+      await ctx.audit.record(
+        { ...ctx, em: tx },
+        { action: "connector.tested", targetType: "Connector", targetId: id, metadata: { ok: outcome.ok, errorCode: outcome.errorCode, latencyMs: outcome.latencyMs } },
+      );
+    });
+    return outcome;
+  }
+
+  @FieldResolver(() => Boolean, { description: "Whether credentials are set (they are never returned)" })
+  hasCredentials(@Root() connector: Connector): boolean {
+    return connector.credentialsUpdatedAt !== null;
+  }
+
+  @FieldResolver(() => [ConnectorMapping], { description: "Remote models synced with collections" })
+  mappings(@Root() connector: Connector, @Ctx() ctx: ConnectorsContext): Promise<ConnectorMapping[]> {
+    return ctx.loaders.byForeignKey(ConnectorMapping, "connectorId", { createdAt: "asc" }).load(connector.id);
   }
 
   @FieldResolver(() => TenantRef)
   tenant(@Root() connector: Connector): TenantRef {
     return { id: connector.tenantId };
   }
+}
+
+/** The caller's connector `id`, or NOT_FOUND (another tenant's is as absent as a missing one). */
+export async function loadConnector(ctx: ConnectorsContext, id: string): Promise<Connector> {
+  requirePrincipal(ctx);
+  const connector = await ctx.loaders.byId(Connector).load(id);
+  if (!connector) throw ConnectorErrors.notFound(id);
+  return connector;
 }
 
 @Resolver(() => TenantRef)

@@ -4,6 +4,7 @@ import { Migration20261121144031_records } from "./Migration20261121144031_recor
 import { Migration20261121151912_records_access } from "./Migration20261121151912_records_access.js";
 import { Migration20261121152435_sync_log } from "./Migration20261121152435_sync_log.js";
 import { Migration20261121163735_audit_outbox } from "./Migration20261121163735_audit_outbox.js";
+import { Migration20261121175123_run_current_model } from "./Migration20261121175123_run_current_model.js";
 
 export const migrations = [
   { name: "Migration20261121132727_initial", class: Migration20261121132727_initial },
@@ -11,4 +12,5 @@ export const migrations = [
   { name: "Migration20261121151912_records_access", class: Migration20261121151912_records_access },
   { name: "Migration20261121152435_sync_log", class: Migration20261121152435_sync_log },
   { name: "Migration20261121163735_audit_outbox", class: Migration20261121163735_audit_outbox },
+  { name: "Migration20261121175123_run_current_model", class: Migration20261121175123_run_current_model },
 ];

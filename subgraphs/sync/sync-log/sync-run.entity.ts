@@ -151,6 +151,10 @@ export class SyncRun {
   @Property({ type: "integer" })
   errorCount: number = 0;
 
+  @Field(() => String, { nullable: true, description: "Connector runs: the remote model or record kind being processed now" })
+  @Property({ type: "varchar", length: 200, nullable: true })
+  currentModel?: string | null = null;
+
   @Field(() => String, { nullable: true, description: "Why the run failed, if it did" })
   @Property({ type: "text", nullable: true })
   error?: string | null = null;
@@ -187,8 +191,11 @@ export function runDurationMs(run: Pick<SyncRun, "durationMs" | "startedAt" | "f
   return Math.max(0, run.finishedAt.getTime() - run.startedAt.getTime());
 }
 
-/** Records processed per second of run time; null while unfinished or when the run took no measurable time. */
-export function runRecordsPerSecond(run: Pick<SyncRun, "processed" | "durationMs" | "startedAt" | "finishedAt">): number | null {
-  const ms = runDurationMs(run);
+/**
+ * Records processed per second of run time: over the whole run once finished, so far while it runs (live progress);
+ * null before it starts or when it took no measurable time.
+ */
+export function runRecordsPerSecond(run: Pick<SyncRun, "processed" | "durationMs" | "startedAt" | "finishedAt">, now = Date.now()): number | null {
+  const ms = runDurationMs(run) ?? (run.startedAt && !run.finishedAt ? now - run.startedAt.getTime() : null);
   return ms ? (run.processed * 1000) / ms : null;
 }

@@ -53,6 +53,9 @@ export class SyncRunProgressInput {
 
   @Field(() => String, { nullable: true, description: "Failure reason (at most 2000 characters)" })
   error?: string | null;
+
+  @Field(() => String, { nullable: true, description: "The remote model or record kind being processed now (at most 200 characters)" })
+  currentModel?: string | null;
 }
 
 @InputType({ description: "Narrows syncRuns; every given field must match." })

@@ -90,7 +90,7 @@ export class SyncRunResolver {
     return runDurationMs(run);
   }
 
-  @FieldResolver(() => Float, { nullable: true, description: "processed per second of durationMs; null until finished or when it took no measurable time" })
+  @FieldResolver(() => Float, { nullable: true, description: "Records processed per second: of durationMs once finished, of the time so far while running; null before it starts" })
   recordsPerSecond(@Root() run: SyncRun): number | null {
     return runRecordsPerSecond(run);
   }

@@ -9,7 +9,7 @@ import type { Topics } from "../../../kernel/topics.js";
 import type { ConnectorDirectory } from "./connector-directory.js";
 import { PullLog, type PullLogEntry, type PullLogOptions } from "./pull-log.js";
 import { actorOf, withRunErrors } from "./sync-run.actor.js";
-import { FINAL_STATUSES, SyncRun, SyncRunKind, SyncRunStatus } from "./sync-run.entity.js";
+import { FINAL_STATUSES, SyncRun, SyncRunActorType, SyncRunKind, SyncRunStatus } from "./sync-run.entity.js";
 import { SyncRunErrors } from "./sync-run.errors.js";
 import {
   StatsBucket,
@@ -241,6 +241,41 @@ export class SyncRunService {
   }
 
   /**
+   * Opens a run for another service (the connectors service's internal call): the caller already checked the
+   * connector and the actor, so nothing is asked back. QUEUED, announced like any run.
+   */
+  async startInternal(
+    em: EntityManager,
+    input: {
+      id: string;
+      tenantId: string;
+      kind: SyncRunKind;
+      connectorId: string;
+      actorType: SyncRunActorType;
+      actorId: string | null;
+      collections: string[];
+      parameters: Record<string, unknown>;
+    },
+  ): Promise<SyncRun> {
+    const existing = await em.findOne(SyncRun, { id: input.id });
+    if (existing) return existing;
+    const run = em.create(SyncRun, {
+      id: input.id,
+      tenantId: input.tenantId,
+      kind: input.kind,
+      connectorId: input.connectorId.toLowerCase(),
+      actorType: input.actorType,
+      triggeredById: input.actorType === SyncRunActorType.USER ? input.actorId : null,
+      apiKeyId: input.actorType === SyncRunActorType.API_KEY ? input.actorId : null,
+      collections: [...new Set(input.collections)],
+      parameters: input.parameters,
+    });
+    await em.flush();
+    await this.announce(run);
+    return run;
+  }
+
+  /**
    * Applies a progress report. The run's row is locked for the read-check-write, so concurrent reports serialize:
    * counts never move backwards and exactly one report can finish a run.
    */
@@ -436,6 +471,7 @@ function applyProgress(run: SyncRun, input: SyncRunProgressInput): void {
     run[field] = value;
   }
   if (input.error !== undefined && input.error !== null) run.error = input.error.slice(0, 2000);
+  if (input.currentModel !== undefined) run.currentModel = input.currentModel;
   if (input.errors?.length) Object.assign(run, withRunErrors(input.errors, run));
   if (input.status && input.status !== run.status) {
     if (!NEXT[run.status].includes(input.status)) throw SyncRunErrors.badTransition(run.status, input.status);

@@ -1,0 +1,128 @@
+// The durable job queue of connector runs: pg-boss on the connectors service's own PostgreSQL (schema
+// `connectors_jobs`). Chosen over BullMQ because Tributary's one hard dependency is PostgreSQL: the embedded default
+// has no Redis, and with pg-boss a job is as durable as the data it works on (same database, same backups). Any
+// number of connectors replicas share the queue (SKIP LOCKED); a worker that dies stops heartbeating and its job is
+// retried with backoff, resuming from the run's stored cursor; after the last retry the job goes to a dead-letter
+// queue whose handler marks the run FAILED. Scheduled syncs are pg-boss cron schedules (one per mapping), so only
+// one replica starts each occurrence.
+import type { MikroORM } from "@mikro-orm/postgresql";
+import { PgBoss, type Job } from "pg-boss";
+import type { Logger } from "pino";
+import { forkForTenant } from "../../../kernel/tenancy.js";
+import { ConnectorRun } from "./connector-run.entity.js";
+import { finish, RetryLater, runConnectorJob, type JobDeps } from "./sync-job.js";
+
+export const RUN_QUEUE = "connector-run";
+const DEAD_QUEUE = "connector-run-dead";
+export const SCHEDULE_QUEUE = "connector-schedule";
+
+export interface RunJobData {
+  tenantId: string;
+  runId: string;
+}
+
+export interface ScheduleJobData {
+  tenantId: string;
+  connectorId: string;
+  mappingId: string;
+}
+
+export interface ConnectorJobsOptions {
+  databaseUrl: string;
+  /** Runs executed at once by this process (0: this process only enqueues). */
+  workers: number;
+  /** A worker silent for this long (crashed) loses its job, which is retried (>= 10). */
+  heartbeatSeconds?: number;
+  /** How often pg-boss looks for jobs whose worker went silent. */
+  superviseIntervalSeconds?: number;
+  /** Retries of a run after a transient failure or a crash. */
+  retryLimit?: number;
+  /** First retry delay (s), doubled per retry. */
+  retryDelaySeconds?: number;
+  /** Idle polling for new jobs (s); NOTIFY wakes workers sooner. */
+  pollingIntervalSeconds?: number;
+}
+
+export class ConnectorJobs {
+  private boss?: PgBoss;
+  private readonly retryLimit: number;
+
+  constructor(
+    private readonly options: ConnectorJobsOptions,
+    private readonly deps: JobDeps & { onScheduled?: (data: ScheduleJobData) => Promise<void> },
+  ) {
+    this.retryLimit = options.retryLimit ?? 5;
+  }
+
+  async start(): Promise<void> {
+    const boss = new PgBoss({
+      connectionString: this.options.databaseUrl,
+      schema: "connectors_jobs",
+      max: 4,
+      application_name: "tributary-connectors-jobs",
+      superviseIntervalSeconds: this.options.superviseIntervalSeconds ?? 30,
+    });
+    boss.on("error", (err: unknown) => this.deps.logger.warn({ err }, "job queue error"));
+    await boss.start();
+    this.boss = boss;
+    await boss.createQueue(DEAD_QUEUE, { retryLimit: 3, retryDelay: 5, retryBackoff: true });
+    await boss.createQueue(RUN_QUEUE, {
+      retryLimit: this.retryLimit,
+      retryDelay: this.options.retryDelaySeconds ?? 10,
+      retryBackoff: true,
+      retryDelayMax: 600,
+      heartbeatSeconds: this.options.heartbeatSeconds ?? 30,
+      expireInSeconds: 24 * 3600,
+      deadLetter: DEAD_QUEUE,
+    });
+    await boss.createQueue(SCHEDULE_QUEUE, { retryLimit: 2, retryDelay: 30 });
+    if (this.options.workers <= 0) return;
+    const polling = { pollingIntervalSeconds: this.options.pollingIntervalSeconds ?? 2 };
+    await boss.work<RunJobData>(RUN_QUEUE, { ...polling, localConcurrency: this.options.workers }, async ([job]) => this.execute(job!));
+    await boss.work<RunJobData>(DEAD_QUEUE, polling, async ([job]) => this.bury(job!));
+    await boss.work<ScheduleJobData>(SCHEDULE_QUEUE, polling, async ([job]) => {
+      await this.deps.onScheduled?.(job!.data);
+    });
+  }
+
+  /** Queues a run (after its SyncRun exists). */
+  async enqueue(data: RunJobData): Promise<void> {
+    await this.queue().send(RUN_QUEUE, data);
+  }
+
+  /** Starts (or replaces) the cron schedule of a mapping; null removes it. */
+  async schedule(mappingId: string, cron: string | null, data: ScheduleJobData): Promise<void> {
+    if (cron) await this.queue().schedule(SCHEDULE_QUEUE, cron, data, { key: mappingId, tz: "UTC" });
+    else await this.queue().unschedule(SCHEDULE_QUEUE, mappingId);
+  }
+
+  async stop(): Promise<void> {
+    // Running jobs stop at the next page boundary on the next start (their heartbeat ends; the retry resumes them).
+    await this.boss?.stop({ graceful: true, timeout: 10_000, close: true }).catch((err: unknown) => this.deps.logger.warn({ err }, "job queue stop"));
+    this.boss = undefined;
+  }
+
+  private queue(): PgBoss {
+    if (!this.boss) throw new Error("connector job queue not started");
+    return this.boss;
+  }
+
+  private async execute(job: Job<RunJobData>): Promise<void> {
+    const { tenantId, runId } = job.data;
+    const lastAttempt = job.retryCount >= this.retryLimit;
+    try {
+      await runConnectorJob(this.deps, tenantId, runId, { lastAttempt, signal: job.signal });
+    } catch (err) {
+      if (!(err instanceof RetryLater)) this.deps.logger.error({ err, runId, attempt: job.retryCount }, "connector run attempt failed");
+      throw err; // pg-boss retries with backoff, then dead-letters
+    }
+  }
+
+  /** A run whose retries are spent: FAILED, locks released. */
+  private async bury(job: Job<RunJobData>): Promise<void> {
+    const em = forkForTenant(this.deps.orm, job.data.tenantId);
+    const run = await em.findOne(ConnectorRun, { id: job.data.runId });
+    if (!run || ["SUCCEEDED", "PARTIAL", "FAILED", "CANCELLED"].includes(run.status)) return;
+    await finish(this.deps, em, run, "FAILED", `the run failed after ${run.attempts} attempts (remote or sync unavailable); it can be started again and will continue from its cursor`);
+  }
+}

@@ -1,0 +1,282 @@
+// One connector run, as a job worker executes it. The run reads each model page by page from the remote (through its
+// ConnectorSource), maps records to documents, writes them through the sync service (which skips what did not
+// change), and after every stored page saves where it is — so a crashed or retried job resumes from its cursor and a
+// page read twice writes nothing twice. Progress (counts, current model, rate) is reported to the sync log after each
+// page; `cancelSync` is honoured at the next page. Full runs end with a reconciliation: linked records the run did
+// not see (hard-deleted remotely) and archived records are deleted from the collection.
+import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
+import type { Logger } from "pino";
+import { forkForTenant } from "../../../kernel/tenancy.js";
+import { Connector, ConnectorHealth } from "../connector/connector.entity.js";
+import { ConnectorMapping } from "../mapping/mapping.entity.js";
+import { isRemoteError, type RemoteError } from "../remote/remote.errors.js";
+import type { ConnectorSource, RemoteRecord, SourceCursor } from "../remote/source.js";
+import { ConnectorModelLock, ConnectorRun, RemoteLink, type ModelProgress } from "./connector-run.entity.js";
+import { mapRecord, remoteFieldsOf } from "./field-map.js";
+import { SyncApiError, type RunError, type SyncApi } from "./sync-api.js";
+
+/** Builds the source of a connector (decrypting its credentials); throws a RemoteError AUTH when none are set. */
+export type SourceFactory = (connector: Connector) => Promise<ConnectorSource>;
+
+export interface JobDeps {
+  orm: MikroORM;
+  sync: SyncApi;
+  sources: SourceFactory;
+  logger: Logger;
+}
+
+/** Thrown to make the queue retry the job later (a transient remote or sync failure). */
+export class RetryLater extends Error {}
+
+const RECONCILE_CHUNK = 1_000;
+
+/** Runs (or resumes) the run `runId`. `lastAttempt`: transient failures are final now (no retry left). */
+export async function runConnectorJob(deps: JobDeps, tenantId: string, runId: string, opts: { lastAttempt: boolean; signal?: AbortSignal }): Promise<void> {
+  const em = forkForTenant(deps.orm, tenantId);
+  const run = await em.findOne(ConnectorRun, { id: runId });
+  if (!run || isFinal(run.status)) return;
+  if (run.cancelRequested) return finish(deps, em, run, "CANCELLED", null);
+  run.attempts++;
+  const first = run.status === "QUEUED";
+  run.status = "RUNNING";
+  await em.flush();
+  if (first) await reportProgress(deps, run, { status: "RUNNING" });
+
+  const connector = await em.findOne(Connector, { id: run.connectorId });
+  if (!connector) return finish(deps, em, run, "FAILED", "the connector was deleted");
+  const mappings = new Map((await em.find(ConnectorMapping, { connectorId: connector.id })).map((m) => [m.remoteModel, m]));
+  let source: ConnectorSource;
+  try {
+    source = await deps.sources(connector);
+  } catch (err) {
+    return finish(deps, em, run, "FAILED", describe(err));
+  }
+  const log = deps.logger.child({ runId, connectorId: connector.id });
+  const modelErrors: RunError[] = [];
+
+  for (const progress of run.progress) {
+    if (progress.done) continue;
+    const mapping = mappings.get(progress.model);
+    if (!mapping) {
+      modelErrors.push({ code: "MAPPING_REMOVED", message: `the mapping of ${progress.model} was removed during the run` });
+      progress.done = true;
+      continue;
+    }
+    try {
+      const outcome = await runModel(deps, em, run, mapping, progress, source, opts.signal);
+      if (outcome === "cancelled") return finish(deps, em, run, "CANCELLED", null);
+      if (outcome === "limit") break;
+    } catch (err) {
+      if (isRemoteError(err) && err.transient && !opts.lastAttempt) {
+        log.warn({ model: progress.model, kind: err.kind }, "remote unavailable: the run will resume from its cursor");
+        await markHealth(em, connector, ConnectorHealth.DEGRADED, err);
+        throw new RetryLater(err.message);
+      }
+      if (err instanceof SyncApiError && err.code === "NOT_FOUND") {
+        modelErrors.push({ collection: mapping.collection, code: "COLLECTION_NOT_FOUND", message: err.message });
+      } else if (isRemoteError(err)) {
+        modelErrors.push({ collection: mapping.collection, code: `REMOTE_${err.kind}`, message: `${progress.model}: ${err.message}`.slice(0, 2000) });
+        await markHealth(em, connector, err.transient ? ConnectorHealth.UNREACHABLE : ConnectorHealth.DEGRADED, err);
+      } else {
+        throw err;
+      }
+      progress.done = true;
+      await em.flush();
+    }
+  }
+  if (modelErrors.length) {
+    run.counts.failed += modelErrors.length;
+    await reportProgress(deps, run, { errors: modelErrors });
+  }
+  const anyStored = run.counts.created + run.counts.updated + run.counts.deleted + run.counts.processed > 0;
+  const status = modelErrors.length && !anyStored && modelErrors.length >= run.progress.length ? "FAILED" : run.counts.failed > 0 ? "PARTIAL" : "SUCCEEDED";
+  if (status !== "FAILED") await markHealth(em, connector, ConnectorHealth.HEALTHY, null);
+  return finish(deps, em, run, status, status === "FAILED" ? modelErrors.map((e) => e.message).join("; ").slice(0, 2000) : null);
+}
+
+async function runModel(
+  deps: JobDeps,
+  em: EntityManager,
+  run: ConnectorRun,
+  mapping: ConnectorMapping,
+  progress: ModelProgress,
+  source: ConnectorSource,
+  signal?: AbortSignal,
+): Promise<"done" | "cancelled" | "limit"> {
+  const { options } = run;
+  const full = options.full;
+  // Incremental runs continue from the mapping's cursor unless told where to start (since) or forced.
+  let cursor = (progress.cursor ?? (full || options.force || options.since ? null : mapping.cursor)) as SourceCursor | null;
+  const since = options.since ? new Date(options.since) : mapping.incrementalSince;
+  const fields = remoteFieldsOf(mapping.fieldMap);
+  await reportProgress(deps, run, { currentModel: progress.model });
+
+  while (!progress.done) {
+    await em.refresh(run);
+    if (run.cancelRequested) return "cancelled";
+    if (options.maxRecords !== null && run.counts.processed >= options.maxRecords) return "limit";
+    const room = options.maxRecords === null ? options.batchSize : Math.min(options.batchSize, options.maxRecords - run.counts.processed);
+    const page = await source.readPage(progress.model, cursor, { pageSize: options.batchSize, full, since, fields, signal });
+    const records = page.records.slice(0, room);
+    const stored = await storePage(deps, em, run, mapping, records);
+    const truncated = records.length < page.records.length;
+    // A page cut by maxRecords keeps the old cursor: the next run reads the rest of it again (and skips what it has).
+    if (!truncated) {
+      cursor = page.cursor;
+      progress.cursor = page.cursor;
+      if (!options.dryRun && !full) mapping.cursor = page.cursor;
+    }
+    progress.done = page.done && !truncated;
+    run.counts.processed += records.length;
+    run.counts.created += stored.created;
+    run.counts.updated += stored.updated;
+    run.counts.deleted += stored.deleted;
+    run.counts.failed += stored.failed.length;
+    await em.flush();
+    await reportProgress(deps, run, {
+      currentModel: progress.model,
+      errors: stored.failed.map((f) => ({ recordId: f.id, collection: mapping.collection, code: f.code, message: f.message })),
+    });
+    if (truncated) return "limit";
+  }
+  if (full && !progress.reconciled) {
+    const removed = await reconcile(deps, em, run, mapping);
+    run.counts.deleted += removed;
+    progress.reconciled = true;
+    await em.flush();
+    await reportProgress(deps, run, {});
+  }
+  if (full && !options.dryRun) {
+    // The next incremental run starts where this full run started (changes made during it are read again).
+    mapping.cursor = null;
+    mapping.incrementalSince = run.createdAt;
+    await em.flush();
+  }
+  return "done";
+}
+
+/** Maps and writes one page; links new remote ids to record ids (remote id = record id unless linked otherwise). */
+async function storePage(deps: JobDeps, em: EntityManager, run: ConnectorRun, mapping: ConnectorMapping, records: RemoteRecord[]) {
+  const remoteIds = [...new Set(records.map((r) => r.remoteId))];
+  const links = new Map((await em.find(RemoteLink, { mappingId: mapping.id, remoteId: { $in: remoteIds } })).map((l) => [l.remoteId, l.recordId]));
+  const upserts: { id: string; data: Record<string, unknown> }[] = [];
+  const deletes: string[] = [];
+  const seen = new Set<string>();
+  for (const r of records) {
+    if (seen.has(r.remoteId)) continue;
+    seen.add(r.remoteId);
+    const recordId = links.get(r.remoteId) ?? r.remoteId;
+    // Archived remotely (Odoo active = false): gone from the collection until it is unarchived.
+    if (r.fields.active === false) deletes.push(recordId);
+    else upserts.push({ id: recordId, data: mapRecord(r.fields, mapping.fieldMap) });
+  }
+  const result = await deps.sync.ingest(run.id, {
+    tenantId: run.tenantId,
+    collection: mapping.collection,
+    upserts,
+    deletes,
+    dryRun: run.options.dryRun,
+    force: run.options.force,
+  });
+  if (!run.options.dryRun) {
+    const failed = new Set(result.failed.map((f) => f.id));
+    const live = records.filter((r) => r.fields.active !== false && !failed.has(links.get(r.remoteId) ?? r.remoteId));
+    const gone = records.filter((r) => r.fields.active === false).map((r) => r.remoteId);
+    await upsertLinks(em, run, mapping, live.map((r) => ({ remoteId: r.remoteId, recordId: links.get(r.remoteId) ?? r.remoteId })));
+    if (gone.length) await em.nativeDelete(RemoteLink, { mappingId: mapping.id, remoteId: { $in: gone } });
+  }
+  return result;
+}
+
+async function upsertLinks(em: EntityManager, run: ConnectorRun, mapping: ConnectorMapping, links: { remoteId: string; recordId: string }[]): Promise<void> {
+  if (!links.length) return;
+  await em.getConnection().execute(
+    `insert into connectors.remote_link (mapping_id, remote_id, record_id, tenant_id, seen_by_run_id)
+     select ?::uuid, l.remote_id, l.record_id, ?::uuid, ?::uuid from jsonb_to_recordset(?::jsonb) as l(remote_id text, record_id text)
+     on conflict (mapping_id, remote_id) do update set seen_by_run_id = excluded.seen_by_run_id`,
+    [mapping.id, run.tenantId, run.id, JSON.stringify(links.map((l) => ({ remote_id: l.remoteId, record_id: l.recordId })))],
+  );
+}
+
+/** Full runs: linked records this run did not see are gone remotely. Returns how many were deleted (or would be). */
+async function reconcile(deps: JobDeps, em: EntityManager, run: ConnectorRun, mapping: ConnectorMapping): Promise<number> {
+  let removed = 0;
+  let after = "";
+  for (;;) {
+    const stale = await em.find(
+      RemoteLink,
+      { mappingId: mapping.id, remoteId: { $gt: after }, $or: [{ seenByRunId: { $ne: run.id } }, { seenByRunId: null }] },
+      { orderBy: { remoteId: "asc" }, limit: RECONCILE_CHUNK },
+    );
+    if (!stale.length) break;
+    after = stale[stale.length - 1]!.remoteId;
+    const result = await deps.sync.ingest(run.id, {
+      tenantId: run.tenantId,
+      collection: mapping.collection,
+      upserts: [],
+      deletes: stale.map((l) => l.recordId),
+      dryRun: run.options.dryRun,
+    });
+    removed += result.deleted;
+    if (!run.options.dryRun) await em.nativeDelete(RemoteLink, { mappingId: mapping.id, remoteId: { $in: stale.map((l) => l.remoteId) } });
+  }
+  return removed;
+}
+
+async function reportProgress(deps: JobDeps, run: ConnectorRun, extra: { status?: string; currentModel?: string | null; errors?: RunError[] }): Promise<void> {
+  const errors = extra.errors?.length ? extra.errors : undefined;
+  // At most 100 errors per report (the sync log's limit): send them in slices.
+  for (let i = 0; i < (errors?.length ?? 1); i += 100) {
+    await deps.sync.progress(run.id, {
+      tenantId: run.tenantId,
+      ...run.counts,
+      ...(extra.status ? { status: extra.status } : {}),
+      ...(extra.currentModel !== undefined ? { currentModel: extra.currentModel } : {}),
+      ...(errors ? { errors: errors.slice(i, i + 100) } : {}),
+    });
+  }
+}
+
+/** Ends a run: its final state in the sync log first, then (one transaction here) the job state, locks and mappings. */
+export async function finish(deps: JobDeps, em: EntityManager, run: ConnectorRun, status: string, error: string | null): Promise<void> {
+  try {
+    await deps.sync.progress(run.id, { tenantId: run.tenantId, ...run.counts, status, currentModel: null, ...(error ? { error } : {}) });
+  } catch (err) {
+    // Already final there (a crash after this call and before the commit below): finish here too.
+    if (!(err instanceof SyncApiError && err.status === 409)) throw err;
+  }
+  await em.transactional(async (tx) => {
+    const fresh = await tx.findOneOrFail(ConnectorRun, { id: run.id });
+    fresh.status = status;
+    fresh.finishedAt = new Date();
+    fresh.counts = run.counts;
+    fresh.progress = run.progress;
+    await tx.nativeDelete(ConnectorModelLock, { runId: run.id });
+    const models = run.options.models;
+    const mappings = await tx.find(ConnectorMapping, { connectorId: run.connectorId, remoteModel: { $in: models } });
+    const linkCounts: { mapping_id: string; n: number }[] = await tx.getConnection().execute(
+      "select mapping_id, count(*)::int as n from connectors.remote_link where mapping_id::text in (select jsonb_array_elements_text(?::jsonb)) group by mapping_id",
+      [JSON.stringify(mappings.map((m) => m.id))],
+    );
+    for (const m of mappings) {
+      m.lastRunId = run.id;
+      m.lastRunStatus = status;
+      m.lastRunAt = new Date();
+      m.recordCount = Number(linkCounts.find((r) => r.mapping_id === m.id)?.n ?? 0);
+    }
+  });
+  run.status = status;
+  deps.logger.info({ runId: run.id, status, ...run.counts }, "connector run finished");
+}
+
+async function markHealth(em: EntityManager, connector: Connector, health: ConnectorHealth, err: RemoteError | null): Promise<void> {
+  connector.health = health;
+  connector.lastError = err ? `${err.kind}: ${err.message}`.slice(0, 2000) : null;
+  await em.flush();
+}
+
+function describe(err: unknown): string {
+  return isRemoteError(err) ? `${err.kind}: ${err.message}` : err instanceof Error ? err.message : String(err);
+}
+
+const isFinal = (s: string) => s === "SUCCEEDED" || s === "PARTIAL" || s === "FAILED" || s === "CANCELLED";
