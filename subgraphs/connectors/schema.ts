@@ -15,9 +15,10 @@ import { RunResolver } from "./jobs/run.resolver.js";
 import { SyncRunRef } from "./jobs/sync-run.ref.js";
 import { ConnectorMapping } from "./mapping/mapping.entity.js";
 import { MappingResolver } from "./mapping/mapping.resolver.js";
+import { WebhookReceipt } from "./webhooks/webhook.entity.js";
 
 /** Entities persisted in the `connectors` Postgres schema. */
-export const entities = [Connector, ConnectorMapping, ConnectorRun, ConnectorModelLock, RemoteLink, AuditOutbox];
+export const entities = [Connector, ConnectorMapping, ConnectorRun, ConnectorModelLock, RemoteLink, WebhookReceipt, AuditOutbox];
 
 /** Builds the connectors subgraph schema (no side effects). */
 export function buildConnectorsSchema(): Promise<GraphQLSchema> {

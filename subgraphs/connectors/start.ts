@@ -17,6 +17,7 @@ import { SyncApi, type SyncUrl } from "./jobs/sync-api.js";
 import type { JobDeps } from "./jobs/sync-job.js";
 import { ConnectorMapping } from "./mapping/mapping.entity.js";
 import { migrations } from "./migrations/index.js";
+import { mountOdooWebhook } from "./webhooks/odoo-webhook.js";
 import { buildConnectorsSchema, entities } from "./schema.js";
 
 export const CONNECTORS_DEFAULT_PORT = 4103;
@@ -58,7 +59,22 @@ export async function startConnectors(config: ServiceConfig, deps: { logger: Log
     buildSchema: buildConnectorsSchema,
     beforeServe: async (orm) => {
       sources = sourceFactory(orm, peers.box, peers.sources ?? defaultSourceBuilders);
-      jobDeps = { orm, sync, sources, logger };
+      jobDeps = {
+        orm,
+        sync,
+        sources,
+        logger,
+        // Webhooks that arrived during a run of their model get one more incremental run.
+        afterFinish: async (run) => {
+          const em = forkForTenant(orm, run.tenantId);
+          const pending = await em.find(ConnectorMapping, { connectorId: run.connectorId, remoteModel: { $in: run.options.models }, rerunRequested: true });
+          if (!pending.length) return;
+          for (const m of pending) m.rerunRequested = false;
+          await em.flush();
+          const connector = await em.findOne(Connector, { id: run.connectorId });
+          if (connector) await runs.start(em, connector, { models: pending.map((m) => m.remoteModel) }, { type: "CONNECTOR", id: null });
+        },
+      };
       jobs = new ConnectorJobs(
         { databaseUrl: config.databaseUrl, workers: 2, ...peers.jobs },
         {
@@ -82,6 +98,7 @@ export async function startConnectors(config: ServiceConfig, deps: { logger: Log
       runs = new ConnectorRuns(jobs, sync, () => jobDeps, logger);
       return () => jobs.stop();
     },
+    routes: (app, orm) => mountOdooWebhook(app, { orm, box: peers.box, runs: () => runs, audit, logger }),
     verifier: () => jwksVerifier(config),
     revocationSnapshot: tenantsRevocations(config),
     extend: (base) => ({ ...base, audit, box: peers.box, runs, jobs, sources }),

@@ -79,7 +79,7 @@ describe("connectors", () => {
     const before = (await t.request(UpdateConnectorDocument, { id: odooId, input: { name: "ERP" } }, a.token)).data!.updateConnector.credentialsUpdatedAt;
     const updated = await t.request(UpdateConnectorDocument, { id: odooId, input: { credentials: { database: "prod", login: "sync@example.com", password: "rotated-" + ODOO_PASSWORD } } }, a.token);
     expect(updated.errors).toBeUndefined();
-    expect(Date.parse(updated.data!.updateConnector.credentialsUpdatedAt)).toBeGreaterThanOrEqual(Date.parse(before));
+    expect(Date.parse(updated.data!.updateConnector.credentialsUpdatedAt!)).toBeGreaterThanOrEqual(Date.parse(before!));
     expect(JSON.stringify(updated)).not.toContain("rotated-");
   });
 

@@ -54,7 +54,8 @@ export class Connector {
     | "latencyMs"
     | "lastError"
     | "allowedCalls"
-    | "encryptedWebhookSecret";
+    | "encryptedWebhookSecret"
+    | "webhooksEnabled";
 
   @Field(() => ID)
   @PrimaryKey({ type: "uuid" })
@@ -116,6 +117,10 @@ export class Connector {
   @Field(() => [String], { description: "Passthrough calls API consumers may make (Odoo `model.method`, Moodle function names)" })
   @Property({ type: "text[]", defaultRaw: "'{}'" })
   allowedCalls: string[] = [];
+
+  @Field({ description: "Whether signed Odoo webhooks are accepted (rotateWebhookSecret)" })
+  @Property({ type: "boolean" })
+  webhooksEnabled: boolean = false;
 
   /** Sealed HMAC secret of `POST /webhooks/odoo/:connectorId` (null: webhooks off). */
   @Property({ type: "text", nullable: true, lazy: true })

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { Arg, Authorized, Ctx, Field, FieldResolver, ID, Int, Mutation, ObjectType, Query, Resolver, Root } from "type-graphql";
 import { Audited } from "../../../kernel/audit-policy.js";
 import { requirePrincipal } from "../../../kernel/auth.js";
@@ -11,6 +12,7 @@ import { createConnector, testConnection, updateConnector } from "./connector.se
 import { TenantRef } from "./tenant.ref.js";
 import { Errors } from "../../../kernel/errors.js";
 import { RemoteLink } from "../jobs/connector-run.entity.js";
+import { webhookOwner } from "../webhooks/odoo-webhook.js";
 
 const PERM_MANAGE = "connector:manage";
 const PERM_RUN = "connector:run";
@@ -120,6 +122,30 @@ export class ConnectorResolver {
       );
     });
     return outcome;
+  }
+
+  @Authorized(PERM_MANAGE)
+  @Audited("connector.webhook.rotated")
+  @Mutation(() => String, {
+    nullable: true,
+    description:
+      "Sets a new webhook secret for `POST /webhooks/odoo/<connectorId>` and returns it (shown only now); enabled: false turns webhooks off (returns null). Odoo connectors only.",
+  })
+  async rotateWebhookSecret(
+    @Arg("connectorId", () => ID) connectorId: string,
+    @Arg("enabled", () => Boolean, { defaultValue: true }) enabled: boolean,
+    @Ctx() ctx: ConnectorsContext,
+  ): Promise<string | null> {
+    const connector = await loadConnector(ctx, connectorId);
+    if (connector.kind !== "ODOO") throw Errors.badInput("webhooks are for Odoo connectors", "connectorId");
+    const secret = enabled ? randomBytes(32).toString("base64url") : null;
+    await ctx.em.transactional(async (tx) => {
+      connector.encryptedWebhookSecret = secret ? ctx.box.seal(secret, webhookOwner(connector.id)) : null;
+      connector.webhooksEnabled = secret !== null;
+      tx.persist(connector);
+      await ctx.audit.record({ ...ctx, em: tx }, { action: "connector.webhook.rotated", targetType: "Connector", targetId: connector.id, changes: { webhookSecret: { after: secret ? "[redacted]" : null } } });
+    });
+    return secret;
   }
 
   @FieldResolver(() => Boolean, { description: "Whether credentials are set (they are never returned)" })

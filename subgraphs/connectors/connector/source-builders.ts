@@ -1,12 +1,11 @@
-// The real sources per kind (Odoo JSON-RPC, Moodle REST). Kept apart so tests can swap them.
-import { RemoteError, RemoteErrorKind } from "../remote/remote.errors.js";
+// The real sources per kind (Odoo JSON-RPC, Moodle REST), built from a connector's URL, credentials and limits.
+// Kept apart so tests can swap them.
+import { createMoodleSource } from "../moodle/moodle.source.js";
+import { createOdooSource } from "../odoo/odoo.source.js";
 import type { SourceBuilders } from "./sources.js";
 
 export const defaultSourceBuilders: SourceBuilders = {
-  ODOO: () => {
-    throw new RemoteError(RemoteErrorKind.UNAVAILABLE, "Odoo client not built yet");
-  },
-  MOODLE: () => {
-    throw new RemoteError(RemoteErrorKind.UNAVAILABLE, "Moodle client not built yet");
-  },
+  ODOO: ({ baseUrl, credentials, call }) =>
+    createOdooSource({ url: baseUrl, db: credentials.database, login: credentials.login, password: credentials.password, ...call }),
+  MOODLE: ({ baseUrl, credentials, call }) => createMoodleSource({ url: baseUrl, token: credentials.token, ...call }),
 };

@@ -23,6 +23,8 @@ export interface JobDeps {
   sync: SyncApi;
   sources: SourceFactory;
   logger: Logger;
+  /** After a run ended (committed): follow-up runs asked for meanwhile (webhooks). */
+  afterFinish?: (run: ConnectorRun) => Promise<void>;
 }
 
 /** Thrown to make the queue retry the job later (a transient remote or sync failure). */
@@ -75,7 +77,7 @@ export async function runConnectorJob(deps: JobDeps, tenantId: string, runId: st
       if (err instanceof SyncApiError && err.code === "NOT_FOUND") {
         modelErrors.push({ collection: mapping.collection, code: "COLLECTION_NOT_FOUND", message: err.message });
       } else if (isRemoteError(err)) {
-        modelErrors.push({ collection: mapping.collection, code: `REMOTE_${err.kind}`, message: `${progress.model}: ${err.message}`.slice(0, 2000) });
+        modelErrors.push({ collection: mapping.collection, code: `REMOTE_${err.kind}`, message: `${progress.model}: ${err.kind}: ${err.message}`.slice(0, 2000) });
         await markHealth(em, connector, err.transient ? ConnectorHealth.UNREACHABLE : ConnectorHealth.DEGRADED, err);
       } else {
         throw err;
@@ -267,6 +269,7 @@ export async function finish(deps: JobDeps, em: EntityManager, run: ConnectorRun
   });
   run.status = status;
   deps.logger.info({ runId: run.id, status, ...run.counts }, "connector run finished");
+  await deps.afterFinish?.(run).catch((err: unknown) => deps.logger.warn({ err, runId: run.id }, "follow-up run not started"));
 }
 
 async function markHealth(em: EntityManager, connector: Connector, health: ConnectorHealth, err: RemoteError | null): Promise<void> {

@@ -48,7 +48,7 @@ export class FieldMapping {
 @Unique({ properties: ["connectorId", "remoteModel"] })
 @TenantScoped()
 export class ConnectorMapping {
-  [OptionalProps]?: "enabled" | "schedule" | "incrementalSince" | "createdAt" | "updatedAt" | "cursor" | "lastRunId" | "lastRunStatus" | "lastRunAt" | "recordCount";
+  [OptionalProps]?: "enabled" | "schedule" | "incrementalSince" | "rerunRequested" | "createdAt" | "updatedAt" | "cursor" | "lastRunId" | "lastRunStatus" | "lastRunAt" | "recordCount";
 
   @Field(() => ID)
   @PrimaryKey({ type: "uuid" })
@@ -105,6 +105,10 @@ export class ConnectorMapping {
   @Field(() => Date, { nullable: true })
   @Property({ type: "timestamptz", nullable: true })
   lastRunAt: Date | null = null;
+
+  /** A webhook arrived while a run was active: run once more when it ends. */
+  @Property({ type: "boolean" })
+  rerunRequested: boolean = false;
 
   @Field({ description: "Remote records linked to collection records" })
   @Property({ type: "integer" })
