@@ -2,7 +2,7 @@
 // client would: HTTP POST and graphql-ws, with typed operations from codegen.
 import "reflect-metadata";
 import { spawn } from "node:child_process";
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { print, type ExecutionResult, type FormattedExecutionResult } from "graphql";
 import { createClient, type Client } from "graphql-ws";
 import { existsSync, mkdtempSync, readdirSync, statSync } from "node:fs";
@@ -15,6 +15,7 @@ import WebSocket from "ws";
 import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import { startStack, type RunningStack, type StackOptions } from "../../bin/stack.js";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "../../kernel/embedded-postgres.js";
+import { SecretBox } from "../../subgraphs/connectors/connector/secret-box.js";
 import { ensureTenantWithAdmin } from "../../subgraphs/tenants/tenant/demo-seed.js";
 import { LoginDocument } from "../__generated__/graphql.js";
 
@@ -70,6 +71,8 @@ export interface TestStack {
   redis?: { url: string; keyPrefix: string };
   /** Sends a typed operation over HTTP; returns the parsed body and the HTTP status. */
   request<TResult, TVars>(doc: TypedDocumentNode<TResult, TVars>, variables?: TVars, token?: string): Promise<FormattedExecutionResult<TResult> & { status: number }>;
+  /** The stack's service secret and connector credentials key (for services started in other processes). */
+  secrets: { internal: string; connectorKey: string };
   /** Sends raw text (for malformed input tests). */
   raw(body: string, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
   /** Creates a tenant with an admin and signs in through the gateway. */
@@ -102,7 +105,18 @@ export async function startTestStack(
   if (opts.pubsub === "redis" && !redisUrl) throw new Error("REDIS_URL is not set");
   const logger = opts.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
   const redisKeyPrefix = `test:${randomUUID()}:`;
-  const stack = await startStack({ databaseUrl, redisUrl, redisKeyPrefix, logger, sandbox: false, gateway: opts.gateway, ...opts.connectors }).catch(async (err) => {
+  const secrets = { internal: randomBytes(32).toString("hex"), connectorKey: randomBytes(32).toString("hex") };
+  const stack = await startStack({
+    databaseUrl,
+    redisUrl,
+    redisKeyPrefix,
+    logger,
+    sandbox: false,
+    gateway: opts.gateway,
+    internalSecret: secrets.internal,
+    connectorSecrets: SecretBox.fromConfig(secrets.connectorKey),
+    ...opts.connectors,
+  }).catch(async (err) => {
     await releasePostgres();
     throw err;
   });
@@ -132,6 +146,7 @@ export async function startTestStack(
     url,
     wsUrl: stack.gateway.wsUrl,
     databaseUrl,
+    secrets,
     redis: redisUrl ? { url: redisUrl, keyPrefix: redisKeyPrefix } : undefined,
     request,
     async raw(body, headers = {}) {
@@ -206,7 +221,7 @@ export async function collect<T>(
 
 /** A gateway or sync subgraph running in its own process. Stopped (SIGTERM, then SIGKILL) by the stack's `stop()`. */
 export interface ChildService {
-  kind: "sync" | "gateway";
+  kind: "sync" | "gateway" | "connectors";
   url: string;
   wsUrl: string;
   port: number;
@@ -238,6 +253,11 @@ let service;
 if (cfg.kind === "sync") {
   const { startSync } = await dist("subgraphs/sync/start.js");
   service = await startSync(cfg.config, { logger, pubsub: pubsub ?? createPubSub({}) }, cfg.peers);
+} else if (cfg.kind === "connectors") {
+  const { startConnectors } = await dist("subgraphs/connectors/start.js");
+  const { SecretBox } = await dist("subgraphs/connectors/connector/secret-box.js");
+  const { boxKey, ...peers } = cfg.peers;
+  service = await startConnectors(cfg.config, { logger, pubsub: pubsub ?? createPubSub({}) }, { ...peers, box: SecretBox.fromConfig(boxKey) });
 } else {
   const { startGateway } = await dist("gateway/gateway.js");
   service = await startGateway(cfg.config, { logger, pubsub });
@@ -264,7 +284,7 @@ function assertDistFresh(root: string): void {
       }
     }
   };
-  for (const dir of ["kernel", "gateway", "subgraphs/sync"]) walk(dir);
+  for (const dir of ["kernel", "gateway", "subgraphs/sync", "subgraphs/connectors"]) walk(dir);
   if (stale.length) throw new Error(`dist/ is older than ${stale.slice(0, 5).join(", ")}${stale.length > 5 ? " ..." : ""}: run \`npm run build\` (npm test does)`);
 }
 
@@ -354,6 +374,16 @@ export function startSyncProcess(t: TestStack, opts: { port?: number } = {}): Pr
   const s = t.stack;
   const config = { databaseUrl: t.databaseUrl, redisUrl: t.redis?.url, host: "127.0.0.1", port: opts.port ?? 0, logLevel: "warn", jwt: { ...JWT, jwksUrl: s.tenants.jwksUrl } };
   return startChild(t, "sync", config, { connectorsUrl: s.connectors.url, auditUrl: s.audit.url });
+}
+
+/**
+ * A connectors service in its own process (its job workers with it): same database, the stack's sync (internal API),
+ * service secret and credentials key. `jobs` sets its queue options (workers, heartbeat, supervision, retry delay).
+ */
+export function startConnectorsProcess(t: TestStack, opts: { jobs?: Record<string, number> } = {}): Promise<ChildService> {
+  const s = t.stack;
+  const config = { databaseUrl: t.databaseUrl, redisUrl: t.redis?.url, host: "127.0.0.1", port: 0, logLevel: "warn", jwt: { ...JWT, jwksUrl: s.tenants.jwksUrl } };
+  return startChild(t, "connectors", config, { syncUrl: s.sync.url, auditUrl: s.audit.url, internalSecret: t.secrets.internal, boxKey: t.secrets.connectorKey, jobs: opts.jobs });
 }
 
 /**
