@@ -41,6 +41,14 @@ export function clientMetadata(client: ClientInfo | undefined): AuditClientMetad
   return { ip: client?.ip || null, userAgent, ...parseUserAgent(userAgent) };
 }
 
+/**
+ * The audit trail of the installation itself: platform operators' sign-ins, signing-key rotations and operator
+ * management concern no tenant, so they are recorded under this reserved chain id (the nil UUID, which no tenant can
+ * have: tenant ids are random v4 UUIDs). It is an ordinary hash chain (verifiable like any tenant's) that only
+ * platform operators can read; tenant callers are always scoped to their own tenant id.
+ */
+export const PLATFORM_AUDIT_TRAIL = "00000000-0000-0000-0000-000000000000";
+
 export type AuditInput = Pick<AuditRecord, "action"> & Partial<Omit<AuditRecord, "action" | "id" | "occurredAt">>;
 
 /** Writes a record into the caller's outbox (default: an `audit_outbox` row through `em`, in its transaction if any). */

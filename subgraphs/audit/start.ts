@@ -5,26 +5,46 @@ import type { ServiceConfig } from "../../kernel/config.js";
 import type { PubSub } from "../../kernel/pubsub/pubsub.js";
 import { RevocationList } from "../../kernel/revocations.js";
 import { jwksVerifier, startSubgraph, tenantsRevocations, type RunningSubgraph } from "../../kernel/service.js";
+import type { AuditContext } from "./context.js";
 import { mountAuditExport } from "./export/csv-export.js";
-import { mountAuditIngest } from "./ingest/audit-ingest.js";
+import { directAuditRecorder, mountAuditIngest } from "./ingest/audit-ingest.js";
 import { migrations } from "./migrations/index.js";
+import { scheduleRetention, tenantsRetentionPolicies, type RetentionPolicy, type RetentionResult } from "./retention/retention.job.js";
 import { buildAuditSchema, entities } from "./schema.js";
 
 export const AUDIT_DEFAULT_PORT = 4104;
 
+export interface RunningAudit extends RunningSubgraph {
+  /**
+   * Applies every tenant's audit retention now (it also runs hourly). `policies` replaces the tenants service's,
+   * `batchSize` the configured batch (operators, tests).
+   */
+  applyRetention(opts?: { policies?: RetentionPolicy[]; now?: Date; batchSize?: number }): Promise<RetentionResult[]>;
+}
+
 /**
  * Starts the audit subgraph, its internal ingest endpoint (the other services' outbox relays post their audit events
- * there) and the CSV export route.
+ * there), the CSV export route and the hourly retention job.
  */
-export function startAudit(config: ServiceConfig, deps: { logger: Logger; pubsub: PubSub }): Promise<RunningSubgraph> {
+export async function startAudit(
+  config: ServiceConfig,
+  deps: { logger: Logger; pubsub: PubSub; retention?: { intervalMs?: number; firstRunMs?: number; batchSize?: number } },
+): Promise<RunningAudit> {
   const logger = deps.logger.child({ service: "audit" });
+  // What this service records itself (platform reads of a tenant's trail, retention cuts) goes straight into the chain.
+  const audit = directAuditRecorder();
   // The export route verifies tokens outside GraphQL, so it keeps its own verifier and revocation list.
   let verifier: TokenVerifier | undefined;
   let revocations: RevocationList | undefined;
-  return startSubgraph({
+  let retention: ReturnType<typeof scheduleRetention> | undefined;
+  if (!config.jwt.jwksUrl) throw new Error("JWKS_URL is required");
+  // The tenants service (beside its JWKS) knows each tenant's plan and retention override.
+  const policies = tenantsRetentionPolicies(config.jwt.jwksUrl);
+  const service = await startSubgraph<AuditContext>({
     name: "audit",
     config,
-    ...deps,
+    logger: deps.logger,
+    pubsub: deps.pubsub,
     database: { schema: "audit", entities, migrations },
     buildSchema: buildAuditSchema,
     beforeServe: async (orm) => {
@@ -32,7 +52,9 @@ export function startAudit(config: ServiceConfig, deps: { logger: Logger; pubsub
       revocations = new RevocationList({ pubsub: deps.pubsub, snapshot: tenantsRevocations(config)(), logger });
       await revocations.start();
       const stopMarker = await startPurgeMarker(orm, deps.pubsub, logger);
+      retention = scheduleRetention(orm, policies, logger, deps.retention);
       return async () => {
+        await retention?.stop();
         await stopMarker();
         await revocations?.stop();
       };
@@ -41,6 +63,7 @@ export function startAudit(config: ServiceConfig, deps: { logger: Logger; pubsub
       mountAuditIngest(app, { orm, logger });
       mountAuditExport(app, {
         orm,
+        audit,
         verifier: () => verifier ?? (verifier = jwksVerifier(config)),
         revocations: () => revocations,
         logger,
@@ -48,6 +71,13 @@ export function startAudit(config: ServiceConfig, deps: { logger: Logger; pubsub
     },
     verifier: () => jwksVerifier(config),
     revocationSnapshot: tenantsRevocations(config),
-    extend: (base) => base,
+    extend: (base) => ({ ...base, audit }),
   });
+  return {
+    ...service,
+    applyRetention: async (opts = {}) => {
+      if (!retention) throw new Error("the audit service is not started");
+      return opts.policies ? retention.runWith(opts.policies, opts) : retention.run(opts.now);
+    },
+  };
 }

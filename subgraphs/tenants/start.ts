@@ -16,12 +16,15 @@ import { migrations } from "./migrations/index.js";
 import { buildTenantsSchema, entities } from "./schema.js";
 import { tenantsHooks } from "./system-context.js";
 import { DEFAULT_TENANT_RETENTION_DAYS, expireTrials, purgeDeletedTenants, schedulePurge } from "./tenant/tenant-purge.job.js";
+import { auditRetentionPolicies } from "./tenant/tenant.service.js";
 
 export const TENANTS_DEFAULT_PORT = 4101;
 export const JWKS_PATH = "/.well-known/jwks.json";
 /** Internal endpoints (other services only; the gateway never routes clients here). */
 export const REVOCATIONS_PATH = "/internal/revocations";
 export const API_KEY_EXCHANGE_PATH = "/internal/api-keys/exchange";
+/** Each kept tenant's effective audit retention, for the audit service's retention job. */
+export const AUDIT_RETENTION_PATH = "/internal/audit-retention";
 
 export interface RunningTenants extends RunningSubgraph {
   /** Runs the deleted-tenant purge now (tests, CLI); it also runs hourly. */
@@ -84,6 +87,14 @@ export async function startTenants(
       app.get(REVOCATIONS_PATH, async (_req, res, next) => {
         try {
           res.json(await revocationSnapshot(orm));
+        } catch (err) {
+          next(err);
+        }
+      });
+      app.get(AUDIT_RETENTION_PATH, async (_req, res, next) => {
+        try {
+          res.setHeader("cache-control", "no-store");
+          res.json({ tenants: await auditRetentionPolicies(orm.em.fork()) });
         } catch (err) {
           next(err);
         }

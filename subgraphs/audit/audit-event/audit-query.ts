@@ -104,7 +104,7 @@ export function decodeCursor(tenantId: string, cursor: string, field = "after"):
   return { occurredAt: c.o, id: c.i };
 }
 
-interface EventRow {
+export interface EventRow {
   id: string;
   tenant_id: string;
   actor_type: ActorType;
@@ -123,7 +123,7 @@ interface EventRow {
 
 export type AuditEventRow = AuditEvent & { key: AuditKey };
 
-function toEvent(r: EventRow): AuditEventRow {
+export function toEvent(r: EventRow): AuditEventRow {
   return {
     id: r.id,
     tenantId: r.tenant_id,

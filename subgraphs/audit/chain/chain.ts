@@ -105,11 +105,15 @@ interface ChainRow {
   hash: string | null;
 }
 
+/** The action of the event a retention cut appends to the chain; its metadata names the cut (`throughSeq`, `throughHash`). */
+export const RETENTION_CUT_ACTION = "audit.retention.applied";
+
 /**
  * Verifies the tenant's chain over the events that occurred in [from, to] (all when open): every link from the first
  * such event (by chain position) to the last is recomputed from the stored fields and the previous stored hash.
  * Reports the first broken link: a changed field or hash, a missing event (a gap in the positions) or a missing
- * predecessor of the range.
+ * predecessor of the range. Where retention cut the chain, the first remaining event links to the stored boundary
+ * (the last deleted event's hash), and the boundary must be the one the newest retention record in the chain names.
  */
 export async function verifyChain(em: EntityManager, tenantId: string, from?: Date | null, to?: Date | null): Promise<ChainReport> {
   const [bounds] = await em.execute<{ lo: string | null; hi: string | null }[]>(
@@ -119,13 +123,29 @@ export async function verifyChain(em: EntityManager, tenantId: string, from?: Da
   );
   const report: ChainReport = { ok: true, checked: 0, firstBrokenSeq: null, firstBrokenEventId: null, reason: null };
   if (bounds?.lo == null || bounds.hi == null) return report;
-  const lo = Number(bounds.lo);
+  const [boundary] = await em.execute<{ chain_seq: string; hash: string }[]>(
+    `select "chain_seq", "hash" from "audit"."audit_chain_boundary" where "tenant_id" = ?`,
+    [tenantId],
+  );
+  const cut = boundary ? Number(boundary.chain_seq) : 0;
+  // Positions up to the cut were deleted by retention: the chain starts after it.
+  const lo = Math.max(Number(bounds.lo), cut + 1);
   const hi = Number(bounds.hi);
+  if (lo > hi) return report;
   let prevHash = GENESIS_HASH;
   if (lo > 1) {
     const [prev] = await em.execute<{ hash: string | null }[]>(`select "hash" from ${TABLE} where "tenant_id" = ? and "chain_seq" = ?`, [tenantId, lo - 1]);
-    if (!prev?.hash) return { ...report, ok: false, firstBrokenSeq: lo, reason: `the event before position ${lo} is missing` };
-    prevHash = prev.hash;
+    if (prev?.hash) prevHash = prev.hash;
+    else if (boundary && cut === lo - 1) {
+      const [record] = await em.execute<{ metadata: { throughSeq?: unknown; throughHash?: unknown } | null }[]>(
+        `select "metadata" from ${TABLE} where "tenant_id" = ? and "action" = ? and "chain_seq" is not null order by "chain_seq" desc limit 1`,
+        [tenantId, RETENTION_CUT_ACTION],
+      );
+      if (Number(record?.metadata?.throughSeq) !== cut || record?.metadata?.throughHash !== boundary.hash) {
+        return { ...report, ok: false, firstBrokenSeq: lo, reason: `the retention boundary (position ${cut}) is not the cut the chain's last retention record names` };
+      }
+      prevHash = boundary.hash;
+    } else return { ...report, ok: false, firstBrokenSeq: lo, reason: `the event before position ${lo} is missing` };
   }
   const broken = (row: ChainRow, reason: string): ChainReport => ({ ...report, ok: false, firstBrokenSeq: Number(row.chain_seq), firstBrokenEventId: row.id, reason });
   let expected = lo;

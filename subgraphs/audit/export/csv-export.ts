@@ -1,6 +1,7 @@
 // GET /audit/export.csv?from=&to=&action=&actorId=&actorType=&targetType=&targetId=&text=[&tenantId= for platform]
 // Streams the caller's tenant's audit events as CSV, oldest first, read from Postgres in keyset chunks: memory stays
-// bounded whatever the range. Same bearer token as GraphQL (verified here, with revocations); needs audit:read.
+// bounded whatever the range. Same bearer token as GraphQL (verified here, with revocations); needs audit:read, or
+// platform:read with tenantId (that export is itself recorded in the tenant's trail).
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { MikroORM } from "@mikro-orm/postgresql";
@@ -11,15 +12,15 @@ import type { Logger } from "pino";
 import type { TokenVerifier } from "../../../kernel/auth.js";
 import { createServiceContext } from "../../../kernel/context.js";
 import { ErrorCode, Errors } from "../../../kernel/errors.js";
-import { isUuid } from "../../../kernel/loaders.js";
-import { REQUEST_ID_HEADER } from "../../../kernel/request-id.js";
+import type { AuditRecorder } from "../../../kernel/audit.js";
+import { CLIENT_IP_HEADER, CLIENT_USER_AGENT_HEADER, REQUEST_ID_HEADER, type ClientInfo } from "../../../kernel/request-id.js";
 import type { RevocationList } from "../../../kernel/revocations.js";
 import { ActorType } from "../audit-event/audit-event.entity.js";
 import { fetchAuditPage, filterSql, type AuditEventRow, type AuditFilterInput, type AuditKey } from "../audit-event/audit-query.js";
+import { recordTrailRead, trailTenant } from "../audit-event/trail-access.js";
 
 export const AUDIT_EXPORT_PATH = "/audit/export.csv";
 const CHUNK = 1_000;
-const PERM_READ = "audit:read";
 
 export const AUDIT_CSV_COLUMNS = [
   "occurredAt", "id", "chainSeq", "actorType", "actorId", "action", "targetType", "targetId", "requestId", "changes", "metadata", "hash",
@@ -27,7 +28,7 @@ export const AUDIT_CSV_COLUMNS = [
 
 export function mountAuditExport(
   app: Express,
-  deps: { orm: MikroORM; verifier: () => TokenVerifier; revocations: () => RevocationList | undefined; logger: Logger },
+  deps: { orm: MikroORM; audit: AuditRecorder; verifier: () => TokenVerifier; revocations: () => RevocationList | undefined; logger: Logger },
 ): void {
   app.get(AUDIT_EXPORT_PATH, async (req: Request, res: Response) => {
     let where: ReturnType<typeof filterSql>;
@@ -39,21 +40,17 @@ export function mountAuditExport(
         logger: deps.logger,
         authorization: typeof req.headers.authorization === "string" ? req.headers.authorization : undefined,
         requestId: req.headers[REQUEST_ID_HEADER],
+        client: clientOf(req),
       });
       const q = queryParams(req);
-      let tenantId: string;
-      if (ctx.platform) {
-        if (!ctx.platform.permissions.includes("platform:read")) throw Errors.forbidden("Missing permission platform:read");
-        if (!isUuid(q.tenantId)) throw Errors.badInput("tenantId (a UUID) is required for platform operators", "tenantId");
-        tenantId = q.tenantId;
-      } else if (ctx.principal) {
-        if (!ctx.principal.permissions.includes(PERM_READ)) throw Errors.forbidden(`Missing permission ${PERM_READ}`);
-        if (q.tenantId !== undefined && q.tenantId !== ctx.principal.tenantId) throw Errors.forbidden("tenantId is for platform operators");
-        tenantId = ctx.principal.tenantId;
-      } else {
-        throw Errors.unauthenticated();
-      }
-      where = filterSql(tenantId, parseFilter(q), "");
+      if (!ctx.platform && !ctx.principal) throw Errors.unauthenticated();
+      const auditCtx = { ...ctx, audit: deps.audit };
+      // Own tenant (audit:read), or the tenant a platform operator (platform:read) names.
+      const tenantId = trailTenant(auditCtx, q.tenantId);
+      const filter = parseFilter(q);
+      where = filterSql(tenantId, filter, "");
+      // A platform operator's export is recorded in the tenant's trail before a row is sent.
+      await recordTrailRead(auditCtx, tenantId, "export.csv", { filter: Object.fromEntries(Object.entries(q).filter(([k]) => k !== "tenantId")) });
     } catch (err) {
       return sendError(res, err, deps.logger);
     }
@@ -153,4 +150,11 @@ function sendError(res: Response, err: unknown, logger: Logger): void {
   const extensions: Record<string, unknown> = { code };
   if (err instanceof GraphQLError && typeof err.extensions.field === "string") extensions.field = err.extensions.field;
   res.status(status).json({ errors: [{ message, extensions }] });
+}
+
+/** The original client as the gateway reports it (as for GraphQL requests), for the record of a platform read. */
+function clientOf(req: Request): ClientInfo {
+  const ip = req.headers[CLIENT_IP_HEADER];
+  const ua = req.headers[CLIENT_USER_AGENT_HEADER] ?? req.headers["user-agent"];
+  return { ip: typeof ip === "string" && ip.length <= 64 ? ip : req.socket.remoteAddress, userAgent: typeof ua === "string" ? ua.slice(0, 512) : undefined };
 }

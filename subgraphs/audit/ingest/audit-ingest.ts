@@ -1,11 +1,12 @@
-import type { MikroORM } from "@mikro-orm/postgresql";
+import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import express, { type Express } from "express";
 import type { Logger } from "pino";
 import { isUuid } from "../../../kernel/loaders.js";
 import { AUDIT_EVENTS_PATH, type AuditBatchResult } from "../../../kernel/outbox.js";
 import type { AuditRecord } from "../../../kernel/topics.js";
 import { ActorType } from "../audit-event/audit-event.entity.js";
-import { appendToChain } from "../chain/chain.js";
+import { appendToChain, type NewEvent } from "../chain/chain.js";
+import { AuditRecorder } from "../../../kernel/audit.js";
 
 /** Records per POST the endpoint accepts (the relays send 100 by default). */
 export const MAX_AUDIT_BATCH = 1_000;
@@ -58,7 +59,12 @@ function malformed(r: AuditRecord | null | undefined): string | null {
 
 async function store(orm: MikroORM, r: AuditRecord): Promise<void> {
   // Serialised per tenant and idempotent by id: a redelivered record does not extend the chain.
-  await appendToChain(orm.em.fork(), {
+  await appendToChain(orm.em.fork(), eventOf(r));
+}
+
+/** The event a (well-formed) record describes, with its fields cut to the stored sizes. */
+export function eventOf(r: AuditRecord): NewEvent {
+  return {
     id: r.id,
     tenantId: r.tenantId,
     actorType: (Object.values(ActorType) as string[]).includes(r.actorType) ? r.actorType : ActorType.SERVICE,
@@ -70,5 +76,14 @@ async function store(orm: MikroORM, r: AuditRecord): Promise<void> {
     changes: r.changes ?? null,
     metadata: r.metadata ?? null,
     occurredAt: new Date(r.occurredAt),
-  });
+  };
+}
+
+/**
+ * The audit service's own recorder: what this service records (platform reads of a tenant's trail, retention cuts)
+ * is appended to the tenant's chain directly, through the caller's EntityManager (in its transaction when it has
+ * one). A failed append fails the caller: a read that cannot be recorded is refused.
+ */
+export function directAuditRecorder(): AuditRecorder {
+  return new AuditRecorder({ write: async (em, record) => void (await appendToChain(em as EntityManager, eventOf(record))) });
 }

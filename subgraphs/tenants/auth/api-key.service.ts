@@ -4,11 +4,11 @@ import { Field, InputType, Int, ObjectType } from "type-graphql";
 import type { AuditRecorder } from "../../../kernel/audit.js";
 import { Errors } from "../../../kernel/errors.js";
 import { isUuid } from "../../../kernel/loaders.js";
-import { REVOCATION_TOPIC, type Revocation } from "../../../kernel/revocations.js";
-import type { TenantsContext } from "../context.js";
+import type { Revocation } from "../../../kernel/revocations.js";
+import { inTransaction, type TenantsContext } from "../context.js";
 import { Tenant, TenantStatus } from "../tenant/tenant.entity.js";
 import { User, UserStatus } from "../user/user.entity.js";
-import type { PermissionResolver } from "./session.service.js";
+import { announceRevocations, type PermissionResolver } from "./session.service.js";
 import { ApiKey } from "./api-key.entity.js";
 import type { KeyStore } from "./key-store.js";
 import { API_KEY_PREFIX, formatApiKey, hashSecret, newSecret } from "./tokens.js";
@@ -52,46 +52,55 @@ export async function createApiKey(ctx: TenantsContext, input: CreateApiKeyInput
     throw Errors.badInput("expiresInDays must be between 1 and 730", "expiresInDays");
   }
   const secret = formatApiKey(newSecret());
-  const apiKey = ctx.em.create(ApiKey, {
-    id: randomUUID(),
-    tenantId: principal.tenantId,
-    name,
-    prefix: secret.slice(0, 12),
-    secretHash: hashSecret(secret),
-    scopes,
-    createdById: principal.userId,
-    expiresAt: days ? new Date(Date.now() + days * 86_400_000) : null,
+  // The key and its audit event commit together.
+  const apiKey = await inTransaction(ctx, async (tx) => {
+    const apiKey = tx.em.create(ApiKey, {
+      id: randomUUID(),
+      tenantId: principal.tenantId,
+      name,
+      prefix: secret.slice(0, 12),
+      secretHash: hashSecret(secret),
+      scopes,
+      createdById: principal.userId,
+      expiresAt: days ? new Date(Date.now() + days * 86_400_000) : null,
+    });
+    await tx.em.flush();
+    await tx.audit.record(tx, { action: "api_key.created", targetType: "ApiKey", targetId: apiKey.id, changes: { name: { after: name }, scopes: { after: scopes } } });
+    return apiKey;
   });
-  await ctx.em.flush();
-  await ctx.audit.record(ctx, { action: "api_key.created", targetType: "ApiKey", targetId: apiKey.id, changes: { name: { after: name }, scopes: { after: scopes } } });
   return { apiKey, secret };
 }
 
 export async function revokeApiKey(ctx: TenantsContext, id: string): Promise<ApiKey> {
-  const key = isUuid(id) ? await ctx.em.findOne(ApiKey, { id }) : null;
-  if (!key) throw Errors.notFound("ApiKey", id);
-  if (!key.revokedAt) {
+  // The revocation and its audit event commit together; tokens already minted for the key (sub = key id) stop in
+  // every service once it is announced, after the commit.
+  const { key, revocation } = await inTransaction(ctx, async (tx) => {
+    const key = isUuid(id) ? await tx.em.findOne(ApiKey, { id }) : null;
+    if (!key) throw Errors.notFound("ApiKey", id);
+    if (key.revokedAt) return { key, revocation: null };
     key.revokedAt = new Date();
-    await ctx.em.flush();
-    // Tokens already minted for the key (sub = key id) stop at once in every service.
+    await tx.em.flush();
+    await tx.audit.record(tx, { action: "api_key.revoked", targetType: "ApiKey", targetId: key.id });
     const revocation: Revocation = { kind: "user", userId: key.id, notBefore: key.revokedAt.getTime() };
-    await ctx.pubsub.publish(REVOCATION_TOPIC, revocation);
-    await ctx.audit.record(ctx, { action: "api_key.revoked", targetType: "ApiKey", targetId: key.id });
-  }
+    return { key, revocation };
+  });
+  if (revocation) await announceRevocations(ctx, [revocation]);
   return key;
 }
 
-/** Revokes every API key a user created (when the user is deactivated), at once everywhere. */
-export async function revokeKeysCreatedBy(ctx: TenantsContext, userId: string): Promise<void> {
+/**
+ * Revokes every API key a user created (when the user is deactivated) through `ctx.em` (the caller's transaction),
+ * each with its audit event. Returns the revocations to announce once committed.
+ */
+export async function revokeKeysCreatedBy(ctx: TenantsContext, userId: string): Promise<Revocation[]> {
   const keys = await ctx.em.find(ApiKey, { createdById: userId, revokedAt: null });
   const now = new Date();
   for (const key of keys) key.revokedAt = now;
   await ctx.em.flush();
   for (const key of keys) {
-    const revocation: Revocation = { kind: "user", userId: key.id, notBefore: now.getTime() };
-    await ctx.pubsub.publish(REVOCATION_TOPIC, revocation);
     await ctx.audit.record(ctx, { action: "api_key.revoked", targetType: "ApiKey", targetId: key.id, metadata: { reason: "creator deactivated" } });
   }
+  return keys.map((key) => ({ kind: "user", userId: key.id, notBefore: now.getTime() }));
 }
 
 /**
@@ -117,17 +126,20 @@ export async function exchangeApiKey(
   const creator = await em.findOne(User, { id: apiKey.createdById, tenantId: tenant.id }, off);
   if (!creator || creator.status !== UserStatus.ACTIVE) return null;
   const allowed = await permissions(em, tenant.id, creator.roles);
-  apiKey.lastUsedAt = new Date();
-  await em.flush();
   const ttl = apiKey.expiresAt ? Math.floor((apiKey.expiresAt.getTime() - Date.now()) / 1000) : undefined;
   const { token, expiresAt } = await keyStore.signAccessToken(
     apiKey.id,
     { knd: "api_key", tid: tenant.id, email: `api-key:${apiKey.prefix}`, roles: [], perms: apiKey.scopes.filter((p) => allowed.includes(p)), plan: tenant.plan },
     ttl,
   );
-  await audit.record(
-    { requestId: client.requestId, em },
-    { tenantId: tenant.id, actorType: "API_KEY", actorId: apiKey.id, action: "auth.api_key.used", targetType: "ApiKey", targetId: apiKey.id, metadata: { ip: client.ip ?? null } },
-  );
+  // The use (lastUsedAt) and its audit event commit together, before the token is handed out.
+  await em.transactional(async (tx) => {
+    apiKey.lastUsedAt = new Date();
+    await tx.flush();
+    await audit.record(
+      { requestId: client.requestId, em: tx },
+      { tenantId: tenant.id, actorType: "API_KEY", actorId: apiKey.id, action: "auth.api_key.used", targetType: "ApiKey", targetId: apiKey.id, metadata: { ip: client.ip ?? null } },
+    );
+  });
   return { accessToken: token, expiresAt };
 }

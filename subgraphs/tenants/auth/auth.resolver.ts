@@ -1,15 +1,15 @@
 import { Arg, Authorized, Ctx, Mutation, Resolver } from "type-graphql";
-import { Audited, NotAudited } from "../../../kernel/audit-policy.js";
+import { Audited } from "../../../kernel/audit-policy.js";
 import { requirePlatform, requirePrincipal } from "../../../kernel/auth.js";
 import { Errors } from "../../../kernel/errors.js";
-import type { TenantsContext } from "../context.js";
+import { inTransaction, type TenantsContext } from "../context.js";
 import { User } from "../user/user.entity.js";
 import { AuthErrors } from "./auth.errors.js";
 import { AuthPayload, ChangePasswordInput, LoginInput, PlatformAuthPayload, PlatformLoginInput, SigningKeyRotation } from "./auth.inputs.js";
 import { login } from "./auth.service.js";
 import { hashPassword, verifyPassword } from "./password.js";
 import { platformLogin } from "../platform/platform.service.js";
-import { logout, refreshSession, revokeUserSessions, type Session } from "./session.service.js";
+import { announceRevocations, logout, refreshSession, revokeUserSessions, type Session } from "./session.service.js";
 
 /** A signed-in person, not an API key (which has no password or sessions). */
 function requireUser(ctx: TenantsContext) {
@@ -45,9 +45,14 @@ export class AuthResolver {
   @Mutation(() => Boolean, { description: "Ends every session of the signed-in user, on every device, at once." })
   async logoutEverywhere(@Ctx() ctx: TenantsContext): Promise<boolean> {
     const { userId } = requireUser(ctx);
-    const user = await ctx.em.findOneOrFail(User, { id: userId });
-    await revokeUserSessions(ctx, user);
-    await ctx.audit.record(ctx, { action: "auth.logout.everywhere", targetType: "User", targetId: userId });
+    // The revocation and its audit event commit together; every process is told once they have.
+    const revocation = await inTransaction(ctx, async (tx) => {
+      const user = await tx.em.findOneOrFail(User, { id: userId });
+      const revoked = await revokeUserSessions(tx, user);
+      await tx.audit.record(tx, { action: "auth.logout.everywhere", targetType: "User", targetId: userId });
+      return revoked;
+    });
+    await announceRevocations(ctx, [revocation]);
     return true;
   }
 
@@ -59,24 +64,31 @@ export class AuthResolver {
     if (input.newPassword.length < 12 || input.newPassword.length > 1024) throw AuthErrors.weakPassword();
     const user = await ctx.em.findOneOrFail(User, { id: userId }, { populate: ["passwordHash"] as never });
     if (!(await verifyPassword(user.passwordHash, input.currentPassword))) throw AuthErrors.wrongPassword();
-    user.passwordHash = await hashPassword(input.newPassword);
-    await revokeUserSessions(ctx, user);
-    await ctx.audit.record(ctx, { action: "user.password.changed", targetType: "User", targetId: userId, changes: { password: { after: "[redacted]" } } });
+    const passwordHash = await hashPassword(input.newPassword);
+    // The new password, the ended sessions and the audit event commit together.
+    const revocation = await inTransaction(ctx, async (tx) => {
+      user.passwordHash = passwordHash;
+      const revoked = await revokeUserSessions(tx, user);
+      await tx.audit.record(tx, { action: "user.password.changed", targetType: "User", targetId: userId, changes: { password: { after: "[redacted]" } } });
+      return revoked;
+    });
+    await announceRevocations(ctx, [revocation]);
     return true;
   }
 
-  @NotAudited("GAP: a platform operator belongs to no tenant and audit events are tenant-scoped; sign-ins and failures go to the service log only")
-  @Mutation(() => PlatformAuthPayload, { description: "Signs in a platform operator." })
+  @Audited("platform.login.succeeded", "platform.login.failed")
+  @Mutation(() => PlatformAuthPayload, { description: "Signs in a platform operator (recorded in the installation's audit trail)." })
   platformLogin(@Arg("input", () => PlatformLoginInput) input: PlatformLoginInput, @Ctx() ctx: TenantsContext): Promise<PlatformAuthPayload> {
     return platformLogin(ctx, input);
   }
 
   @Authorized("platform:keys:rotate")
-  @NotAudited("GAP: installation-wide, belongs to no tenant and audit events are tenant-scoped; the rotation goes to the service log only")
+  @Audited("platform.signing_key.rotated")
   @Mutation(() => SigningKeyRotation, { description: "Retires the token-signing key and starts a new one (old tokens stay valid until they expire)." })
   async rotateSigningKey(@Ctx() ctx: TenantsContext): Promise<SigningKeyRotation> {
     const operator = requirePlatform(ctx, "platform:keys:rotate");
-    const result = await ctx.keyStore.rotate();
+    // The new key and its audit event (in the installation's trail) commit together.
+    const result = await ctx.keyStore.rotate(ctx);
     ctx.logger.info({ kid: result.kid, by: operator.userId }, "signing key rotated");
     return result;
   }

@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import { SignJWT, exportJWK, generateKeyPair, importJWK, type JWK, type JWTVerifyGetKey, type CryptoKey } from "jose";
+import { PLATFORM_AUDIT_TRAIL } from "../../../kernel/audit.js";
 import { TOKEN_ALGORITHMS, type AccessTokenClaims } from "../../../kernel/auth.js";
+import { systemAuditor, type Auditor } from "../context.js";
 import { SigningKey } from "./signing-key.entity.js";
 
 const ALG = TOKEN_ALGORITHMS[0];
@@ -62,7 +64,10 @@ export class KeyStore {
    * Retires the current signing key and makes a new one. The old public key stays in the JWKS until every token it
    * signed has expired; other replicas pick the new key up on their next unknown `kid`.
    */
-  async rotate(): Promise<{ kid: string; retiredKid?: string }> {
+  async rotate(
+    /** Who rotates (a platform operator's request, or the installation itself for the CLI): recorded in the installation's trail. */
+    by: Auditor = systemAuditor(),
+  ): Promise<{ kid: string; retiredKid?: string }> {
     const retiredKid = this.current?.kid;
     const activatesAt = new Date(Date.now() + KEY_ACTIVATION_DELAY_MS);
     let kid!: string;
@@ -71,6 +76,18 @@ export class KeyStore {
       // The current key keeps signing until the new one activates, then retires (its public half stays published).
       await em.nativeUpdate(SigningKey, { retiredAt: null }, { retiredAt: activatesAt });
       kid = await this.createKey(em, activatesAt);
+      await em.flush();
+      // The new key and its audit event commit together.
+      await by.audit.record(
+        { ...by, em },
+        {
+          tenantId: PLATFORM_AUDIT_TRAIL,
+          action: "platform.signing_key.rotated",
+          targetType: "SigningKey",
+          targetId: kid,
+          changes: { kid: { before: retiredKid ?? null, after: kid } },
+        },
+      );
     });
     await this.reload();
     return { kid, retiredKid };

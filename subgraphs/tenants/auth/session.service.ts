@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { Errors } from "../../../kernel/errors.js";
 import { REVOCATION_TOPIC, type Revocation } from "../../../kernel/revocations.js";
-import type { TenantsContext } from "../context.js";
+import { inTransaction, type TenantsContext } from "../context.js";
 import { permissionsOf } from "../role/role.permissions.js";
 import { Tenant, TenantStatus } from "../tenant/tenant.entity.js";
 import { User, UserStatus } from "../user/user.entity.js";
@@ -58,65 +58,69 @@ export async function issueSession(ctx: TenantsContext, tenant: Tenant, user: Us
 export async function refreshSession(ctx: TenantsContext, presented: string): Promise<Session> {
   const parsed = parseRefreshToken(presented);
   if (!parsed) throw AuthErrors.invalidRefreshToken();
-  const em = ctx.em;
-  const outcome = await em.transactional(async (tx) => {
-    const row = await tx.findOne(RefreshToken, { id: parsed.id }, { lockMode: "pessimistic_write" as never, populate: ["secretHash"] as never });
+  // One transaction: the spent token and the next one (or, on reuse, the family's revocation and its audit event)
+  // commit together.
+  const outcome = await inTransaction(ctx, async (tx) => {
+    const row = await tx.em.findOne(RefreshToken, { id: parsed.id }, { lockMode: "pessimistic_write" as never, populate: ["secretHash"] as never });
     if (!row || !sameHash(row.secretHash, hashSecret(parsed.secret))) return { kind: "invalid" as const };
     // Spent by an earlier rotation and presented again: a copy is in someone else's hands.
     if (row.usedAt) {
-      await tx.nativeUpdate(RefreshToken, { familyId: row.familyId, revokedAt: null }, { revokedAt: new Date() });
-      return { kind: "reused" as const, row };
+      await tx.em.nativeUpdate(RefreshToken, { familyId: row.familyId, revokedAt: null }, { revokedAt: new Date() });
+      await tx.audit.record(tx, {
+        tenantId: row.tenantId,
+        actorType: "USER",
+        actorId: row.userId,
+        action: "auth.refresh.reused",
+        targetType: "User",
+        targetId: row.userId,
+        metadata: { familyId: row.familyId, ip: ctx.client.ip ?? null },
+      });
+      return { kind: "reused" as const };
     }
     // Ended by logout, a password change or an earlier reuse: simply invalid.
     if (row.revokedAt || row.expiresAt.getTime() <= Date.now()) return { kind: "invalid" as const };
     // Checked before the token is spent, so a refused refresh (suspended tenant) leaves the session usable later.
-    const tenant = await tx.findOne(Tenant, { id: row.tenantId }, NO_TENANT_FILTER);
-    const user = await tx.findOne(User, { id: row.userId, tenantId: row.tenantId }, NO_TENANT_FILTER);
+    const tenant = await tx.em.findOne(Tenant, { id: row.tenantId }, NO_TENANT_FILTER);
+    const user = await tx.em.findOne(User, { id: row.userId, tenantId: row.tenantId }, NO_TENANT_FILTER);
     if (!tenant || !user || user.status !== UserStatus.ACTIVE) return { kind: "invalid" as const };
     if (user.tokensValidAfter && row.createdAt < user.tokensValidAfter) return { kind: "invalid" as const };
     if (tenant.status === TenantStatus.SUSPENDED || tenant.status === TenantStatus.DELETED) return { kind: "suspended" as const };
     row.usedAt = new Date();
-    return { kind: "ok" as const, row, tenant, user };
+    return { kind: "ok" as const, session: await issueSession(tx, tenant, user, row.familyId) };
   });
-  if (outcome.kind === "invalid") throw AuthErrors.invalidRefreshToken();
+  if (outcome.kind === "invalid" || outcome.kind === "reused") throw AuthErrors.invalidRefreshToken();
   if (outcome.kind === "suspended") throw Errors.tenantSuspended();
-  const { row } = outcome;
-  if (outcome.kind === "reused") {
-    await ctx.audit.record(ctx, {
-      tenantId: row.tenantId,
-      actorType: "USER",
-      actorId: row.userId,
-      action: "auth.refresh.reused",
-      targetType: "User",
-      targetId: row.userId,
-      metadata: { familyId: row.familyId, ip: ctx.client.ip ?? null },
-    });
-    throw AuthErrors.invalidRefreshToken();
-  }
-  const { tenant, user } = outcome;
-  return issueSession(ctx, tenant, user, row.familyId);
+  return outcome.session;
 }
 
 /** Ends the session of a refresh token (its whole family). Unknown tokens are ignored: logout is idempotent. */
 export async function logout(ctx: TenantsContext, presented: string): Promise<boolean> {
   const parsed = parseRefreshToken(presented);
   if (!parsed) return true;
-  const row = await ctx.em.findOne(RefreshToken, { id: parsed.id }, { populate: ["secretHash"] as never });
-  if (!row || !sameHash(row.secretHash, hashSecret(parsed.secret))) return true;
-  await ctx.em.nativeUpdate(RefreshToken, { familyId: row.familyId, revokedAt: null }, { revokedAt: new Date() });
-  await ctx.audit.record(ctx, { tenantId: row.tenantId, actorType: "USER", actorId: row.userId, action: "auth.logout", targetType: "User", targetId: row.userId });
+  // The family's revocation and its audit event commit together.
+  await inTransaction(ctx, async (tx) => {
+    const row = await tx.em.findOne(RefreshToken, { id: parsed.id }, { populate: ["secretHash"] as never });
+    if (!row || !sameHash(row.secretHash, hashSecret(parsed.secret))) return;
+    await tx.em.nativeUpdate(RefreshToken, { familyId: row.familyId, revokedAt: null }, { revokedAt: new Date() });
+    await tx.audit.record(tx, { tenantId: row.tenantId, actorType: "USER", actorId: row.userId, action: "auth.logout", targetType: "User", targetId: row.userId });
+  });
   return true;
 }
 
 /**
- * Revokes every session of a user: refresh tokens now, access tokens in every service at once (a revocation event
- * and `tokensValidAfter`, which every service's revocation list checks).
+ * Revokes every session of a user: refresh tokens now (through `em`, so inside the caller's transaction), access tokens
+ * in every service at once once the returned revocation is announced with {@link announceRevocations} after the
+ * commit (every service's revocation list also checks `tokensValidAfter`, set here).
  */
-export async function revokeUserSessions(ctx: TenantsContext, user: User): Promise<void> {
+export async function revokeUserSessions(ctx: Pick<TenantsContext, "em">, user: User): Promise<Revocation> {
   const now = new Date();
   user.tokensValidAfter = now;
   await ctx.em.nativeUpdate(RefreshToken, { userId: user.id, revokedAt: null }, { revokedAt: now });
   await ctx.em.flush();
-  const revocation: Revocation = { kind: "user", userId: user.id, notBefore: now.getTime() };
-  await ctx.pubsub.publish(REVOCATION_TOPIC, revocation);
+  return { kind: "user", userId: user.id, notBefore: now.getTime() };
+}
+
+/** Tells every process about revocations that have been committed (call after the transaction that made them). */
+export async function announceRevocations(ctx: Pick<TenantsContext, "pubsub">, revocations: readonly Revocation[]): Promise<void> {
+  for (const revocation of revocations) await ctx.pubsub.publish(REVOCATION_TOPIC, revocation);
 }

@@ -5,6 +5,7 @@ import { Migration20261121135942_roles } from "./Migration20261121135942_roles.j
 import { Migration20261121141922_key_activation } from "./Migration20261121141922_key_activation.js";
 import { Migration20261121143159_tenant_purge } from "./Migration20261121143159_tenant_purge.js";
 import { Migration20261121163704_audit_outbox } from "./Migration20261121163704_audit_outbox.js";
+import { Migration20261121175131_audit_retention } from "./Migration20261121175131_audit_retention.js";
 
 export const migrations = [
   { name: "Migration20261121132712_initial", class: Migration20261121132712_initial },
@@ -13,4 +14,5 @@ export const migrations = [
   { name: "Migration20261121141922_key_activation", class: Migration20261121141922_key_activation },
   { name: "Migration20261121143159_tenant_purge", class: Migration20261121143159_tenant_purge },
   { name: "Migration20261121163704_audit_outbox", class: Migration20261121163704_audit_outbox },
+  { name: "Migration20261121175131_audit_retention", class: Migration20261121175131_audit_retention },
 ];

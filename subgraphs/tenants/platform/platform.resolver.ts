@@ -1,13 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { Arg, Authorized, Ctx, Field, ID, InputType, Mutation, ObjectType, Query, Resolver } from "type-graphql";
-import { NotAudited } from "../../../kernel/audit-policy.js";
+import { Audited } from "../../../kernel/audit-policy.js";
 import { requirePlatform } from "../../../kernel/auth.js";
 import { Errors } from "../../../kernel/errors.js";
-import { isUuid } from "../../../kernel/loaders.js";
-import { REVOCATION_TOPIC, type Revocation } from "../../../kernel/revocations.js";
 import type { TenantsContext } from "../context.js";
 import { PlatformRole, PlatformUser } from "./platform-user.entity.js";
-import { createPlatformUser } from "./platform.service.js";
+import { createPlatformUser, deactivatePlatformUser } from "./platform.service.js";
 
 @InputType()
 export class CreatePlatformUserInput {
@@ -53,32 +51,20 @@ export class PlatformUserResolver {
   }
 
   @Authorized(MANAGE)
-  @NotAudited("GAP: platform operators belong to no tenant and audit events are tenant-scoped; the creation goes to the service log only")
-  @Mutation(() => CreatedPlatformUser)
+  @Audited("platform.user.created")
+  @Mutation(() => CreatedPlatformUser, { description: "Adds a platform operator (recorded in the installation's audit trail)." })
   async createPlatformUser(@Arg("input", () => CreatePlatformUserInput) input: CreatePlatformUserInput, @Ctx() ctx: TenantsContext): Promise<CreatedPlatformUser> {
     const operator = requirePlatform(ctx, MANAGE);
     const generated = input.password ? null : randomBytes(18).toString("base64url").replace(/[-_]/g, "").slice(0, 16);
-    const user = await createPlatformUser(ctx.em, { email: input.email, displayName: input.displayName ?? undefined, role: input.role, password: input.password ?? generated! });
+    const user = await createPlatformUser(ctx.em, { email: input.email, displayName: input.displayName ?? undefined, role: input.role, password: input.password ?? generated! }, ctx);
     ctx.logger.info({ by: operator.userId, created: user.id, role: user.role }, "platform user created");
     return { user, password: generated };
   }
 
   @Authorized(MANAGE)
-  @NotAudited("GAP: platform operators belong to no tenant and audit events are tenant-scoped; the deactivation goes to the service log only")
-  @Mutation(() => PlatformUser, { description: "Disables an operator and ends their sessions at once." })
-  async deactivatePlatformUser(@Arg("id", () => ID) id: string, @Ctx() ctx: TenantsContext): Promise<PlatformUser> {
-    const operator = requirePlatform(ctx, MANAGE);
-    const user = isUuid(id) ? await ctx.em.findOne(PlatformUser, { id }) : null;
-    if (!user) throw Errors.notFound("PlatformUser", id);
-    if (user.id === operator.userId) throw Errors.conflict("You cannot deactivate yourself", "id");
-    if (user.active) {
-      user.active = false;
-      user.tokensValidAfter = new Date();
-      await ctx.em.flush();
-      const revocation: Revocation = { kind: "user", userId: user.id, notBefore: user.tokensValidAfter.getTime() };
-      await ctx.pubsub.publish(REVOCATION_TOPIC, revocation);
-      ctx.logger.info({ by: operator.userId, deactivated: user.id }, "platform user deactivated");
-    }
-    return user;
+  @Audited("platform.user.deactivated")
+  @Mutation(() => PlatformUser, { description: "Disables an operator and ends their sessions at once (recorded in the installation's audit trail)." })
+  deactivatePlatformUser(@Arg("id", () => ID) id: string, @Ctx() ctx: TenantsContext): Promise<PlatformUser> {
+    return deactivatePlatformUser(ctx, id);
   }
 }

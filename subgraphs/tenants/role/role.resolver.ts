@@ -1,7 +1,7 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
 import { Audited } from "../../../kernel/audit-policy.js";
 import { requirePrincipal } from "../../../kernel/auth.js";
-import type { TenantsContext } from "../context.js";
+import { inTransaction, type TenantsContext } from "../context.js";
 import { User } from "../user/user.entity.js";
 import { CollectionGrant } from "./collection-grant.entity.js";
 import { Role } from "./role.entity.js";
@@ -31,6 +31,9 @@ function requireRoleRead(ctx: TenantsContext) {
   if (!READ.some((p) => principal.permissions.includes(p))) throw RoleErrors.permissionRequired(READ);
   return principal;
 }
+
+// Every mutation here makes its change and records its audit event in one transaction (they commit together or not
+// at all); `grants.changed` is announced after the commit.
 
 /** Tells services that cache callers' collection grants (sync) that this tenant's changed. */
 async function announceGrantsChanged(ctx: TenantsContext): Promise<void> {
@@ -74,14 +77,17 @@ export class RoleResolver {
   @Audited("role.created")
   @Mutation(() => Role, { description: "Adds a role to the caller's tenant." })
   async createRole(@Arg("input", () => CreateRoleInput) input: CreateRoleInput, @Ctx() ctx: TenantsContext): Promise<Role> {
-    const role = await createRole(ctx.em, requirePrincipal(ctx), input);
-    await ctx.audit.record(ctx, {
-      action: "role.created",
-      targetType: "Role",
-      targetId: role.id,
-      changes: { name: { after: role.name }, description: { after: role.description }, permissions: { after: role.permissions } },
+    // The role and its audit event commit together.
+    return inTransaction(ctx, async (tx) => {
+      const role = await createRole(tx.em, requirePrincipal(ctx), input);
+      await tx.audit.record(tx, {
+        action: "role.created",
+        targetType: "Role",
+        targetId: role.id,
+        changes: { name: { after: role.name }, description: { after: role.description }, permissions: { after: role.permissions } },
+      });
+      return role;
     });
-    return role;
   }
 
   @Authorized(Permission.ROLE_MANAGE)
@@ -92,8 +98,11 @@ export class RoleResolver {
     @Arg("input", () => UpdateRoleInput) input: UpdateRoleInput,
     @Ctx() ctx: TenantsContext,
   ): Promise<Role> {
-    const { role, changes } = await updateRole(ctx.em, requirePrincipal(ctx), id, input);
-    if (Object.keys(changes).length) await ctx.audit.record(ctx, { action: "role.updated", targetType: "Role", targetId: role.id, changes });
+    const role = await inTransaction(ctx, async (tx) => {
+      const { role, changes } = await updateRole(tx.em, requirePrincipal(ctx), id, input);
+      if (Object.keys(changes).length) await tx.audit.record(tx, { action: "role.updated", targetType: "Role", targetId: role.id, changes });
+      return role;
+    });
     await announceGrantsChanged(ctx);
     return role;
   }
@@ -102,13 +111,16 @@ export class RoleResolver {
   @Audited("role.deleted")
   @Mutation(() => Role, { description: "Deletes a tenant role (soft) and removes it from its users. System roles cannot be deleted: FORBIDDEN." })
   async deleteRole(@Arg("id", () => ID) id: string, @Ctx() ctx: TenantsContext): Promise<Role> {
-    const { role, usersAffected } = await deleteRole(ctx.em, id);
-    await ctx.audit.record(ctx, {
-      action: "role.deleted",
-      targetType: "Role",
-      targetId: role.id,
-      changes: { deletedAt: { before: null, after: role.deletedAt?.toISOString() } },
-      metadata: { name: role.name, usersAffected },
+    const role = await inTransaction(ctx, async (tx) => {
+      const { role, usersAffected } = await deleteRole(tx.em, id);
+      await tx.audit.record(tx, {
+        action: "role.deleted",
+        targetType: "Role",
+        targetId: role.id,
+        changes: { deletedAt: { before: null, after: role.deletedAt?.toISOString() } },
+        metadata: { name: role.name, usersAffected },
+      });
+      return role;
     });
     await announceGrantsChanged(ctx);
     return role;
@@ -124,10 +136,13 @@ export class RoleResolver {
     @Arg("roles", () => [String]) roles: string[],
     @Ctx() ctx: TenantsContext,
   ): Promise<User> {
-    const { user, before, after } = await assignRoles(ctx.em, requirePrincipal(ctx), userId, roles);
-    if (before.join("\n") !== after.join("\n")) {
-      await ctx.audit.record(ctx, { action: "user.roles.assigned", targetType: "User", targetId: user.id, changes: { roles: { before, after } } });
-    }
+    const user = await inTransaction(ctx, async (tx) => {
+      const { user, before, after } = await assignRoles(tx.em, requirePrincipal(ctx), userId, roles);
+      if (before.join("\n") !== after.join("\n")) {
+        await tx.audit.record(tx, { action: "user.roles.assigned", targetType: "User", targetId: user.id, changes: { roles: { before, after } } });
+      }
+      return user;
+    });
     await announceGrantsChanged(ctx);
     return user;
   }
@@ -136,17 +151,20 @@ export class RoleResolver {
   @Audited("role.grant.set")
   @Mutation(() => CollectionGrant, { description: "Creates or replaces a tenant role's grant on one collection." })
   async setCollectionGrant(@Arg("input", () => SetCollectionGrantInput) input: SetCollectionGrantInput, @Ctx() ctx: TenantsContext): Promise<CollectionGrant> {
-    const { grant, before } = await setCollectionGrant(ctx.em, requirePrincipal(ctx), input);
-    await ctx.audit.record(ctx, {
-      action: "role.grant.set",
-      targetType: "Role",
-      targetId: grant.roleId,
-      changes: {
-        canPush: { before: before?.canPush ?? null, after: grant.canPush },
-        canPull: { before: before?.canPull ?? null, after: grant.canPull },
-        rowFilters: { before: before?.rowFilters ?? null, after: grant.rowFilters },
-      },
-      metadata: { collection: grant.collection },
+    const grant = await inTransaction(ctx, async (tx) => {
+      const { grant, before } = await setCollectionGrant(tx.em, requirePrincipal(ctx), input);
+      await tx.audit.record(tx, {
+        action: "role.grant.set",
+        targetType: "Role",
+        targetId: grant.roleId,
+        changes: {
+          canPush: { before: before?.canPush ?? null, after: grant.canPush },
+          canPull: { before: before?.canPull ?? null, after: grant.canPull },
+          rowFilters: { before: before?.rowFilters ?? null, after: grant.rowFilters },
+        },
+        metadata: { collection: grant.collection },
+      });
+      return grant;
     });
     await announceGrantsChanged(ctx);
     return grant;
@@ -160,15 +178,19 @@ export class RoleResolver {
     @Arg("collection") collection: string,
     @Ctx() ctx: TenantsContext,
   ): Promise<boolean> {
-    const removed = await removeCollectionGrant(ctx.em, roleId, collection);
-    if (!removed) return false;
-    await ctx.audit.record(ctx, {
-      action: "role.grant.removed",
-      targetType: "Role",
-      targetId: roleId,
-      changes: { canPush: { before: removed.canPush }, canPull: { before: removed.canPull }, rowFilters: { before: removed.rowFilters } },
-      metadata: { collection: removed.collection },
+    const removed = await inTransaction(ctx, async (tx) => {
+      const removed = await removeCollectionGrant(tx.em, roleId, collection);
+      if (!removed) return null;
+      await tx.audit.record(tx, {
+        action: "role.grant.removed",
+        targetType: "Role",
+        targetId: roleId,
+        changes: { canPush: { before: removed.canPush }, canPull: { before: removed.canPull }, rowFilters: { before: removed.rowFilters } },
+        metadata: { collection: removed.collection },
+      });
+      return removed;
     });
+    if (!removed) return false;
     await announceGrantsChanged(ctx);
     return true;
   }

@@ -11,14 +11,23 @@ export class PlanLimits {
   @Field() webhooks!: boolean;
   @Field() liveSync!: boolean;
   @Field() connectorWriteBack!: boolean;
+  @Field(() => Int, { description: "Days audit events are kept, unless the tenant's retention is overridden" }) auditRetentionDays!: number;
 }
 
 export const PLAN_LIMITS: Record<Plan, PlanLimits> = {
-  FREE: { maxUsers: 5, maxConnectors: 1, requestsPerHour: 1_000, requestsPerDay: 10_000, webhooks: false, liveSync: false, connectorWriteBack: false },
-  STARTER: { maxUsers: 25, maxConnectors: 3, requestsPerHour: 10_000, requestsPerDay: 100_000, webhooks: true, liveSync: true, connectorWriteBack: false },
-  PRO: { maxUsers: 250, maxConnectors: 10, requestsPerHour: 100_000, requestsPerDay: 1_000_000, webhooks: true, liveSync: true, connectorWriteBack: true },
-  ENTERPRISE: { maxUsers: 10_000, maxConnectors: 100, requestsPerHour: 1_000_000, requestsPerDay: 10_000_000, webhooks: true, liveSync: true, connectorWriteBack: true },
+  FREE: { maxUsers: 5, maxConnectors: 1, requestsPerHour: 1_000, requestsPerDay: 10_000, webhooks: false, liveSync: false, connectorWriteBack: false, auditRetentionDays: 30 },
+  STARTER: { maxUsers: 25, maxConnectors: 3, requestsPerHour: 10_000, requestsPerDay: 100_000, webhooks: true, liveSync: true, connectorWriteBack: false, auditRetentionDays: 90 },
+  PRO: { maxUsers: 250, maxConnectors: 10, requestsPerHour: 100_000, requestsPerDay: 1_000_000, webhooks: true, liveSync: true, connectorWriteBack: true, auditRetentionDays: 365 },
+  ENTERPRISE: { maxUsers: 10_000, maxConnectors: 100, requestsPerHour: 1_000_000, requestsPerDay: 10_000_000, webhooks: true, liveSync: true, connectorWriteBack: true, auditRetentionDays: 2_555 },
 };
+
+/** Bounds of an audit retention override: tenant admins cannot shorten their trail below 30 days; operators can. */
+export const AUDIT_RETENTION_BOUNDS = { tenantMin: 30, platformMin: 1, max: 3_650 } as const;
+
+/** The tenant's audit retention in days: its override, else its plan's default. */
+export function auditRetentionDays(tenant: { plan: Plan; auditRetentionOverrideDays?: number | null }): number {
+  return tenant.auditRetentionOverrideDays ?? PLAN_LIMITS[tenant.plan].auditRetentionDays;
+}
 
 /** Days a new tenant stays in TRIAL. */
 export const TRIAL_DAYS = 14;

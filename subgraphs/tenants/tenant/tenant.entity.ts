@@ -1,6 +1,6 @@
 import { OptionalProps } from "@mikro-orm/core";
 import { Entity, Enum, PrimaryKey, Property } from "@mikro-orm/decorators/legacy";
-import { Directive, Field, ID, ObjectType, registerEnumType } from "type-graphql";
+import { Directive, Field, ID, Int, ObjectType, registerEnumType } from "type-graphql";
 import { TenantScoped } from "../../../kernel/tenancy.js";
 
 export enum TenantStatus {
@@ -25,7 +25,7 @@ registerEnumType(Plan, { name: "Plan" });
 @Entity({ tableName: "tenant" })
 @TenantScoped("id")
 export class Tenant {
-  [OptionalProps]?: "status" | "plan" | "createdAt" | "updatedAt" | "trialEndsAt" | "suspendedAt" | "deletedAt" | "purgedAt";
+  [OptionalProps]?: "status" | "plan" | "createdAt" | "updatedAt" | "trialEndsAt" | "suspendedAt" | "deletedAt" | "purgedAt" | "auditRetentionOverrideDays";
 
   @Field(() => ID)
   @PrimaryKey({ type: "uuid" })
@@ -62,6 +62,11 @@ export class Tenant {
   @Field(() => Date, { nullable: true, description: "When its data was erased from every service" })
   @Property({ type: "timestamptz", nullable: true })
   purgedAt?: Date | null = null;
+
+  /** Overrides the plan's audit retention (days); null keeps the plan default. Set with `setAuditRetention`. */
+  @Field(() => Int, { nullable: true, description: "Audit retention chosen for this tenant (days); null: the plan's default applies" })
+  @Property({ type: "integer", nullable: true })
+  auditRetentionOverrideDays?: number | null = null;
 
   @Field()
   @Property({ type: "timestamptz" })

@@ -3,10 +3,10 @@ import { Audited } from "../../../kernel/audit-policy.js";
 import { requirePrincipal } from "../../../kernel/auth.js";
 import { Errors } from "../../../kernel/errors.js";
 import type { TenantsContext } from "../context.js";
-import { PLAN_LIMITS, PlanLimits } from "./plans.js";
+import { PLAN_LIMITS, PlanLimits, auditRetentionDays } from "./plans.js";
 import { Tenant, TenantStatus } from "./tenant.entity.js";
 import { CreateTenantInput, CreatedTenant, TenantFilter, TenantPage, UpdateTenantInput } from "./tenant.inputs.js";
-import { createTenant, findTenant, listTenants, transitionTenant, updateTenant } from "./tenant.service.js";
+import { createTenant, findTenant, listTenants, setAuditRetention, transitionTenant, updateTenant } from "./tenant.service.js";
 
 const READ = "platform:read";
 const MANAGE = "platform:tenants:manage";
@@ -25,6 +25,26 @@ export class TenantResolver {
   @FieldResolver(() => PlanLimits, { description: "What the tenant's plan allows" })
   limits(@Root() tenant: Tenant): PlanLimits {
     return PLAN_LIMITS[tenant.plan];
+  }
+
+  @FieldResolver(() => Int, { description: "Days the tenant's audit events are kept: its override, else its plan's default" })
+  auditRetentionDays(@Root() tenant: Tenant): number {
+    return auditRetentionDays(tenant);
+  }
+
+  @Audited("tenant.audit_retention.changed")
+  @Mutation(() => Tenant, {
+    description:
+      "Sets how many days the tenant's audit events are kept (null: the plan's default). Tenant admins (tenant:manage) " +
+      "set their own tenant's, 30 to 3650 days; platform operators (platform:tenants:manage) name the tenant, 1 to 3650 days. " +
+      "Events older than that are deleted by the audit service's retention job; the hash chain stays verifiable.",
+  })
+  setAuditRetention(
+    @Arg("days", () => Int, { nullable: true }) days: number | null,
+    @Arg("tenantId", () => ID, { nullable: true, description: "Platform operators only: the tenant" }) tenantId: string | null,
+    @Ctx() ctx: TenantsContext,
+  ): Promise<Tenant> {
+    return setAuditRetention(ctx, days ?? null, tenantId);
   }
 
   // Platform operations: the tenant is always named explicitly, and every change is audited on it.

@@ -4,10 +4,11 @@ import { orConflict } from "../../../kernel/db.js";
 import { Errors } from "../../../kernel/errors.js";
 import { isUuid } from "../../../kernel/loaders.js";
 import { REVOCATION_TOPIC, type Revocation } from "../../../kernel/revocations.js";
+import { requirePlatform, requirePrincipal } from "../../../kernel/auth.js";
 import { hashPassword } from "../auth/password.js";
-import type { TenantsContext } from "../context.js";
+import { inTransaction, type TenantsContext } from "../context.js";
 import { User } from "../user/user.entity.js";
-import { TRIAL_DAYS } from "./plans.js";
+import { AUDIT_RETENTION_BOUNDS, TRIAL_DAYS, auditRetentionDays } from "./plans.js";
 import { Plan, Tenant, TenantStatus } from "./tenant.entity.js";
 import { TenantErrors } from "./tenant.errors.js";
 import type { CreateTenantInput, CreatedTenant, TenantFilter, TenantPage, UpdateTenantInput } from "./tenant.inputs.js";
@@ -62,35 +63,42 @@ export async function createTenant(ctx: TenantsContext, input: CreateTenantInput
     em.create(User, { id: randomUUID(), tenantId: tenant.id, email: adminEmail, displayName: adminEmail, passwordHash, roles: ["ADMIN"] });
     await em.flush();
     await ctx.onTenantCreated(em, tenant.id);
+    // The tenant and its audit event commit together.
+    await ctx.audit.record(
+      { ...ctx, em },
+      {
+        tenantId: tenant.id,
+        action: "tenant.created",
+        targetType: "Tenant",
+        targetId: tenant.id,
+        changes: { slug: { after: slug }, name: { after: name }, plan: { after: tenant.plan }, status: { after: tenant.status } },
+      },
+    );
     return tenant;
   }), TenantErrors.slugTaken);
-  await ctx.audit.record(ctx, {
-    tenantId: tenant.id,
-    action: "tenant.created",
-    targetType: "Tenant",
-    targetId: tenant.id,
-    changes: { slug: { after: slug }, name: { after: name }, plan: { after: tenant.plan }, status: { after: tenant.status } },
-  });
   return { tenant, adminEmail, adminPassword: generated ?? null };
 }
 
-export async function updateTenant(ctx: TenantsContext, id: string, input: UpdateTenantInput): Promise<Tenant> {
-  const tenant = await findTenant(ctx.em, id);
-  if (tenant.status === TenantStatus.DELETED) throw TenantErrors.badTransition("DELETED", "updated");
-  const changes: Record<string, { before: unknown; after: unknown }> = {};
-  if (input.name !== undefined && input.name !== null) {
-    const name = input.name.trim();
-    if (!name || name.length > 200) throw TenantErrors.badName();
-    if (name !== tenant.name) changes.name = { before: tenant.name, after: name };
-    tenant.name = name;
-  }
-  if (input.plan && input.plan !== tenant.plan) {
-    changes.plan = { before: tenant.plan, after: input.plan };
-    tenant.plan = input.plan;
-  }
-  await ctx.em.flush();
-  if (Object.keys(changes).length) await ctx.audit.record(ctx, { tenantId: tenant.id, action: "tenant.updated", targetType: "Tenant", targetId: tenant.id, changes });
-  return tenant;
+export function updateTenant(ctx: TenantsContext, id: string, input: UpdateTenantInput): Promise<Tenant> {
+  // The change and its audit event commit together.
+  return inTransaction(ctx, async (tx) => {
+    const tenant = await findTenant(tx.em, id);
+    if (tenant.status === TenantStatus.DELETED) throw TenantErrors.badTransition("DELETED", "updated");
+    const changes: Record<string, { before: unknown; after: unknown }> = {};
+    if (input.name !== undefined && input.name !== null) {
+      const name = input.name.trim();
+      if (!name || name.length > 200) throw TenantErrors.badName();
+      if (name !== tenant.name) changes.name = { before: tenant.name, after: name };
+      tenant.name = name;
+    }
+    if (input.plan && input.plan !== tenant.plan) {
+      changes.plan = { before: tenant.plan, after: input.plan };
+      tenant.plan = input.plan;
+    }
+    await tx.em.flush();
+    if (Object.keys(changes).length) await tx.audit.record(tx, { tenantId: tenant.id, action: "tenant.updated", targetType: "Tenant", targetId: tenant.id, changes });
+    return tenant;
+  });
 }
 
 /**
@@ -98,27 +106,82 @@ export async function updateTenant(ctx: TenantsContext, id: string, input: Updat
  * makes every service refuse the tenant's tokens and the gateway close its sockets.
  */
 export async function transitionTenant(ctx: TenantsContext, id: string, to: TenantStatus, reason?: string | null): Promise<Tenant> {
-  const tenant = await findTenant(ctx.em, id);
-  if (tenant.status === to) return tenant;
-  if (!NEXT[tenant.status].includes(to)) throw TenantErrors.badTransition(tenant.status, to);
-  const before = tenant.status;
-  tenant.status = to;
-  tenant.suspendedAt = to === TenantStatus.SUSPENDED ? new Date() : null;
-  if (to === TenantStatus.DELETED) tenant.deletedAt = new Date();
-  if (to === TenantStatus.ACTIVE) tenant.trialEndsAt = null;
-  await ctx.em.flush();
-  const revocation: Revocation = { kind: "tenant", tenantId: tenant.id, suspended: to === TenantStatus.SUSPENDED || to === TenantStatus.DELETED };
-  await ctx.pubsub.publish(REVOCATION_TOPIC, revocation);
-  const action = { ACTIVE: "tenant.activated", SUSPENDED: "tenant.suspended", DELETED: "tenant.deleted", TRIAL: "tenant.trial" }[to];
-  await ctx.audit.record(ctx, {
-    tenantId: tenant.id,
-    action,
-    targetType: "Tenant",
-    targetId: tenant.id,
-    changes: { status: { before, after: to } },
-    metadata: reason ? { reason: reason.slice(0, 500) } : null,
+  // The move and its audit event commit together; the revocation is announced once they have.
+  const { tenant, moved } = await inTransaction(ctx, async (tx) => {
+    const tenant = await findTenant(tx.em, id);
+    if (tenant.status === to) return { tenant, moved: false };
+    if (!NEXT[tenant.status].includes(to)) throw TenantErrors.badTransition(tenant.status, to);
+    const before = tenant.status;
+    tenant.status = to;
+    tenant.suspendedAt = to === TenantStatus.SUSPENDED ? new Date() : null;
+    if (to === TenantStatus.DELETED) tenant.deletedAt = new Date();
+    if (to === TenantStatus.ACTIVE) tenant.trialEndsAt = null;
+    await tx.em.flush();
+    const action = { ACTIVE: "tenant.activated", SUSPENDED: "tenant.suspended", DELETED: "tenant.deleted", TRIAL: "tenant.trial" }[to];
+    await tx.audit.record(tx, {
+      tenantId: tenant.id,
+      action,
+      targetType: "Tenant",
+      targetId: tenant.id,
+      changes: { status: { before, after: to } },
+      metadata: reason ? { reason: reason.slice(0, 500) } : null,
+    });
+    return { tenant, moved: true };
   });
+  if (moved) {
+    const revocation: Revocation = { kind: "tenant", tenantId: tenant.id, suspended: to === TenantStatus.SUSPENDED || to === TenantStatus.DELETED };
+    await ctx.pubsub.publish(REVOCATION_TOPIC, revocation);
+  }
   return tenant;
+}
+
+/**
+ * Sets a tenant's audit retention override (days), or clears it with null (the plan's default applies again). A
+ * tenant admin (tenant:manage) sets their own tenant's, from 30 days up; a platform operator
+ * (platform:tenants:manage) names the tenant and may go down to 1 day. The change and its audit event commit
+ * together; the audit service's retention job reads the effective value (`GET /internal/audit-retention`).
+ */
+export async function setAuditRetention(ctx: TenantsContext, days: number | null, tenantId?: string | null): Promise<Tenant> {
+  let id: string;
+  let min: number;
+  if (ctx.platform) {
+    requirePlatform(ctx, "platform:tenants:manage");
+    if (!tenantId) throw Errors.badInput("tenantId is required for platform operators", "tenantId");
+    id = tenantId;
+    min = AUDIT_RETENTION_BOUNDS.platformMin;
+  } else {
+    const principal = requirePrincipal(ctx);
+    if (!principal.permissions.includes("tenant:manage")) throw Errors.forbidden("Missing permission tenant:manage");
+    if (tenantId != null && tenantId !== principal.tenantId) throw Errors.forbidden("tenantId is for platform operators");
+    id = principal.tenantId;
+    min = AUDIT_RETENTION_BOUNDS.tenantMin;
+  }
+  if (days !== null && (!Number.isInteger(days) || days < min || days > AUDIT_RETENTION_BOUNDS.max)) throw TenantErrors.badRetention(min, AUDIT_RETENTION_BOUNDS.max);
+  return inTransaction(ctx, async (tx) => {
+    const tenant = await findTenant(tx.em, id);
+    if (tenant.status === TenantStatus.DELETED) throw TenantErrors.badTransition("DELETED", "updated");
+    const before = { days: auditRetentionDays(tenant), override: tenant.auditRetentionOverrideDays ?? null };
+    if (before.override === days) return tenant;
+    tenant.auditRetentionOverrideDays = days;
+    await tx.em.flush();
+    await tx.audit.record(tx, {
+      tenantId: tenant.id,
+      action: "tenant.audit_retention.changed",
+      targetType: "Tenant",
+      targetId: tenant.id,
+      changes: {
+        auditRetentionDays: { before: before.days, after: auditRetentionDays(tenant) },
+        auditRetentionOverrideDays: { before: before.override, after: days },
+      },
+    });
+    return tenant;
+  });
+}
+
+/** Every tenant whose data is still kept, with its effective audit retention (for the audit service's job). */
+export async function auditRetentionPolicies(em: EntityManager): Promise<{ tenantId: string; days: number }[]> {
+  const tenants = await em.find(Tenant, { purgedAt: null }, { ...ANY_TENANT, fields: ["id", "plan", "auditRetentionOverrideDays"], orderBy: { id: "asc" } });
+  return tenants.map((t) => ({ tenantId: t.id, days: auditRetentionDays(t) }));
 }
 
 /** Lists tenants for platform operators: filters, search, keyset pagination on (createdAt, id). */

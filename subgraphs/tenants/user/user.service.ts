@@ -1,12 +1,14 @@
 import { randomUUID } from "node:crypto";
+import { LockMode } from "@mikro-orm/core";
+import type { Revocation } from "../../../kernel/revocations.js";
 import { flushOrConflict } from "../../../kernel/db.js";
 import { Errors } from "../../../kernel/errors.js";
 import { isUuid } from "../../../kernel/loaders.js";
 import { hashPassword } from "../auth/password.js";
 import { revokeKeysCreatedBy } from "../auth/api-key.service.js";
-import { revokeUserSessions } from "../auth/session.service.js";
+import { announceRevocations, revokeUserSessions } from "../auth/session.service.js";
 import { hashSecret, newSecret } from "../auth/tokens.js";
-import type { TenantsContext } from "../context.js";
+import { inTransaction, type TenantsContext } from "../context.js";
 import { PLAN_LIMITS } from "../tenant/plans.js";
 import { Tenant } from "../tenant/tenant.entity.js";
 import { User, UserStatus } from "./user.entity.js";
@@ -35,25 +37,30 @@ export async function createUser(ctx: TenantsContext, tenantId: string, input: C
   if (await ctx.em.findOne(User, { email })) throw Errors.conflict("A user with this email exists in this tenant", "email");
 
   const invitation = input.password ? null : newSecret();
-  const user = ctx.em.create(User, {
-    id: randomUUID(),
-    tenantId,
-    email,
-    displayName,
-    roles: [...new Set(input.roles)],
-    // An invited user has no usable password until they accept.
-    passwordHash: await hashPassword(input.password ?? newSecret()),
-    status: invitation ? UserStatus.INVITED : UserStatus.ACTIVE,
-    inviteTokenHash: invitation ? hashSecret(invitation) : null,
-    inviteExpiresAt: invitation ? new Date(Date.now() + INVITE_TTL_MS) : null,
-  });
-  await flushOrConflict(ctx.em, () => Errors.conflict("A user with this email exists in this tenant", "email"));
-  await ctx.audit.record(ctx, {
-    tenantId,
-    action: invitation ? "user.invited" : "user.created",
-    targetType: "User",
-    targetId: user.id,
-    changes: { email: { after: email }, roles: { after: user.roles } },
+  const passwordHash = await hashPassword(input.password ?? newSecret());
+  // The user and its audit event commit together.
+  const user = await inTransaction(ctx, async (tx) => {
+    const user = tx.em.create(User, {
+      id: randomUUID(),
+      tenantId,
+      email,
+      displayName,
+      roles: [...new Set(input.roles)],
+      // An invited user has no usable password until they accept.
+      passwordHash,
+      status: invitation ? UserStatus.INVITED : UserStatus.ACTIVE,
+      inviteTokenHash: invitation ? hashSecret(invitation) : null,
+      inviteExpiresAt: invitation ? new Date(Date.now() + INVITE_TTL_MS) : null,
+    });
+    await flushOrConflict(tx.em, () => Errors.conflict("A user with this email exists in this tenant", "email"));
+    await tx.audit.record(tx, {
+      tenantId,
+      action: invitation ? "user.invited" : "user.created",
+      targetType: "User",
+      targetId: user.id,
+      changes: { email: { after: email }, roles: { after: user.roles } },
+    });
+    return user;
   });
   return { user, invitationToken: invitation ? `inv.${invitation}` : null };
 }
@@ -62,39 +69,49 @@ export async function createUser(ctx: TenantsContext, tenantId: string, input: C
 export async function acceptInvitation(ctx: TenantsContext, input: AcceptInvitationInput): Promise<User> {
   const m = /^inv\.([A-Za-z0-9_-]{20,100})$/.exec(input.token);
   if (input.password.length < 12 || input.password.length > 1024) throw Errors.badInput("password must be 12 to 1024 characters", "password");
-  const user = m ? await ctx.em.findOne(User, { inviteTokenHash: hashSecret(m[1]!) }, { filters: { tenant: false } }) : null;
-  if (!user || user.status !== UserStatus.INVITED || !user.inviteExpiresAt || user.inviteExpiresAt.getTime() < Date.now()) {
-    throw Errors.badInput("The invitation is invalid or has expired", "token");
-  }
-  user.passwordHash = await hashPassword(input.password);
-  user.status = UserStatus.ACTIVE;
-  user.inviteTokenHash = null;
-  user.inviteExpiresAt = null;
-  await ctx.em.flush();
-  await ctx.audit.record(ctx, { tenantId: user.tenantId, actorType: "USER", actorId: user.id, action: "user.invitation.accepted", targetType: "User", targetId: user.id });
-  return user;
+  const passwordHash = await hashPassword(input.password);
+  // The activation and its audit event commit together (the token is spent only if both do).
+  return inTransaction(ctx, async (tx) => {
+    const user = m ? await tx.em.findOne(User, { inviteTokenHash: hashSecret(m[1]!) }, { filters: { tenant: false }, lockMode: LockMode.PESSIMISTIC_WRITE }) : null;
+    if (!user || user.status !== UserStatus.INVITED || !user.inviteExpiresAt || user.inviteExpiresAt.getTime() < Date.now()) {
+      throw Errors.badInput("The invitation is invalid or has expired", "token");
+    }
+    user.passwordHash = passwordHash;
+    user.status = UserStatus.ACTIVE;
+    user.inviteTokenHash = null;
+    user.inviteExpiresAt = null;
+    await tx.em.flush();
+    await tx.audit.record(tx, { tenantId: user.tenantId, actorType: "USER", actorId: user.id, action: "user.invitation.accepted", targetType: "User", targetId: user.id });
+    return user;
+  });
 }
 
-/** Disables or re-enables a user; disabling ends their sessions everywhere at once. */
+/** Disables or re-enables a user; disabling ends their sessions and API keys everywhere at once. */
 export async function setUserActive(ctx: TenantsContext, userId: string, active: boolean): Promise<User> {
-  const user = isUuid(userId) ? await ctx.em.findOne(User, { id: userId }) : null;
-  if (!user) throw Errors.notFound("User", userId);
-  if (!active && user.id === ctx.principal?.userId) throw Errors.conflict("You cannot deactivate yourself", "id");
-  if (!active && user.roles.includes("ADMIN") && user.status === UserStatus.ACTIVE) {
-    const admins = await ctx.em.count(User, { roles: { $contains: ["ADMIN"] }, status: UserStatus.ACTIVE });
-    if (admins <= 1) throw Errors.conflict("The tenant's last active ADMIN cannot be deactivated", "id");
-  }
-  const before = user.status;
-  const after = active ? UserStatus.ACTIVE : UserStatus.DISABLED;
-  if (before === after) return user;
-  if (active && before === UserStatus.INVITED) throw Errors.conflict("An invited user becomes active by accepting the invitation", "id");
-  user.status = after;
-  if (!active) {
-    await revokeUserSessions(ctx, user);
-    await revokeKeysCreatedBy(ctx, user.id);
-  }
-  await ctx.em.flush();
-  await ctx.audit.record(ctx, { action: active ? "user.reactivated" : "user.deactivated", targetType: "User", targetId: user.id, changes: { status: { before, after } } });
+  // The change, the ended sessions and keys, and the audit events commit together; every process is told after.
+  const { user, revocations } = await inTransaction(ctx, async (tx) => {
+    const user = isUuid(userId) ? await tx.em.findOne(User, { id: userId }) : null;
+    if (!user) throw Errors.notFound("User", userId);
+    if (!active && user.id === ctx.principal?.userId) throw Errors.conflict("You cannot deactivate yourself", "id");
+    if (!active && user.roles.includes("ADMIN") && user.status === UserStatus.ACTIVE) {
+      const admins = await tx.em.count(User, { roles: { $contains: ["ADMIN"] }, status: UserStatus.ACTIVE });
+      if (admins <= 1) throw Errors.conflict("The tenant's last active ADMIN cannot be deactivated", "id");
+    }
+    const before = user.status;
+    const after = active ? UserStatus.ACTIVE : UserStatus.DISABLED;
+    if (before === after) return { user, revocations: [] };
+    if (active && before === UserStatus.INVITED) throw Errors.conflict("An invited user becomes active by accepting the invitation", "id");
+    user.status = after;
+    const revocations: Revocation[] = [];
+    if (!active) {
+      revocations.push(await revokeUserSessions(tx, user));
+      revocations.push(...(await revokeKeysCreatedBy(tx, user.id)));
+    }
+    await tx.em.flush();
+    await tx.audit.record(tx, { action: active ? "user.reactivated" : "user.deactivated", targetType: "User", targetId: user.id, changes: { status: { before, after } } });
+    return { user, revocations };
+  });
+  await announceRevocations(ctx, revocations);
   return user;
 }
 
