@@ -15,6 +15,7 @@ import { RunResolver } from "./jobs/run.resolver.js";
 import { SyncRunRef } from "./jobs/sync-run.ref.js";
 import { ConnectorMapping } from "./mapping/mapping.entity.js";
 import { MappingResolver } from "./mapping/mapping.resolver.js";
+import { PassthroughResolver } from "./passthrough/passthrough.resolver.js";
 import { WebhookReceipt } from "./webhooks/webhook.entity.js";
 
 /** Entities persisted in the `connectors` Postgres schema. */
@@ -23,7 +24,7 @@ export const entities = [Connector, ConnectorMapping, ConnectorRun, ConnectorMod
 /** Builds the connectors subgraph schema (no side effects). */
 export function buildConnectorsSchema(): Promise<GraphQLSchema> {
   return buildFederatedSchema(
-    { resolvers: [ConnectorResolver, TenantConnectorsResolver, MappingResolver, RunResolver], orphanedTypes: [Connector, TenantRef, SyncRunRef] },
+    { resolvers: [ConnectorResolver, TenantConnectorsResolver, MappingResolver, RunResolver, PassthroughResolver], orphanedTypes: [Connector, TenantRef, SyncRunRef] },
     { Connector: resolveConnectorReference, Tenant: resolveTenantRefReference },
   );
 }
