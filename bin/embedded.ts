@@ -6,7 +6,13 @@ import { env, parseEnv } from "../kernel/config.js";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "../kernel/embedded-postgres.js";
 import { createLogger } from "../kernel/logger.js";
 import { runMain, runUntilSignal } from "../kernel/process.js";
-import { ensureDemoConnectors } from "../subgraphs/connectors/connector/demo-seed.js";
+import path from "node:path";
+import { startMoodleSimulator } from "../simulators/moodle/moodle.simulator.js";
+import { startOdooSimulator } from "../simulators/odoo/odoo.simulator.js";
+import { DEMO_COLLECTIONS, ensureDemoConnectors, type DemoRemotes } from "../subgraphs/connectors/connector/demo-seed.js";
+import { SecretBox } from "../subgraphs/connectors/connector/secret-box.js";
+import { forkForTenant } from "../kernel/tenancy.js";
+import { Collection } from "../subgraphs/sync/records/collection.entity.js";
 import { ensureTenantWithAdmin } from "../subgraphs/tenants/tenant/demo-seed.js";
 import { startStack } from "./stack.js";
 
@@ -18,6 +24,8 @@ const schema = z.object({
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, message: "must be a postgres:// URL" }).optional(),
   REDIS_URL: z.url({ protocol: /^rediss?$/, message: "must be a redis:// URL" }).optional(),
   DEMO_SEED: z.enum(["true", "false"]).default("true"),
+  /** Key of connector credentials at rest (32 bytes, hex or base64); default: generated once into DATA_DIR. */
+  CONNECTOR_SECRET_KEY: z.string().min(1).optional(),
 });
 
 runMain(async () => {
@@ -30,7 +38,11 @@ runMain(async () => {
     pg = await startEmbeddedPostgres({ dataDir: config.DATA_DIR, onLog: (line) => logger.debug({ postgres: line.trim() }) });
     databaseUrl = await pg.createDatabase("tributary");
   }
-  const stack = await startStack({ databaseUrl, redisUrl: config.REDIS_URL, host: config.HOST, gatewayPort: config.PORT, logger }).catch(async (err) => {
+  // The demo's remote systems: Odoo and Moodle simulators with sample data, on free loopback ports.
+  const demoRemotes = config.DEMO_SEED === "true" ? await startDemoRemotes() : undefined;
+  const connectorSecrets = config.CONNECTOR_SECRET_KEY ? SecretBox.fromConfig(config.CONNECTOR_SECRET_KEY) : SecretBox.fromFile(path.join(config.DATA_DIR, "connector-secret.key"));
+  const stack = await startStack({ databaseUrl, redisUrl: config.REDIS_URL, host: config.HOST, gatewayPort: config.PORT, logger, connectorSecrets }).catch(async (err) => {
+    await demoRemotes?.close();
     await pg?.stop();
     throw err;
   });
@@ -45,12 +57,26 @@ runMain(async () => {
   ];
   if (config.DEMO_SEED === "true") {
     const demo = await ensureTenantWithAdmin(stack.tenants.orm, { slug: "demo", name: "Demo Company", adminEmail: "admin@demo.example" });
-    await ensureDemoConnectors(stack.connectors.orm, demo.tenantId, { odoo: "http://127.0.0.1:8069", moodle: "http://127.0.0.1:8070" });
+    for (const name of DEMO_COLLECTIONS) {
+      const em = forkForTenant(stack.sync.orm, demo.tenantId);
+      if (!(await em.findOne(Collection, { name }))) await stack.sync.records.createCollection(em, demo.tenantId, { name });
+    }
+    const [odoo, moodle] = await ensureDemoConnectors(stack.connectors.orm, connectorSecrets, demo.tenantId, demoRemotes!.remotes);
     lines.push("", "Demo tenant:", `  tenant: ${demo.slug}   email: ${demo.adminEmail}`);
     lines.push(
       demo.adminPassword
         ? `  password: ${demo.adminPassword}   (shown only now; it is stored as a hash)`
         : "  password: printed at the first start (stored only as a hash); delete .data/ to start over",
+    );
+  }
+  if (demoRemotes) {
+    lines.push(
+      "",
+      "Demo connectors (simulated Odoo and Moodle with sample data, on this machine):",
+      `  Demo Odoo   ${demoRemotes.remotes.odoo.url}`,
+      `  Demo Moodle ${demoRemotes.remotes.moodle.url}`,
+      "  In Sandbox, after `login`: mutation { startSync(connectorId: \"<id from { connectors { id name } }>\") { id status } }",
+      "  and watch it live with: subscription { syncRunUpdated(id: \"<run id>\") { status processed created currentModel recordsPerSecond } }",
     );
   }
   lines.push("", `Ready in ${Math.round(performance.now() - t0)} ms. Ctrl-C stops.`, "");
@@ -62,7 +88,23 @@ runMain(async () => {
   if (pg) for (const signal of ["SIGINT", "SIGTERM"] as const) process.removeAllListeners(signal);
   runUntilSignal(logger, async () => {
     await stack.stop();
+    await demoRemotes?.close();
     await pg?.stop();
     process.stdout.write("Tributary stopped.\n");
   });
 });
+
+/** The demo's Odoo and Moodle: simulators with deterministic sample data (the same at every start). */
+async function startDemoRemotes(): Promise<{ remotes: DemoRemotes; close(): Promise<void> }> {
+  const odoo = await startOdooSimulator({ seed: { seed: 1, partners: 2_000, products: 200, orders: 300 } });
+  const moodle = await startMoodleSimulator({ seed: { seed: 1, courses: 40, users: 300, enrolmentsPerCourse: 12 } });
+  return {
+    remotes: {
+      odoo: { url: odoo.url, database: odoo.db, login: odoo.adminLogin, password: odoo.apiKey },
+      moodle: { url: moodle.url, token: moodle.tokens.admin },
+    },
+    close: async () => {
+      await Promise.all([odoo.close(), moodle.close()]);
+    },
+  };
+}
