@@ -10,7 +10,7 @@ import { forkForTenant } from "../../../kernel/tenancy.js";
 import { Connector, ConnectorHealth } from "../connector/connector.entity.js";
 import { ConnectorMapping } from "../mapping/mapping.entity.js";
 import { isRemoteError, type RemoteError } from "../remote/remote.errors.js";
-import type { ConnectorSource, RemoteRecord, SourceCursor } from "../remote/source.js";
+import type { ConnectorSource, RemoteRecord, SourceCursor, SourcePage } from "../remote/source.js";
 import { ConnectorModelLock, ConnectorRun, RemoteLink, type ModelProgress } from "./connector-run.entity.js";
 import { mapRecord, remoteFieldsOf } from "./field-map.js";
 import { SyncApiError, type RunError, type SyncApi } from "./sync-api.js";
@@ -113,34 +113,79 @@ async function runModel(
   const fields = remoteFieldsOf(mapping.fieldMap);
   await reportProgress(deps, run, { currentModel: progress.model });
 
+  // A three-stage pipeline: the next page is read from the remote while this one is written to the collection,
+  // while the previous one's bookkeeping (links, cursor, counts, progress report) is stored. Bookkeeping runs in page
+  // order and stores a page's cursor only after its records and links: a crash resumes from a page whose records
+  // are all written (re-reading a page writes nothing twice). Snapshots, not the live entity, are written, so what is
+  // stored never runs ahead of the cursor.
+  const read = (from: SourceCursor | null) => {
+    const page = source.readPage(progress.model, from, { pageSize: options.batchSize, full, since, fields, signal });
+    page.catch(() => undefined); // a read ahead that is never awaited (cancel, limit) must not go unhandled
+    return page;
+  };
+  let ahead: Promise<SourcePage> | null = null;
+  let bookkeeping: Promise<void> = Promise.resolve();
+  const pipeline: { failure: { error: unknown } | null } = { failure: null };
+  const settle = async () => {
+    await bookkeeping;
+    if (pipeline.failure) throw pipeline.failure.error;
+  };
   while (!progress.done) {
-    await em.refresh(run);
-    if (run.cancelRequested) return "cancelled";
-    if (options.maxRecords !== null && run.counts.processed >= options.maxRecords) return "limit";
-    const room = options.maxRecords === null ? options.batchSize : Math.min(options.batchSize, options.maxRecords - run.counts.processed);
-    const page = await source.readPage(progress.model, cursor, { pageSize: options.batchSize, full, since, fields, signal });
-    const records = page.records.slice(0, room);
-    const stored = await storePage(deps, em, run, mapping, records);
-    const truncated = records.length < page.records.length;
-    // A page cut by maxRecords keeps the old cursor: the next run reads the rest of it again (and skips what it has).
-    if (!truncated) {
-      cursor = page.cursor;
-      progress.cursor = page.cursor;
-      if (!options.dryRun && !full) mapping.cursor = page.cursor;
+    if (pipeline.failure) throw pipeline.failure.error;
+    if (await cancelRequested(em, run.id)) {
+      await settle();
+      return "cancelled";
     }
-    progress.done = page.done && !truncated;
+    if (options.maxRecords !== null && run.counts.processed >= options.maxRecords) {
+      await settle();
+      return "limit";
+    }
+    const room = options.maxRecords === null ? options.batchSize : Math.min(options.batchSize, options.maxRecords - run.counts.processed);
+    const page = await (ahead ?? read(cursor));
+    ahead = null;
+    const records = page.records.slice(0, room);
+    // A page cut by maxRecords keeps the old cursor: the next run reads the rest of it again (and skips what it has).
+    const truncated = records.length < page.records.length;
+    if (!page.done && !truncated && (options.maxRecords === null || run.counts.processed + records.length < options.maxRecords)) {
+      ahead = read(page.cursor);
+    }
+    const { result: stored, links } = await writePage(deps, em, run, mapping, records);
+    if (!truncated) cursor = page.cursor;
     run.counts.processed += records.length;
     run.counts.created += stored.created;
     run.counts.updated += stored.updated;
     run.counts.deleted += stored.deleted;
     run.counts.failed += stored.failed.length;
-    await em.flush();
-    await reportProgress(deps, run, {
-      currentModel: progress.model,
-      errors: stored.failed.map((f) => ({ recordId: f.id, collection: mapping.collection, code: f.code, message: f.message })),
-    });
-    if (truncated) return "limit";
+    const done = page.done && !truncated;
+    const snapshot = { counts: { ...run.counts }, cursor: truncated ? null : page.cursor, done };
+    const errors = stored.failed.map((f) => ({ recordId: f.id, collection: mapping.collection, code: f.code, message: f.message }));
+    bookkeeping = bookkeeping
+      .then(async () => {
+        if (pipeline.failure) return;
+        await storeLinks(em, run, mapping, links);
+        if (snapshot.cursor) progress.cursor = snapshot.cursor;
+        progress.done = snapshot.done;
+        await em.getConnection().execute("update connectors.connector_run set counts = ?::jsonb, progress = ?::jsonb where id = ?", [
+          JSON.stringify(snapshot.counts),
+          JSON.stringify(run.progress),
+          run.id,
+        ]);
+        if (snapshot.cursor && !options.dryRun && !full) {
+          mapping.cursor = snapshot.cursor;
+          await em.getConnection().execute("update connectors.connector_mapping set cursor = ?::jsonb where id = ?", [JSON.stringify(snapshot.cursor), mapping.id]);
+        }
+        await reportProgress(deps, run, { currentModel: progress.model, errors }, snapshot.counts);
+      })
+      .catch((error: unknown) => {
+        pipeline.failure ??= { error };
+      });
+    if (done) progress.done = true;
+    if (truncated) {
+      await settle();
+      return "limit";
+    }
   }
+  await settle();
   if (full && !progress.reconciled) {
     const removed = await reconcile(deps, em, run, mapping);
     run.counts.deleted += removed;
@@ -157,20 +202,27 @@ async function runModel(
   return "done";
 }
 
-/** Maps and writes one page; links new remote ids to record ids (remote id = record id unless linked otherwise). */
-async function storePage(deps: JobDeps, em: EntityManager, run: ConnectorRun, mapping: ConnectorMapping, records: RemoteRecord[]) {
+/** Maps and writes one page; returns the sync service's answer and the links to store (remote id = record id unless linked otherwise). */
+async function writePage(deps: JobDeps, em: EntityManager, run: ConnectorRun, mapping: ConnectorMapping, records: RemoteRecord[]) {
   const remoteIds = [...new Set(records.map((r) => r.remoteId))];
-  const links = new Map((await em.find(RemoteLink, { mappingId: mapping.id, remoteId: { $in: remoteIds } })).map((l) => [l.remoteId, l.recordId]));
-  const upserts: { id: string; data: Record<string, unknown> }[] = [];
+  // Plain rows, not entities: a page's links never sit in the unit of work (each flush would diff them all).
+  const linkRows: { remote_id: string; record_id: string }[] = remoteIds.length
+    ? await em.getConnection().execute(
+        "select remote_id, record_id from connectors.remote_link where mapping_id = ? and remote_id in (select jsonb_array_elements_text(?::jsonb))",
+        [mapping.id, JSON.stringify(remoteIds)],
+      )
+    : [];
+  const linked = new Map(linkRows.map((l) => [l.remote_id, l.record_id]));
+  const upserts: { id: string; data: Record<string, unknown>; isNew?: boolean }[] = [];
   const deletes: string[] = [];
   const seen = new Set<string>();
   for (const r of records) {
     if (seen.has(r.remoteId)) continue;
     seen.add(r.remoteId);
-    const recordId = links.get(r.remoteId) ?? r.remoteId;
+    const recordId = linked.get(r.remoteId) ?? r.remoteId;
     // Archived remotely (Odoo active = false): gone from the collection until it is unarchived.
     if (r.fields.active === false) deletes.push(recordId);
-    else upserts.push({ id: recordId, data: mapRecord(r.fields, mapping.fieldMap) });
+    else upserts.push({ id: recordId, data: mapRecord(r.fields, mapping.fieldMap), ...(linked.has(r.remoteId) ? {} : { isNew: true }) });
   }
   const result = await deps.sync.ingest(run.id, {
     tenantId: run.tenantId,
@@ -180,14 +232,23 @@ async function storePage(deps: JobDeps, em: EntityManager, run: ConnectorRun, ma
     dryRun: run.options.dryRun,
     force: run.options.force,
   });
-  if (!run.options.dryRun) {
-    const failed = new Set(result.failed.map((f) => f.id));
-    const live = records.filter((r) => r.fields.active !== false && !failed.has(links.get(r.remoteId) ?? r.remoteId));
-    const gone = records.filter((r) => r.fields.active === false).map((r) => r.remoteId);
-    await upsertLinks(em, run, mapping, live.map((r) => ({ remoteId: r.remoteId, recordId: links.get(r.remoteId) ?? r.remoteId })));
-    if (gone.length) await em.nativeDelete(RemoteLink, { mappingId: mapping.id, remoteId: { $in: gone } });
-  }
-  return result;
+  if (run.options.dryRun) return { result, links: { live: [], gone: [] } };
+  const failed = new Set(result.failed.map((f) => f.id));
+  const live = records
+    .filter((r) => r.fields.active !== false && !failed.has(linked.get(r.remoteId) ?? r.remoteId))
+    .map((r) => ({ remoteId: r.remoteId, recordId: linked.get(r.remoteId) ?? r.remoteId }));
+  const gone = records.filter((r) => r.fields.active === false).map((r) => r.remoteId);
+  return { result, links: { live, gone } };
+}
+
+async function storeLinks(em: EntityManager, run: ConnectorRun, mapping: ConnectorMapping, links: { live: { remoteId: string; recordId: string }[]; gone: string[] }): Promise<void> {
+  await upsertLinks(em, run, mapping, links.live);
+  if (links.gone.length) await em.nativeDelete(RemoteLink, { mappingId: mapping.id, remoteId: { $in: links.gone } });
+}
+
+async function cancelRequested(em: EntityManager, runId: string): Promise<boolean> {
+  const rows: { cancel_requested: boolean }[] = await em.getConnection().execute("select cancel_requested from connectors.connector_run where id = ?", [runId]);
+  return rows[0]?.cancel_requested === true;
 }
 
 async function upsertLinks(em: EntityManager, run: ConnectorRun, mapping: ConnectorMapping, links: { remoteId: string; recordId: string }[]): Promise<void> {
@@ -225,13 +286,18 @@ async function reconcile(deps: JobDeps, em: EntityManager, run: ConnectorRun, ma
   return removed;
 }
 
-async function reportProgress(deps: JobDeps, run: ConnectorRun, extra: { status?: string; currentModel?: string | null; errors?: RunError[] }): Promise<void> {
+async function reportProgress(
+  deps: JobDeps,
+  run: ConnectorRun,
+  extra: { status?: string; currentModel?: string | null; errors?: RunError[] },
+  counts: ConnectorRun["counts"] = run.counts,
+): Promise<void> {
   const errors = extra.errors?.length ? extra.errors : undefined;
   // At most 100 errors per report (the sync log's limit): send them in slices.
   for (let i = 0; i < (errors?.length ?? 1); i += 100) {
     await deps.sync.progress(run.id, {
       tenantId: run.tenantId,
-      ...run.counts,
+      ...counts,
       ...(extra.status ? { status: extra.status } : {}),
       ...(extra.currentModel !== undefined ? { currentModel: extra.currentModel } : {}),
       ...(errors ? { errors: errors.slice(i, i + 100) } : {}),

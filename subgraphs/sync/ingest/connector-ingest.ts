@@ -9,7 +9,7 @@ import type { MikroORM } from "@mikro-orm/postgresql";
 import type { Logger } from "pino";
 import type { PubSub } from "../../../kernel/pubsub/pubsub.js";
 import { forkForTenant } from "../../../kernel/tenancy.js";
-import { applyWrites, loadForUpdate, lockTenantSequence, sqlIn, type Doc, type RecordWrite, type WriteOrigin } from "../records/record-writer.js";
+import { applyWrites, insertNew, lockTenantSequence, parseJson, sqlIn, type Doc, type RecordWrite, type Sql, type StoredRecord, type WriteOrigin } from "../records/record-writer.js";
 import { MAX_DOCUMENT_BYTES, recordsChannel, validKey, type RecordsService } from "../records/records.service.js";
 
 /** Records per ingest call (a connector page). */
@@ -19,8 +19,12 @@ export interface IngestInput {
   tenantId: string;
   runId: string;
   collection: string;
-  /** Documents as the mapping produced them (`id` is the record id). */
-  upserts: { id: string; data: Doc }[];
+  /**
+   * Documents as the mapping produced them (`id` is the record id). `isNew`: the caller has never linked this record
+   * (first sight of a remote record): it is inserted straight away, without reading first; if it exists after all it
+   * is merged like the others.
+   */
+  upserts: { id: string; data: Doc; isNew?: boolean }[];
   /** Record ids the remote no longer has (hard-deleted or archived there). */
   deletes: string[];
   /** Report what would change; write nothing. */
@@ -55,38 +59,62 @@ export async function ingestConnectorRecords(orm: MikroORM, records: RecordsServ
   const pk = collection.primaryKey;
   const result: IngestResult = { created: 0, updated: 0, deleted: 0, unchanged: 0, failed: [] };
   const upserts = new Map<string, Doc>();
+  const assumedNew = new Set<string>();
   for (const u of input.upserts) {
     if (!validKey(u.id)) {
       result.failed.push({ id: String(u.id).slice(0, 200), code: "BAD_ID", message: "record ids are 1–200 characters" });
       continue;
     }
     upserts.set(u.id, u.data);
+    if (u.isNew) assumedNew.add(u.id);
   }
   const deletes = input.deletes.filter((id) => validKey(id) && !upserts.has(id));
-  const ids = [...upserts.keys(), ...deletes];
   const validate = records.validatorFor(collection);
   const origin: WriteOrigin = { actorType: "CONNECTOR", actorId: null, clientId: null, runId: input.runId };
+  /** A document's problem (size, schema), or null. */
+  const problem = (id: string, doc: Doc): IngestResult["failed"][number] | null => {
+    if (Buffer.byteLength(JSON.stringify(doc)) > MAX_DOCUMENT_BYTES) return { id, code: "DOCUMENT_TOO_LARGE", message: `the document is over ${MAX_DOCUMENT_BYTES} bytes` };
+    if (validate && !validate(doc)) {
+      const detail = (validate.errors ?? []).slice(0, 3).map((e) => `${e.instancePath || "/"} ${e.message}`).join("; ");
+      return { id, code: "SCHEMA_VIOLATION", message: `the record does not match the collection's schema: ${detail}`.slice(0, 2000) };
+    }
+    return null;
+  };
 
   let wrote = false;
   await em.transactional(async (tx) => {
     const run = sqlIn(tx);
     await lockTenantSequence(run, input.tenantId);
-    const current = await loadForUpdate(run, input.tenantId, collection.name, ids);
+    // First sight of remote records (the bulk of a first full run): one insert with their history, no read.
+    let inserted = new Set<string>();
+    if (assumedNew.size && !input.dryRun) {
+      const fresh: { id: string; data: Doc }[] = [];
+      for (const id of assumedNew) {
+        const doc = { ...upserts.get(id)!, [pk]: id };
+        const bad = problem(id, doc);
+        if (bad) {
+          result.failed.push(bad);
+          upserts.delete(id);
+        } else fresh.push({ id, data: doc });
+      }
+      inserted = await insertNew(run, input.tenantId, collection.name, fresh, origin);
+      result.created += inserted.size;
+      if (inserted.size) wrote = true;
+    }
+    const ids = [...upserts.keys()].filter((id) => !inserted.has(id)).concat(deletes);
+    const current = await lockExisting(run, input.tenantId, collection.name, ids);
     const writes: RecordWrite[] = [];
     for (const [id, data] of upserts) {
+      if (inserted.has(id)) continue;
       const cur = current.get(id) ?? null;
       const merged: Doc = { ...(cur && !cur.deleted ? cur.data : {}), ...data, [pk]: id };
       if (cur && !cur.deleted && !input.force && equal(cur.data, merged)) {
         result.unchanged++;
         continue;
       }
-      if (Buffer.byteLength(JSON.stringify(merged)) > MAX_DOCUMENT_BYTES) {
-        result.failed.push({ id, code: "DOCUMENT_TOO_LARGE", message: `the document is over ${MAX_DOCUMENT_BYTES} bytes` });
-        continue;
-      }
-      if (validate && !validate(merged)) {
-        const detail = (validate.errors ?? []).slice(0, 3).map((e) => `${e.instancePath || "/"} ${e.message}`).join("; ");
-        result.failed.push({ id, code: "SCHEMA_VIOLATION", message: `the record does not match the collection's schema: ${detail}`.slice(0, 2000) });
+      const bad = problem(id, merged);
+      if (bad) {
+        result.failed.push(bad);
         continue;
       }
       writes.push({ id, data: merged, deleted: false, prev: cur });
@@ -108,4 +136,19 @@ export async function ingestConnectorRecords(orm: MikroORM, records: RecordsServ
   });
   if (wrote) await pubsub.publish(recordsChannel(input.tenantId), { tenantId: input.tenantId }).catch((err: unknown) => logger.warn({ err }, "records wake-up not published"));
   return result;
+}
+
+/**
+ * The stored records among `ids`, locked (after the sequence lock). A join on the id list keeps the plan an index
+ * lookup per id whatever the table's statistics say (`= any(array(...))` was seen to take hundreds of ms while the
+ * table grew during a large ingest).
+ */
+async function lockExisting(run: Sql, tenantId: string, collection: string, ids: string[]): Promise<Map<string, StoredRecord>> {
+  if (!ids.length) return new Map();
+  const rows = await run(
+    `select r.id, r.data, r.deleted, r.version from jsonb_array_elements_text(?::jsonb) as k(id)
+       join sync.record r on r.tenant_id = ? and r.collection = ? and r.id = k.id for update of r`,
+    [JSON.stringify(ids), tenantId, collection],
+  );
+  return new Map(rows.map((r) => [r.id as string, { id: r.id, data: parseJson(r.data), deleted: r.deleted, version: r.version }]));
 }
