@@ -15,6 +15,7 @@ import {
   RotateWebhookSecretDocument,
   StartSyncDocument,
   TestConnectionDocument,
+  UpdateConnectorMappingDocument,
   type RunProgressFragment,
 } from "../__generated__/graphql.js";
 import { startOdooSimulator, type OdooSimulator } from "../../simulators/odoo/odoo.simulator.js";
@@ -75,7 +76,7 @@ describe("connector runs against the Odoo simulator", () => {
 
   beforeAll(async () => {
     sim = await startOdooSimulator({ seed: { seed: 7, partners: 1_200, products: 0, orders: 0, archivedRatio: 0.02 } });
-    t = await startTestStack({ connectors: { connectorJobs: { workers: 2, pollingIntervalSeconds: 0.5 } } });
+    t = await startTestStack({ connectors: { connectorJobs: { workers: 2, pollingIntervalSeconds: 0.5, cronIntervalSeconds: 1 } } });
     a = await t.tenant("odoo-sync");
     const coll = await t.request(
       CreateCollectionDocument,
@@ -230,6 +231,14 @@ describe("connector runs against the Odoo simulator", () => {
     const down = (await t.request(CreateConnectorFullDocument, { input: { kind: "ODOO", name: "down", baseUrl: "http://127.0.0.1:9/", credentials: { database: "x", login: "y", password: "z" }, settings: { retries: 0, timeoutMs: 2_000 } } }, a.token))
       .data!.createConnector.id;
     expect((await t.request(TestConnectionDocument, { id: down }, a.token)).data?.testConnection).toMatchObject({ ok: false, errorCode: "REMOTE_UNAVAILABLE" });
+
+    // A remote that does not answer: REMOTE_TIMEOUT after the connector's timeout, the connector marked unreachable.
+    const slow = (await t.request(CreateConnectorFullDocument, { input: { kind: "ODOO", name: "slow", baseUrl: sim.url, credentials: { database: sim.db, login: sim.adminLogin, password: sim.apiKey }, settings: { retries: 0, timeoutMs: 1_000 } } }, a.token))
+      .data!.createConnector.id;
+    const removeHang = sim.faults.failNext(1, { kind: "hang" });
+    expect((await t.request(TestConnectionDocument, { id: slow }, a.token)).data?.testConnection).toMatchObject({ ok: false, errorCode: "REMOTE_TIMEOUT" });
+    removeHang();
+    expect((await t.request(ConnectorStateDocument, { id: slow }, a.token)).data?.connector.health).toBe("UNREACHABLE");
   }, 90_000);
 
   it("signed webhooks through the gateway: bad signature and replays refused, a valid one queues a run", async () => {
@@ -261,5 +270,34 @@ describe("connector runs against the Odoo simulator", () => {
     expect(end).toMatchObject({ status: "SUCCEEDED", actorType: "CONNECTOR" });
     expect([...(await collection()).values()].some((p) => p.name === "From webhook")).toBe(true);
     expect(codesOf(await t.request(StartSyncDocument, { connectorId, options: { batchSize: -1 } }, a.token))).toEqual(["BAD_USER_INPUT"]);
+  }, 90_000);
+
+  it("a mapping's cron schedule starts runs by itself (as the connector) until it is removed", async () => {
+    expect((await t.request(CreateCollectionDocument, { input: { name: "products" } }, a.token)).errors).toBeUndefined();
+    const mapping = await t.request(
+      CreateConnectorMappingDocument,
+      { connectorId, input: { remoteModel: "product.product", collection: "products", fieldMap: [{ field: "name", remote: "name" }], schedule: "*/2 * * * * *" } },
+      a.token,
+    );
+    expect(mapping.errors).toBeUndefined();
+    const scheduled = await waitUntil(
+      async () => {
+        const state = await t.request(ConnectorStateDocument, { id: connectorId }, a.token);
+        const m = state.data?.connector.mappings.find((x) => x.remoteModel === "product.product");
+        return m?.lastRunId && m.lastRunStatus ? m : null;
+      },
+      "a scheduled run of product.product",
+      45_000,
+      250,
+    );
+    const run = (await t.request(ConnectorRunDocument, { id: scheduled.lastRunId! }, a.token)).data!.syncRun;
+    expect(run).toMatchObject({ status: "SUCCEEDED", actorType: "CONNECTOR", collections: ["products"] });
+    const removed = await t.request(UpdateConnectorMappingDocument, { id: mapping.data!.createConnectorMapping.id, input: { schedule: "" } }, a.token);
+    expect(removed.errors).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 4_000)); // a run already due may still start
+    const settled = (await t.request(ConnectorStateDocument, { id: connectorId }, a.token)).data!.connector.mappings.find((x) => x.remoteModel === "product.product")!;
+    await new Promise((r) => setTimeout(r, 5_000));
+    const later = (await t.request(ConnectorStateDocument, { id: connectorId }, a.token)).data!.connector.mappings.find((x) => x.remoteModel === "product.product")!;
+    expect(later.lastRunId).toBe(settled.lastRunId);
   }, 90_000);
 });

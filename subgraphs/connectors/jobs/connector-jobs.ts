@@ -41,6 +41,8 @@ export interface ConnectorJobsOptions {
   retryDelaySeconds?: number;
   /** Idle polling for new jobs (s); NOTIFY wakes workers sooner. */
   pollingIntervalSeconds?: number;
+  /** How often cron schedules are evaluated (s, 1–45; default 30, tests use 1 with second-level crons). */
+  cronIntervalSeconds?: number;
 }
 
 export class ConnectorJobs {
@@ -61,6 +63,8 @@ export class ConnectorJobs {
       max: 4,
       application_name: "tributary-connectors-jobs",
       superviseIntervalSeconds: this.options.superviseIntervalSeconds ?? 30,
+      cronMonitorIntervalSeconds: this.options.cronIntervalSeconds ?? 30,
+      cronWorkerIntervalSeconds: Math.min(5, this.options.cronIntervalSeconds ?? 5),
     });
     boss.on("error", (err: unknown) => this.deps.logger.warn({ err }, "job queue error"));
     await boss.start();
