@@ -135,6 +135,20 @@ describe("connector runs against the Moodle simulator", () => {
     expect(await live("learners")).toEqual(expectedUsers());
   }, 90_000);
 
+  it("a remote error on one model mid-run: that model's error is recorded, the other model lands, the run is PARTIAL", async () => {
+    const [course] = [...sim.store.courses.values()].filter((c) => c.id !== 1);
+    sim.clock.advance(5);
+    sim.store.updateCourse(course!.id, { fullname: "Renamed again", timemodified: sim.store.now() });
+    sim.faults.add({ type: "exception", exception: "required_capability_exception", errorcode: "nopermissions", function: "core_user_get_users", times: 10 });
+    const end = await run();
+    sim.faults.clear();
+    expect(end.status).toBe("PARTIAL");
+    expect(end.updated).toBe(1);
+    expect(end.errors).toEqual([expect.objectContaining({ collection: "learners", code: "REMOTE_PERMISSION" })]);
+    expect((await live("courses")).get(String(course!.id))?.name).toBe("Renamed again");
+    expect((await run()).status).toBe("SUCCEEDED");
+  }, 90_000);
+
   it("moodleCall: allow-listed functions pass through; others are FORBIDDEN; remote errors keep their kind", async () => {
     const ok = await t.request(MoodleCallDocument, { connectorId, function: "core_course_get_courses" }, a.token);
     expect(ok.errors).toBeUndefined();
