@@ -65,12 +65,12 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     // Tenants starts before audit: its outbox relay learns audit's URL once audit is up (and retries until then).
     let audit: RunningSubgraph | undefined;
     const auditUrl = () => audit?.url;
-    const tenants = await startTenants(base, { ...deps, auditUrl });
+    const internalSecret = opts.internalSecret ?? generateInternalSecret();
+    const tenants = await startTenants(base, { ...deps, auditUrl, internalSecret });
     started.push(tenants);
     const withJwks = { ...base, jwt: { ...jwt, jwksUrl: tenants.jwksUrl } };
     // Connectors opens runs and writes records through sync's internal API, which starts after it: a getter.
     let sync: RunningSync | undefined;
-    const internalSecret = opts.internalSecret ?? generateInternalSecret();
     const [connectors, firstAudit] = await Promise.all([
       startConnectors(withJwks, deps, {
         auditUrl,
@@ -80,7 +80,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
         jobs: opts.connectorJobs,
         sources: opts.connectorSources,
       }),
-      startAudit(withJwks, deps),
+      startAudit(withJwks, { ...deps, internalSecret }),
     ]);
     audit = firstAudit;
     // Stopped through this entry, whichever audit instance is current.
@@ -114,7 +114,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       pubsub,
       async restartAudit() {
         await audit!.stop().catch(() => undefined);
-        audit = await startAudit({ ...withJwks, port: auditPort }, deps);
+        audit = await startAudit({ ...withJwks, port: auditPort }, { ...deps, internalSecret });
         running.audit = audit;
         return audit;
       },

@@ -9,6 +9,7 @@ import { Entity, Index, PrimaryKey, Property } from "@mikro-orm/decorators/legac
 import type { MikroORM } from "@mikro-orm/postgresql";
 import type { Logger } from "pino";
 import { boundSql } from "./db.js";
+import { internalHeaders } from "./internal-auth.js";
 import type { AuditRecord } from "./topics.js";
 
 /** Internal endpoint of the audit subgraph that stores a batch of outbox records (other services only). */
@@ -75,6 +76,8 @@ export interface AuditRelayOptions {
   timeoutMs?: number;
   /** The HTTP client (tests inject faults). */
   fetch?: typeof fetch;
+  /** The service secret the audit service's ingest endpoint requires (INTERNAL_SECRET). */
+  secret?: string;
 }
 
 /**
@@ -212,7 +215,7 @@ export class AuditOutboxRelay {
     try {
       const res = await this.fetch(url, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { "content-type": "application/json", ...(this.opts.secret ? internalHeaders(this.opts.secret) : {}) },
         body: JSON.stringify({ events }),
         signal: this.abort.signal,
       });

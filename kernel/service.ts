@@ -24,6 +24,8 @@ export interface RunningSubgraph extends RunningService {
 export interface AuditOutboxOptions {
   recorder: AuditRecorder;
   auditUrl: AuditUrl;
+  /** The service secret the audit ingest requires (INTERNAL_SECRET); without it the relay sends none. */
+  secret?: string;
   /** Relay tuning (batch size, poll, backoff, retention). */
   relay?: Omit<AuditRelayOptions, "orm" | "auditUrl" | "logger">;
 }
@@ -114,7 +116,7 @@ export function jwksVerifier(config: ServiceConfig): TokenVerifier {
  * recent record (a record made inside a transaction becomes visible to the relay only then); the poll catches the rest.
  */
 function startOutboxRelay(orm: MikroORM, opts: AuditOutboxOptions, logger: Logger): { relay: AuditOutboxRelay; stop(): Promise<void> } {
-  const relay = new AuditOutboxRelay({ ...opts.relay, orm, auditUrl: opts.auditUrl, logger: logger.child({ component: "audit-outbox" }) });
+  const relay = new AuditOutboxRelay({ ...opts.relay, orm, auditUrl: opts.auditUrl, secret: opts.secret, logger: logger.child({ component: "audit-outbox" }) });
   let lastRecord = 0;
   const unsubscribe = opts.recorder.onRecorded(() => {
     lastRecord = Date.now();

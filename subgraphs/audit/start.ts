@@ -28,7 +28,13 @@ export interface RunningAudit extends RunningSubgraph {
  */
 export async function startAudit(
   config: ServiceConfig,
-  deps: { logger: Logger; pubsub: PubSub; retention?: { intervalMs?: number; firstRunMs?: number; batchSize?: number } },
+  deps: {
+    logger: Logger;
+    pubsub: PubSub;
+    retention?: { intervalMs?: number; firstRunMs?: number; batchSize?: number };
+    /** The service secret the ingest endpoint requires of the other services' relays (INTERNAL_SECRET). */
+    internalSecret?: string;
+  },
 ): Promise<RunningAudit> {
   const logger = deps.logger.child({ service: "audit" });
   // What this service records itself (platform reads of a tenant's trail, retention cuts) goes straight into the chain.
@@ -60,7 +66,7 @@ export async function startAudit(
       };
     },
     routes: (app, orm) => {
-      mountAuditIngest(app, { orm, logger });
+      mountAuditIngest(app, { orm, logger, secret: deps.internalSecret });
       mountAuditExport(app, {
         orm,
         audit,

@@ -51,7 +51,7 @@ export async function startSync(config: ServiceConfig, deps: { logger: Logger; p
     config,
     ...deps,
     database: { schema: "sync", entities, migrations },
-    auditOutbox: { recorder: audit, auditUrl: peers.auditUrl ?? (() => undefined) },
+    auditOutbox: { recorder: audit, auditUrl: peers.auditUrl ?? (() => undefined), secret: peers.internalSecret },
     buildSchema: buildSyncSchema,
     beforeServe: async (orm) => {
       syncRuns = new SyncRunService(orm, deps.pubsub, new ConnectorDirectory(peers.connectorsUrl), { logger });

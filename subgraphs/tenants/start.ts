@@ -47,6 +47,8 @@ export async function startTenants(
     retentionDays?: number;
     /** The audit subgraph, where the outbox relay delivers this service's audit events (AUDIT_URL). */
     auditUrl?: AuditUrl;
+    /** The service secret of the audit ingest (INTERNAL_SECRET). */
+    internalSecret?: string;
   },
 ): Promise<RunningTenants> {
   const audit = new AuditRecorder();
@@ -58,7 +60,7 @@ export async function startTenants(
     config,
     ...deps,
     database: { schema: "tenants", entities, migrations },
-    auditOutbox: { recorder: audit, auditUrl: deps.auditUrl ?? (() => undefined) },
+    auditOutbox: { recorder: audit, auditUrl: deps.auditUrl ?? (() => undefined), secret: deps.internalSecret },
     buildSchema: buildTenantsSchema,
     beforeServe: async (orm) => {
       keyStore = new KeyStore(orm, config.jwt);

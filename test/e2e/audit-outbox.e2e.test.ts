@@ -124,6 +124,7 @@ describe("audit outbox and relay", () => {
     const dying: AuditOutboxRelay = new AuditOutboxRelay({
       orm: t.stack.tenants.orm,
       auditUrl: t.stack.audit.url,
+      secret: t.secrets.internal,
       logger,
       batchSize: 7,
       fetch: async (url, init) => {

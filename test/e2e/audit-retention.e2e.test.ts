@@ -7,6 +7,7 @@ import pg from "pg";
 import { AuditSetRetentionDocument, IdentityPlatformLoginDocument, VerifyAuditChainDocument } from "../__generated__/graphql.js";
 import { startTestStack, type TenantLogin, type TestStack } from "../harness/stack.js";
 import { codesOf, waitUntil } from "./e2e-helpers.js";
+import { internalHeaders } from "../../kernel/internal-auth.js";
 import { AUDIT_EVENTS_PATH } from "../../kernel/outbox.js";
 import type { AuditRecord } from "../../kernel/topics.js";
 import type { RunningAudit } from "../../subgraphs/audit/start.js";
@@ -41,7 +42,7 @@ describe("audit retention", () => {
   });
   /** Posts records to the audit subgraph as an outbox relay does (one batch, stored in order). */
   const deliver = async (records: AuditRecord[]) => {
-    const res = await fetch(new URL(AUDIT_EVENTS_PATH, t.stack.audit.url), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ events: records }) });
+    const res = await fetch(new URL(AUDIT_EVENTS_PATH, t.stack.audit.url), { method: "POST", headers: { "content-type": "application/json", ...internalHeaders(t.secrets.internal) }, body: JSON.stringify({ events: records }) });
     expect(res.status).toBe(200);
   };
   /**

@@ -8,6 +8,7 @@ import pg from "pg";
 import { AuditEventsPageDocument, IdentityPlatformLoginDocument, VerifyAuditChainDocument, type AuditEventsPageQuery } from "../__generated__/graphql.js";
 import { startTestStack, type TenantLogin, type TestStack } from "../harness/stack.js";
 import { codesOf, waitUntil } from "./e2e-helpers.js";
+import { internalHeaders } from "../../kernel/internal-auth.js";
 import { AUDIT_EVENTS_PATH } from "../../kernel/outbox.js";
 import type { AuditRecord } from "../../kernel/topics.js";
 import { createPlatformUser } from "../../subgraphs/tenants/platform/platform.service.js";
@@ -88,7 +89,7 @@ describe("audit trail", () => {
   const deliver = async (recs: AuditRecord[]) => {
     const url = new URL(AUDIT_EVENTS_PATH, t.stack.audit.url);
     const statuses = await Promise.all(
-      recs.map(async (r) => (await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ events: [r] }) })).status),
+      recs.map(async (r) => (await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...internalHeaders(t.secrets.internal) }, body: JSON.stringify({ events: [r] }) })).status),
     );
     expect(statuses.filter((s) => s !== 200)).toEqual([]);
   };
@@ -120,6 +121,16 @@ describe("audit trail", () => {
       await waitUntil(async () => (await stored(a.tenantId, "test.chain.")) === 40 && (await stored(b.tenantId)) === 5, "45 events stored", 15_000);
       // A redelivery after the fact does not extend the chain either.
       await deliver([recs[3]!]);
+    });
+
+    it("refuses events posted without the service secret (or with a wrong one): nothing forged is chained", async () => {
+      const forged = record(a, { action: "test.forged" });
+      const url = new URL(AUDIT_EVENTS_PATH, t.stack.audit.url);
+      for (const headers of [{}, internalHeaders("x".repeat(64))]) {
+        const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify({ events: [forged] }) });
+        expect(res.status).toBe(401);
+      }
+      expect(await stored(a.tenantId, "test.forged")).toBe(0);
     });
 
     it("numbers each tenant's events 1..n without gaps, once per event id, and verifies", async () => {

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { internalHeaders } from "../../kernel/internal-auth.js";
 import { AUDIT_EVENTS_PATH } from "../../kernel/outbox.js";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import pg from "pg";
@@ -92,7 +93,7 @@ describe("tenant lifecycle and platform operators", () => {
       metadata: null,
       occurredAt: new Date().toISOString(),
     };
-    const delivered = await fetch(new URL(AUDIT_EVENTS_PATH, t.stack.audit.url), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ events: [late] }) });
+    const delivered = await fetch(new URL(AUDIT_EVENTS_PATH, t.stack.audit.url), { method: "POST", headers: { "content-type": "application/json", ...internalHeaders(t.secrets.internal) }, body: JSON.stringify({ events: [late] }) });
     expect(delivered.status).toBe(200);
     expect((await countRows(gone.tenantId)).audit).toBe(0);
     const tomb = await t.request(LifecycleTenantByIdDocument, { id: gone.tenantId }, superToken);

@@ -373,7 +373,7 @@ async function startChild(t: TestStack, kind: ChildService["kind"], config: unkn
 export function startSyncProcess(t: TestStack, opts: { port?: number } = {}): Promise<ChildService> {
   const s = t.stack;
   const config = { databaseUrl: t.databaseUrl, redisUrl: t.redis?.url, host: "127.0.0.1", port: opts.port ?? 0, logLevel: "warn", jwt: { ...JWT, jwksUrl: s.tenants.jwksUrl } };
-  return startChild(t, "sync", config, { connectorsUrl: s.connectors.url, auditUrl: s.audit.url });
+  return startChild(t, "sync", config, { connectorsUrl: s.connectors.url, auditUrl: s.audit.url, internalSecret: t.secrets.internal });
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import express, { type Express } from "express";
 import type { Logger } from "pino";
+import { requireInternalCaller } from "../../../kernel/internal-auth.js";
 import { isUuid } from "../../../kernel/loaders.js";
 import { AUDIT_EVENTS_PATH, type AuditBatchResult } from "../../../kernel/outbox.js";
 import type { AuditRecord } from "../../../kernel/topics.js";
@@ -17,8 +18,10 @@ export const MAX_AUDIT_BATCH = 1_000;
  * stores nothing twice nor extends the chain). Records that can never be stored (malformed) are named in `rejected`;
  * anything else failing answers 5xx and the relay retries the whole batch.
  */
-export function mountAuditIngest(app: Express, opts: { orm: MikroORM; logger: Logger }): void {
-  app.post(AUDIT_EVENTS_PATH, express.json({ limit: "16mb" }), async (req, res) => {
+export function mountAuditIngest(app: Express, opts: { orm: MikroORM; logger: Logger; secret?: string }): void {
+  // Forged events would defeat the chain's purpose: only services holding the service secret may post.
+  const guard: express.RequestHandler = opts.secret ? requireInternalCaller(opts.secret) : (_req, _res, next) => next();
+  app.post(AUDIT_EVENTS_PATH, guard, express.json({ limit: "16mb" }), async (req, res) => {
     const events: unknown = req.body?.events;
     if (!Array.isArray(events) || events.length > MAX_AUDIT_BATCH) {
       res.status(400).json({ error: `expected { events: [...] } with at most ${MAX_AUDIT_BATCH} records` });
