@@ -1,6 +1,7 @@
 // Runs the Moodle simulator as a process: prints one JSON line `{"url", "endpoint", "tokens"}` once it listens, stops
 // on SIGTERM/SIGINT. Everything else (seeding more, faults, clock, inspection) goes through the /__sim/ endpoints.
 //   PORT=0 HOST=127.0.0.1 MOODLE_SIM_COURSES=1000 MOODLE_SIM_USERS=500 MOODLE_SIM_ENROLMENTS=20 bin/node22 node dist/simulators/moodle/main.js
+import { serveUntilSignal } from "../kit.js";
 import { z } from "zod";
 import { env, parseEnv } from "../../kernel/config.js";
 import { runMain } from "../../kernel/process.js";
@@ -43,16 +44,5 @@ runMain(async () => {
       seed: cfg.MOODLE_SIM_SEED,
     },
   });
-  process.stdout.write(`${JSON.stringify({ url: sim.url, endpoint: sim.endpoint, tokens: sim.tokens })}\n`);
-  let stopping = false;
-  const stop = () => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    sim.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.on("SIGTERM", stop);
-  process.on("SIGINT", stop);
+  serveUntilSignal(sim, { url: sim.url, endpoint: sim.endpoint, tokens: sim.tokens });
 });

@@ -5,6 +5,7 @@
 // order: `core_course_get_courses` has no ORDER BY, so the real server returns an updated course last).
 // The programmatic API (create/update/delete, seed) is what tests and the /__sim/ control endpoints use; Moodle's own
 // validation lives in the web service functions (moodle.functions.ts).
+import { prng } from "../kit.js";
 import { createHash } from "node:crypto";
 
 export interface MoodleCategory {
@@ -185,17 +186,6 @@ export interface MoodleStoreOptions {
   installTime?: number;
 }
 
-/** mulberry32: a small deterministic PRNG for seeding. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const FIRST_NAMES = ["Ann", "Ben", "Chloé", "Dmitri", "Eva", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kofi", "Lena", "Mateo", "Nora", "Omar", "Priya"];
 const LAST_NAMES = ["Andersen", "Brown", "Costa", "Dubois", "Eriksen", "Fischer", "García", "Hansen", "Ivanova", "Jensen", "Kowalski", "López", "Müller", "Nakamura", "Okafor", "Petrov"];

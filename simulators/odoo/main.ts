@@ -2,6 +2,7 @@
 // listens, stops on SIGTERM/SIGINT. Everything else (seeding more, faults, latency, mid-run changes, inspection) goes
 // through the /__sim/ endpoints (see simulators/odoo/README.md).
 //   PORT=8069 ODOO_SEED_PARTNERS=100000 bin/node22 node dist/simulators/odoo/main.js
+import { serveUntilSignal } from "../kit.js";
 import { z } from "zod";
 import { env, parseEnv } from "../../kernel/config.js";
 import { runMain } from "../../kernel/process.js";
@@ -53,16 +54,5 @@ runMain(async () => {
     },
   });
   // Credentials stay out of stdout (logs get captured): GET /__sim/info returns them to a local controller.
-  process.stdout.write(`${JSON.stringify({ url: sim.url, db: sim.db, login: sim.adminLogin })}\n`);
-  let stopping = false;
-  const stop = () => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    sim.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.on("SIGTERM", stop);
-  process.on("SIGINT", stop);
+  serveUntilSignal(sim, { url: sim.url, db: sim.db, login: sim.adminLogin });
 });

@@ -1,6 +1,7 @@
 // Data of a fresh Odoo 18 database (base + contacts + sale, no demo data) laid out with the ids the recorded transcript
 // shows (partners 1-6 and users 1-5 exist, base.group_user is res.groups 1 with xmlid row 5), and deterministic bulk
 // data: the same seed gives the same records, 100,000 partners in well under a second.
+import { prng } from "../kit.js";
 import { GROUP, GROUP_NAMES } from "./odoo.models.js";
 import type { CallEnv, OdooStore } from "./odoo.store.js";
 
@@ -60,17 +61,7 @@ const STREETS = ["Main Street", "Station Road", "Rue Neuve", "Kerkstraat", "Haup
 const PRODUCT_ADJ = ["Large", "Small", "Ergonomic", "Wooden", "Steel", "Compact", "Deluxe", "Eco", "Smart", "Classic"];
 const PRODUCT_NOUN = ["Desk", "Chair", "Cabinet", "Lamp", "Shelf", "Table", "Drawer", "Monitor Stand", "Whiteboard", "Sofa"];
 
-/** mulberry32: a tiny deterministic PRNG. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng };
 
 const pick = <T>(rand: () => number, list: readonly T[]): T => list[Math.floor(rand() * list.length)];
 

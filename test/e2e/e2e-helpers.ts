@@ -117,16 +117,7 @@ export function leaksIn(body: unknown): string[] {
 }
 
 /** A small seeded PRNG (mulberry32): randomized tests print their seed and can be replayed with E2E_SEED. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from "../../simulators/kit.js";
 
 /**
  * A typed GraphQL POST to any gateway (or subgraph) URL. Network failures and non-JSON answers come back as
