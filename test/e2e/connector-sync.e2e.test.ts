@@ -15,6 +15,8 @@ import {
   RotateWebhookSecretDocument,
   StartSyncDocument,
   TestConnectionDocument,
+  OdooCallDocument,
+  UpdateConnectorDocument,
   UpdateConnectorMappingDocument,
   type RunProgressFragment,
 } from "../__generated__/graphql.js";
@@ -271,6 +273,23 @@ describe("connector runs against the Odoo simulator", () => {
     expect([...(await collection()).values()].some((p) => p.name === "From webhook")).toBe(true);
     expect(codesOf(await t.request(StartSyncDocument, { connectorId, options: { batchSize: -1 } }, a.token))).toEqual(["BAD_USER_INPUT"]);
   }, 90_000);
+
+  it("odooCall: allow-listed model.method calls pass through; others FORBIDDEN; remote refusals are UPSTREAM_ERROR with their kind", async () => {
+    const allowed = await t.request(UpdateConnectorDocument, { id: connectorId, input: { allowedCalls: ["res.partner.search_count", "res.partner._private"] } }, a.token);
+    expect(allowed.errors).toBeUndefined();
+    const count = await t.request(OdooCallDocument, { connectorId, model: "res.partner", method: "search_count", args: [[["is_company", "=", true]]] }, a.token);
+    expect(count.errors).toBeUndefined();
+    const want = [...sim.store.rows("res.partner")].filter((r) => r.is_company === true && r.active !== false).length;
+    expect(count.data!.odooCall).toBe(want);
+    for (const method of ["unlink", "_private"]) {
+      const denied = await t.request(OdooCallDocument, { connectorId, model: "res.partner", method, args: [[1]] }, a.token);
+      expect({ method, codes: codesOf(denied) }).toEqual({ method, codes: ["FORBIDDEN"] });
+    }
+    const bad = await t.request(OdooCallDocument, { connectorId, model: "res.partner", method: "search_count", args: [[["no_such_field", "=", 1]]] }, a.token);
+    expect(codesOf(bad)).toEqual(["UPSTREAM_ERROR"]);
+    expect(bad.errors?.[0]?.extensions).toMatchObject({ remoteKind: "VALIDATION", remoteCode: "builtins.ValueError" });
+    expect(codesOf(await t.request(OdooCallDocument, { connectorId, model: "res.partner", method: "search_count", args: { not: "a list" } }, a.token))).toEqual(["BAD_USER_INPUT"]);
+  }, 60_000);
 
   it("a mapping's cron schedule starts runs by itself (as the connector) until it is removed", async () => {
     expect((await t.request(CreateCollectionDocument, { input: { name: "products" } }, a.token)).errors).toBeUndefined();
