@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import pg from "pg";
 import {
+  AuditEventsPageDocument,
   CancelSyncDocument,
   ConnectorStateDocument,
   CreateConnectorFullDocument,
@@ -16,7 +17,7 @@ import {
   type CreateMappingInput,
 } from "../__generated__/graphql.js";
 import { startTestStack, type TenantLogin, type TestStack } from "../harness/stack.js";
-import { codesOf } from "./e2e-helpers.js";
+import { codesOf, waitUntil } from "./e2e-helpers.js";
 
 const ODOO_PASSWORD = "s3cret-Odoo-password-never-shown";
 const MOODLE_TOKEN = "0123456789abcdef0123456789abcdef";
@@ -171,6 +172,14 @@ describe("connectors", () => {
     for (const options of badOptions) {
       expect({ options, codes: codesOf(await t.request(StartSyncDocument, { connectorId: odooId, options }, a.token)) }).toEqual({ options, codes: ["BAD_USER_INPUT"] });
     }
+    // Starting and cancelling are audited (each with the change's transaction), on the run.
+    const audited = await waitUntil(async () => {
+      const page = await t.request(AuditEventsPageDocument, { filter: { targetType: "SyncRun", targetId: run.id }, first: 10 }, a.token);
+      const actions = page.data?.auditEvents.nodes.map((e) => e.action).sort() ?? [];
+      return actions.length >= 2 ? actions : null;
+    }, "the run's audit events", 15_000, 100);
+    expect(audited).toEqual(["sync.cancelled", "sync.started"]);
+
     // The lock was released by the cancellation: a new run can start.
     const next = await t.request(StartSyncDocument, { connectorId: odooId, options: { full: true, dryRun: true } }, a.token);
     expect(next.errors).toBeUndefined();

@@ -22,8 +22,10 @@ export class RunResolver {
   ): Promise<SyncRunRef> {
     const principal = requirePrincipal(ctx);
     const connector = await loadConnector(ctx, connectorId);
-    const runId = await ctx.runs.start(ctx.em, connector, options, { type: principal.kind === "api_key" ? "API_KEY" : "USER", id: principal.userId });
-    await ctx.audit.record(ctx, { action: "sync.started", targetType: "SyncRun", targetId: runId, metadata: { connectorId, options: options ? { ...options } : {} } });
+    // The run's job state and its audit event commit together.
+    const runId = await ctx.runs.start(ctx.em, connector, options, { type: principal.kind === "api_key" ? "API_KEY" : "USER", id: principal.userId }, (tx, id) =>
+      ctx.audit.record({ ...ctx, em: tx }, { action: "sync.started", targetType: "SyncRun", targetId: id, metadata: { connectorId, options: options ? { ...options } : {} } }),
+    );
     return { id: runId };
   }
 
@@ -32,8 +34,7 @@ export class RunResolver {
   @Mutation(() => SyncRunRef, { description: "Stops a connector run: a queued run ends at once, a running one after its current page (status CANCELLED)." })
   async cancelSync(@Arg("runId", () => ID) runId: string, @Ctx() ctx: ConnectorsContext): Promise<SyncRunRef> {
     requirePrincipal(ctx);
-    await ctx.runs.cancel(ctx.em, runId);
-    await ctx.audit.record(ctx, { action: "sync.cancelled", targetType: "SyncRun", targetId: runId });
+    await ctx.runs.cancel(ctx.em, runId, (tx) => ctx.audit.record({ ...ctx, em: tx }, { action: "sync.cancelled", targetType: "SyncRun", targetId: runId }));
     return { id: runId };
   }
 }

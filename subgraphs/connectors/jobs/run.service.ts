@@ -41,7 +41,14 @@ export class ConnectorRuns {
   ) {}
 
   /** Queues a run of `connector` (its SyncRun is QUEUED when this returns). */
-  async start(em: EntityManager, connector: Connector, input: StartSyncOptions | null | undefined, actor: RunActor): Promise<string> {
+  async start(
+    em: EntityManager,
+    connector: Connector,
+    input: StartSyncOptions | null | undefined,
+    actor: RunActor,
+    /** Runs in the transaction that takes the run's locks, before it commits (the audit record). */
+    beforeCommit?: (tx: EntityManager, runId: string) => Promise<void>,
+  ): Promise<string> {
     const mappings = await em.find(ConnectorMapping, { connectorId: connector.id, enabled: true, direction: { $in: [SyncDirection.INBOUND, SyncDirection.BOTH] } });
     const options = checkOptions(input, mappings);
     const id = randomUUID();
@@ -57,6 +64,7 @@ export class ConnectorRuns {
           progress: options.models.map((model) => ({ model, cursor: null, done: false, reconciled: false })),
         });
         await tx.flush();
+        await beforeCommit?.(tx, id);
       });
     } catch (err) {
       if (!(err instanceof UniqueConstraintViolationException)) throw err;
@@ -85,13 +93,15 @@ export class ConnectorRuns {
   }
 
   /** Asks a run to stop: a queued run ends at once, a running one at its next page. */
-  async cancel(em: EntityManager, runId: string): Promise<void> {
+  async cancel(em: EntityManager, runId: string, beforeCommit?: (tx: EntityManager) => Promise<void>): Promise<void> {
     if (!isUuid(runId)) throw RunErrors.notFound(runId);
     const run = await em.transactional(async (tx) => {
       const run = await tx.findOne(ConnectorRun, { id: runId }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
       if (!run) throw RunErrors.notFound(runId);
       if (run.finishedAt) throw RunErrors.finished(runId, run.status);
       run.cancelRequested = true;
+      await tx.flush();
+      await beforeCommit?.(tx);
       return run;
     });
     if (run.status === "QUEUED") {

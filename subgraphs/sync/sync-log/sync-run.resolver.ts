@@ -47,9 +47,10 @@ export class SyncRunResolver {
   @Audited("sync.run.started")
   @Mutation(() => SyncRun, { description: "Opens a run in the sync log (QUEUED)." })
   async startSyncRun(@Arg("input", () => StartSyncRunInput) input: StartSyncRunInput, @Ctx() ctx: SyncContext): Promise<SyncRun> {
-    const run = await ctx.syncRuns.start(ctx.em, { ...ctx, principal: requirePrincipal(ctx) }, input);
-    await ctx.audit.record(ctx, { action: "sync.run.started", targetType: "SyncRun", targetId: run.id, metadata: { kind: run.kind, connectorId: run.connectorId } });
-    return run;
+    // The run and its audit event commit together.
+    return ctx.syncRuns.start(ctx.em, { ...ctx, principal: requirePrincipal(ctx) }, input, (tx, run) =>
+      ctx.audit.record({ ...ctx, em: tx }, { action: "sync.run.started", targetType: "SyncRun", targetId: run.id, metadata: { kind: run.kind, connectorId: run.connectorId } }),
+    );
   }
 
   @Authorized(PERM_RUN)
@@ -60,11 +61,15 @@ export class SyncRunResolver {
     @Arg("input", () => SyncRunProgressInput) input: SyncRunProgressInput,
     @Ctx() ctx: SyncContext,
   ): Promise<SyncRun> {
-    const run = await ctx.syncRuns.progress(ctx.em, id, input);
-    if (input.status) {
-      await ctx.audit.record(ctx, { action: "sync.run.status_changed", targetType: "SyncRun", targetId: run.id, changes: { status: { after: run.status } } });
-    }
-    return run;
+    // A status change and its audit event commit together.
+    return ctx.syncRuns.progress(
+      ctx.em,
+      id,
+      input,
+      input.status
+        ? (tx, run) => ctx.audit.record({ ...ctx, em: tx }, { action: "sync.run.status_changed", targetType: "SyncRun", targetId: run.id, changes: { status: { after: run.status } } })
+        : undefined,
+    );
   }
 
   @Authorized(PERM_PULL)

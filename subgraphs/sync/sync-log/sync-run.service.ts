@@ -214,6 +214,8 @@ export class SyncRunService {
     em: EntityManager,
     caller: { principal: Principal; authorization?: string; requestId: string },
     input: StartSyncRunInput,
+    /** Runs inside the run's transaction before it commits (the audit record). */
+    beforeCommit?: (tx: EntityManager, run: SyncRun) => Promise<void>,
   ): Promise<SyncRun> {
     const { principal } = caller;
     if (input.kind === SyncRunKind.CONNECTOR && !input.connectorId) throw SyncRunErrors.connectorRequired();
@@ -225,17 +227,21 @@ export class SyncRunService {
     if (input.connectorId && !(await this.connectors.exists(input.connectorId, caller))) {
       throw SyncRunErrors.connectorNotFound(input.connectorId);
     }
-    const run = em.create(SyncRun, {
-      id: randomUUID(),
-      tenantId: principal.tenantId,
-      kind: input.kind,
-      connectorId: input.connectorId?.toLowerCase() ?? null,
-      ...actorOf(principal),
-      clientId: input.clientId ?? null,
-      collections,
-      parameters: input.parameters ?? null,
+    const run = await em.transactional(async (tx) => {
+      const run = tx.create(SyncRun, {
+        id: randomUUID(),
+        tenantId: principal.tenantId,
+        kind: input.kind,
+        connectorId: input.connectorId?.toLowerCase() ?? null,
+        ...actorOf(principal),
+        clientId: input.clientId ?? null,
+        collections,
+        parameters: input.parameters ?? null,
+      });
+      await tx.flush();
+      await beforeCommit?.(tx, run);
+      return run;
     });
-    await em.flush();
     await this.announce(run);
     return run;
   }
@@ -279,13 +285,17 @@ export class SyncRunService {
    * Applies a progress report. The run's row is locked for the read-check-write, so concurrent reports serialize:
    * counts never move backwards and exactly one report can finish a run.
    */
-  async progress(em: EntityManager, id: string, input: SyncRunProgressInput): Promise<SyncRun> {
+  async progress(em: EntityManager, id: string, input: SyncRunProgressInput, beforeCommit?: (tx: EntityManager, run: SyncRun) => Promise<void>): Promise<SyncRun> {
     if (!isUuid(id)) throw SyncRunErrors.notFound(id);
     if (input.errors) validateErrors(input.errors);
     const run = await em.transactional(async (tx) => {
       const run = await tx.findOne(SyncRun, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
       if (!run) throw SyncRunErrors.notFound(id);
       applyProgress(run, input);
+      if (beforeCommit) {
+        await tx.flush();
+        await beforeCommit(tx, run);
+      }
       return run;
     });
     await this.announce(run);
