@@ -12,6 +12,7 @@ import { sourceFactory, type SourceBuilders } from "./connector/sources.js";
 import { defaultSourceBuilders } from "./connector/source-builders.js";
 import type { ConnectorsContext } from "./context.js";
 import { ConnectorJobs, type ConnectorJobsOptions } from "./jobs/connector-jobs.js";
+import { OutboundWriter, type OutboundOptions } from "./jobs/outbound.js";
 import { ConnectorRuns } from "./jobs/run.service.js";
 import { SyncApi, type SyncUrl } from "./jobs/sync-api.js";
 import type { JobDeps } from "./jobs/sync-job.js";
@@ -34,6 +35,8 @@ export interface ConnectorsPeers {
   jobs?: Partial<Omit<ConnectorJobsOptions, "databaseUrl">>;
   /** How sources are built per kind (tests inject faults). */
   sources?: SourceBuilders;
+  /** Outbound write-back loop (runs where job workers run: CONNECTOR_WORKERS > 0). */
+  outbound?: OutboundOptions;
 }
 
 export interface RunningConnectors extends RunningSubgraph {
@@ -55,7 +58,7 @@ export async function startConnectors(config: ServiceConfig, deps: { logger: Log
     ...deps,
     database: { schema: "connectors", entities, migrations },
     // Audit events go through this service's outbox to the audit subgraph (AUDIT_URL).
-    auditOutbox: { recorder: audit, auditUrl: peers.auditUrl ?? (() => undefined) },
+    auditOutbox: { recorder: audit, auditUrl: peers.auditUrl ?? (() => undefined), secret: peers.internalSecret },
     buildSchema: buildConnectorsSchema,
     beforeServe: async (orm) => {
       sources = sourceFactory(orm, peers.box, peers.sources ?? defaultSourceBuilders);
@@ -96,7 +99,14 @@ export async function startConnectors(config: ServiceConfig, deps: { logger: Log
       );
       await jobs.start();
       runs = new ConnectorRuns(jobs, sync, () => jobDeps, logger);
-      return () => jobs.stop();
+      // Outbound write-back: clients' changes to OUTBOUND/BOTH collections, written to the remote by worker processes.
+      const workers = peers.jobs?.workers ?? 2;
+      const outbound = workers > 0 ? new OutboundWriter({ orm, sync, sources, logger, pubsub: deps.pubsub }, peers.outbound) : undefined;
+      outbound?.start();
+      return async () => {
+        await outbound?.stop();
+        await jobs.stop();
+      };
     },
     routes: (app, orm) => mountOdooWebhook(app, { orm, box: peers.box, runs: () => runs, audit, logger }),
     verifier: () => jwksVerifier(config),

@@ -41,3 +41,90 @@ function convert(value: unknown, how: FieldConversion): unknown {
 
 /** The Odoo/Moodle field names a field map reads (what the source is asked to return). */
 export const remoteFieldsOf = (fieldMap: readonly FieldMapping[]): string[] => [...new Set(fieldMap.map((m) => m.remote))];
+
+// ---- outbound: document → remote fields ------------------------------------------------------------------------------
+
+/** A document value that cannot become its remote field's value (a DATETIME field holding "soon", ...). */
+export class FieldValueError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Document → remote fields by a mapping's field map, the inverse of {@link mapRecord}: NONE as is, BOOLEAN as a
+ * boolean, DATE as `YYYY-MM-DD`, DATETIME back to Odoo's zone-less UTC `YYYY-MM-DD HH:MM:SS`, UNIX_TIME back to Unix
+ * seconds, MANY2ONE_ID as the integer id. Empty values go back as the remote writes them (Odoo `false` for
+ * many2one/date/datetime, 0 for Moodle times, null as is for NONE). MANY2ONE_NAME fields are never written (a display
+ * name is not a reference), and fields the document does not carry are left out, so a partial document leaves the
+ * remote's other values alone. Throws FieldValueError for a value that cannot be converted.
+ */
+export function toRemoteFields(doc: Doc, fieldMap: readonly FieldMapping[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const m of fieldMap) {
+    if (m.convert === FieldConversion.MANY2ONE_NAME) continue;
+    if (!Object.prototype.hasOwnProperty.call(doc, m.field) || doc[m.field] === undefined) continue;
+    out[m.remote] = unconvert(doc[m.field], m.convert, m.field);
+  }
+  return out;
+}
+
+function unconvert(value: unknown, how: FieldConversion, field: string): unknown {
+  const bad = (what: string) => new FieldValueError(field, `${field}: ${JSON.stringify(value)?.slice(0, 100)} is not ${what}`);
+  switch (how) {
+    case FieldConversion.BOOLEAN:
+      return value === true || value === 1 || value === "1" || value === "true";
+    case FieldConversion.MANY2ONE_ID: {
+      if (value === null || value === false || value === "") return false;
+      const n = typeof value === "string" && /^\d+$/.test(value) ? Number(value) : value;
+      if (typeof n !== "number" || !Number.isSafeInteger(n) || n <= 0) throw bad("a record id (a positive integer)");
+      return n;
+    }
+    case FieldConversion.DATETIME: {
+      if (value === null || value === false || value === "") return false;
+      const ms = typeof value === "string" ? parseIsoTime(value) : NaN;
+      if (Number.isNaN(ms)) throw bad("a date and time (ISO 8601)");
+      const iso = new Date(ms).toISOString();
+      return `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
+    }
+    case FieldConversion.DATE: {
+      if (value === null || value === false || value === "") return false;
+      const text = typeof value === "string" ? value.slice(0, 10) : "";
+      if (!isCalendarDate(text)) throw bad("a date (YYYY-MM-DD)");
+      return text;
+    }
+    case FieldConversion.UNIX_TIME: {
+      if (value === null || value === false || value === "") return 0;
+      if (typeof value === "number") {
+        if (!Number.isFinite(value) || value < 0) throw bad("a time");
+        return Math.floor(value);
+      }
+      const ms = typeof value === "string" ? (/^\d+$/.test(value) ? Number(value) * 1000 : parseIsoTime(value)) : NaN;
+      if (Number.isNaN(ms)) throw bad("a time (ISO 8601 or Unix seconds)");
+      return Math.floor(ms / 1000);
+    }
+    case FieldConversion.NONE:
+    default:
+      return value;
+  }
+}
+
+const ISO_TIME = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?))?(Z|z|[+-]\d{2}:?\d{2})?$/;
+
+/** ISO 8601 (or Odoo's `YYYY-MM-DD HH:MM:SS`) as epoch ms; no zone means UTC; NaN when it is not one. */
+function parseIsoTime(value: string): number {
+  const m = ISO_TIME.exec(value.trim());
+  if (!m || !isCalendarDate(m[1]!)) return NaN;
+  const zone = m[3] ? (m[3].toUpperCase() === "Z" ? "Z" : m[3].length === 5 ? `${m[3].slice(0, 3)}:${m[3].slice(3)}` : m[3]) : "Z";
+  return Date.parse(`${m[1]}T${m[2] ?? "00:00:00"}${zone}`);
+}
+
+/** `YYYY-MM-DD` naming a day that exists (not 2025-02-30). */
+function isCalendarDate(text: string): boolean {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) return false;
+  const d = new Date(`${text}T00:00:00Z`);
+  return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === text;
+}

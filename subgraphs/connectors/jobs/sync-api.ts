@@ -1,6 +1,7 @@
 // The connectors service's client of the sync service's internal API (subgraphs/sync/ingest/internal-routes.ts):
-// open a connector run in the sync log, report progress, write records. Service secret on every call; transient
-// failures retried with backoff (the calls are idempotent: a repeated page writes nothing twice, counts are absolute).
+// open a connector run in the sync log, report progress, write records, and read a collection's changes (outbound).
+// Service secret on every call; transient failures retried with backoff (the calls are idempotent: a repeated page
+// writes nothing twice, counts are absolute).
 import pRetry, { AbortError } from "p-retry";
 import { internalHeaders } from "../../../kernel/internal-auth.js";
 
@@ -28,6 +29,23 @@ export interface RunError {
   collection?: string | null;
   code: string;
   message: string;
+}
+
+/** One changed record of a collection, as outbound write-back reads it (sync's connector-changes.ts). */
+export interface RecordChange {
+  id: string;
+  /** Its position in the tenant's sequence (opaque; pass the page's `next` back as `after`). */
+  seq: string;
+  data: Record<string, unknown>;
+  deleted: boolean;
+  /** The connector whose run wrote this version (null: a client push or a conflict resolution). */
+  originConnectorId: string | null;
+}
+
+export interface ChangesPage {
+  changes: RecordChange[];
+  next: string | null;
+  hasMore: boolean;
 }
 
 /** A refusal of the sync service that retrying cannot fix (400, 404, 409). */
@@ -82,9 +100,14 @@ export class SyncApi {
 
   ingest(
     runId: string,
-    body: { tenantId: string; collection: string; upserts: { id: string; data: Record<string, unknown> }[]; deletes: string[]; dryRun?: boolean; force?: boolean },
+    body: { tenantId: string; collection: string; upserts: { id: string; data: Record<string, unknown>; isNew?: boolean }[]; deletes: string[]; dryRun?: boolean; force?: boolean },
   ): Promise<IngestResult> {
     return this.post<IngestResult>(`/${runId}/records`, body);
+  }
+
+  /** Outbound: the collection's records changed after `after` (a page's `next`), latest state each, in seq order. */
+  changes(body: { tenantId: string; collection: string; after: string | null; limit: number }): Promise<ChangesPage> {
+    return this.post<ChangesPage>("/changes", body);
   }
 
   private post<T>(path: string, body: unknown): Promise<T> {

@@ -42,13 +42,24 @@ export class FieldMapping {
   convert!: FieldConversion;
 }
 
+/** What outbound write-back of a mapping has in flight (saved with its cursor; a crashed batch resumes from it). */
+export interface OutboundState {
+  /** The SyncRun of the batch being written (finished when the batch ends; a crash leaves it to the next batch). */
+  runId: string | null;
+  counts: { processed: number; created: number; updated: number; deleted: number; failed: number };
+  /** Per-record errors stored with the cursor but not yet reported to the run. */
+  unreported: { recordId: string; collection: string; code: string; message: string }[];
+  /** A create sent for this record whose remote id is not linked yet (null: none). */
+  pendingCreate: { recordId: string; key: string | null } | null;
+}
+
 /** How one remote model (Odoo) or record kind (Moodle) lands in one sync collection. */
 @ObjectType({ description: "A remote model (Odoo) or record kind (Moodle) synced with a collection" })
 @Entity({ tableName: "connector_mapping" })
 @Unique({ properties: ["connectorId", "remoteModel"] })
 @TenantScoped()
 export class ConnectorMapping {
-  [OptionalProps]?: "enabled" | "schedule" | "incrementalSince" | "rerunRequested" | "createdAt" | "updatedAt" | "cursor" | "lastRunId" | "lastRunStatus" | "lastRunAt" | "recordCount";
+  [OptionalProps]?: "enabled" | "schedule" | "incrementalSince" | "rerunRequested" | "createdAt" | "updatedAt" | "cursor" | "lastRunId" | "lastRunStatus" | "lastRunAt" | "recordCount" | "outboundAfter" | "outbound";
 
   @Field(() => ID)
   @PrimaryKey({ type: "uuid" })
@@ -109,6 +120,20 @@ export class ConnectorMapping {
   /** A webhook arrived while a run was active: run once more when it ends. */
   @Property({ type: "boolean" })
   rerunRequested: boolean = false;
+
+  /**
+   * Outbound (OUTBOUND/BOTH): the position in the collection's changes up to which they were written to the remote
+   * (the sync service's opaque seq; null: from the collection's start). Saved after every change written.
+   */
+  @Property({ type: "varchar", length: 40, nullable: true })
+  outboundAfter: string | null = null;
+
+  /**
+   * Outbound work in flight (jobs/outbound.ts): the open run of the current batch with its counts and errors not yet
+   * reported, and a remote create that may have happened (sent, its link not stored yet). Null when idle.
+   */
+  @Property({ type: "json", nullable: true })
+  outbound: OutboundState | null = null;
 
   @Field({ description: "Remote records linked to collection records" })
   @Property({ type: "integer" })

@@ -50,6 +50,8 @@ export function updateMapping(connector: Connector, mapping: ConnectorMapping, i
     if (collection !== mapping.collection) {
       mapping.cursor = null;
       mapping.incrementalSince = null;
+      mapping.outboundAfter = null;
+      mapping.outbound = null;
     }
     mapping.collection = collection;
   }

@@ -109,7 +109,12 @@ export async function ingestConnectorRecords(orm: MikroORM, records: RecordsServ
       const cur = current.get(id) ?? null;
       const merged: Doc = { ...(cur && !cur.deleted ? cur.data : {}), ...data, [pk]: id };
       if (cur && !cur.deleted && !input.force && equal(cur.data, merged)) {
-        result.unchanged++;
+        // Written by this very run before it was interrupted (the page is read again after a crash): counted as what
+        // it was then, so a resumed run's counts are those of an uninterrupted one.
+        if (cur.originRunId === input.runId) {
+          if (cur.version === 1) result.created++;
+          else result.updated++;
+        } else result.unchanged++;
         continue;
       }
       const bad = problem(id, merged);
@@ -124,7 +129,8 @@ export async function ingestConnectorRecords(orm: MikroORM, records: RecordsServ
     for (const id of deletes) {
       const cur = current.get(id);
       if (!cur || cur.deleted) {
-        result.unchanged++;
+        if (cur?.deleted && cur.originRunId === input.runId) result.deleted++; // deleted by this run before a crash
+        else result.unchanged++;
         continue;
       }
       writes.push({ id, data: cur.data, deleted: true, prev: cur });
@@ -143,12 +149,12 @@ export async function ingestConnectorRecords(orm: MikroORM, records: RecordsServ
  * lookup per id whatever the table's statistics say (`= any(array(...))` was seen to take hundreds of ms while the
  * table grew during a large ingest).
  */
-async function lockExisting(run: Sql, tenantId: string, collection: string, ids: string[]): Promise<Map<string, StoredRecord>> {
+async function lockExisting(run: Sql, tenantId: string, collection: string, ids: string[]): Promise<Map<string, StoredRecord & { originRunId: string | null }>> {
   if (!ids.length) return new Map();
   const rows = await run(
-    `select r.id, r.data, r.deleted, r.version from jsonb_array_elements_text(?::jsonb) as k(id)
+    `select r.id, r.data, r.deleted, r.version, r.origin_run_id from jsonb_array_elements_text(?::jsonb) as k(id)
        join sync.record r on r.tenant_id = ? and r.collection = ? and r.id = k.id for update of r`,
     [JSON.stringify(ids), tenantId, collection],
   );
-  return new Map(rows.map((r) => [r.id as string, { id: r.id, data: parseJson(r.data), deleted: r.deleted, version: r.version }]));
+  return new Map(rows.map((r) => [r.id as string, { id: r.id, data: parseJson(r.data), deleted: r.deleted, version: r.version, originRunId: r.origin_run_id ?? null }]));
 }

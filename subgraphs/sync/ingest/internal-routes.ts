@@ -1,6 +1,7 @@
 // The sync service's internal API for the connectors service (never routed by the gateway; service secret
 // required): open a connector run in the sync log, report its progress, and write its records. Bodies are checked
-// with zod; answers are JSON; a refused body is 400 with the reason, an unknown run or collection 404.
+// with zod; answers are JSON; a refused body is 400 with the reason, an unknown run or collection 404. Outbound
+// write-back reads a collection's changes through POST /changes (connector-changes.ts).
 import express, { type Express, type Request, type Response } from "express";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { GraphQLError } from "graphql";
@@ -12,6 +13,7 @@ import { forkForTenant } from "../../../kernel/tenancy.js";
 import type { RecordsService } from "../records/records.service.js";
 import { SyncRunActorType, SyncRunKind, SyncRunStatus, type SyncRun } from "../sync-log/sync-run.entity.js";
 import type { SyncRunService } from "../sync-log/sync-run.service.js";
+import { connectorChanges, MAX_CHANGES } from "./connector-changes.js";
 import { IngestError, ingestConnectorRecords, MAX_INGEST_RECORDS } from "./connector-ingest.js";
 
 export const CONNECTOR_RUNS_PATH = "/internal/connector-runs";
@@ -54,10 +56,18 @@ const progressBody = z.object({
 const recordsBody = z.object({
   tenantId: uuid,
   collection: z.string().min(1).max(100),
-  upserts: z.array(z.object({ id: z.string(), data: z.record(z.string(), z.unknown()) })).max(MAX_INGEST_RECORDS),
+  upserts: z.array(z.object({ id: z.string(), data: z.record(z.string(), z.unknown()), isNew: z.boolean().optional() })).max(MAX_INGEST_RECORDS),
   deletes: z.array(z.string()).max(MAX_INGEST_RECORDS),
   dryRun: z.boolean().optional(),
   force: z.boolean().optional(),
+});
+
+/** Outbound: a collection's changes after a position (connector-changes.ts). */
+const changesBody = z.object({
+  tenantId: uuid,
+  collection: z.string().min(1).max(100),
+  after: z.string().max(40).nullable(),
+  limit: z.number().int().min(1).max(MAX_CHANGES),
 });
 
 /** What the connectors service sees of a run. */
@@ -103,6 +113,8 @@ export function mountConnectorRunRoutes(
   router.post("/:id/records", handle(recordsBody, async (body, req) => {
     return ingestConnectorRecords(deps.orm, deps.records(), deps.pubsub, deps.logger, { ...body, runId: String(req.params.id) });
   }));
+
+  router.post("/changes", handle(changesBody, async (body) => connectorChanges(deps.orm, deps.records(), body)));
 
   app.use(CONNECTOR_RUNS_PATH, router);
 
