@@ -52,6 +52,7 @@ runMain(async () => {
     "Tributary is running (embedded default).",
     `  GraphQL (HTTP + WebSocket): ${stack.gateway.url}`,
     `  Apollo Sandbox:             open ${stack.gateway.url} in a browser`,
+    `  Dashboard:                  ${stack.gateway.url.replace(/\/graphql$/, "/dashboard")}  (sign in with the demo tenant below)`,
     `  Health:                     ${stack.gateway.url.replace(/\/graphql$/, "/healthz")}  ${stack.gateway.url.replace(/\/graphql$/, "/readyz")}`,
     `  Data:                       ${pg ? `${config.DATA_DIR}/ (embedded PostgreSQL)` : "DATABASE_URL"}; pub/sub: ${config.REDIS_URL ? "Redis" : "in-process"}`,
   ];

@@ -25,6 +25,8 @@ import { GatewayIdentity } from "./identity.js";
 import { MemoryPubSub } from "../kernel/pubsub/memory.pubsub.js";
 import { RevocationList, httpSnapshot } from "../kernel/revocations.js";
 import { GatewayGuards, prepareWsOperation } from "./guards/guards.js";
+import { mountDashboard } from "./dashboard.js";
+import { mountWebhookProxy } from "./webhooks.js";
 import { RATE_LIMIT_HEADER_NAMES } from "./guards/rate-limit.js";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -173,6 +175,10 @@ export async function startGateway(config: GatewayConfig, deps: { logger: Logger
   mountHealth(app, () => readiness(config, deps.pubsub));
   // Audit CSV export (issue 6): streamed from the audit subgraph, same token (API keys exchanged) and rate limit.
   app.get(AUDIT_EXPORT_PATH, (req, res) => void proxyAuditExport(req, res, { auditUrl: config.subgraphUrls.audit, identity, guards, logger }));
+  // Signed Odoo webhooks (issue 5), verified by the connectors service.
+  mountWebhookProxy(app, { connectorsUrl: config.subgraphUrls.connectors, guards, logger });
+  // The dashboard SPA at /dashboard (issue 7).
+  mountDashboard(app, { logger });
   app.use(
     "/graphql",
     cors<cors.CorsRequest>({ exposedHeaders: [REQUEST_ID_HEADER, ...RATE_LIMIT_HEADER_NAMES] }),

@@ -33,7 +33,7 @@ export type RunCounts = { processed: number; created: number; updated: number; d
 @Index({ properties: ["connectorId", "finishedAt"] })
 @TenantScoped()
 export class ConnectorRun {
-  [OptionalProps]?: "createdAt" | "finishedAt" | "cancelRequested" | "attempts" | "counts" | "status";
+  [OptionalProps]?: "createdAt" | "finishedAt" | "cancelRequested" | "attempts" | "counts" | "status" | "error";
 
   /** = the SyncRun id. */
   @PrimaryKey({ type: "uuid" })
@@ -60,6 +60,10 @@ export class ConnectorRun {
 
   @Property({ type: "boolean" })
   cancelRequested: boolean = false;
+
+  /** Why it failed (reported to the sync log with the final status). */
+  @Property({ type: "text", nullable: true })
+  error: string | null = null;
 
   @Property({ type: "integer" })
   attempts: number = 0;

@@ -36,7 +36,9 @@ const RECONCILE_CHUNK = 1_000;
 export async function runConnectorJob(deps: JobDeps, tenantId: string, runId: string, opts: { lastAttempt: boolean; signal?: AbortSignal }): Promise<void> {
   const em = forkForTenant(deps.orm, tenantId);
   const run = await em.findOne(ConnectorRun, { id: runId });
-  if (!run || isFinal(run.status)) return;
+  if (!run) return;
+  // Ended here but maybe not in the sync log (a crash between the two): say it again (the log ignores a repeat).
+  if (isFinal(run.status)) return reportFinal(deps, run);
   if (run.cancelRequested) return finish(deps, em, run, "CANCELLED", null);
   run.attempts++;
   const first = run.status === "QUEUED";
@@ -109,7 +111,8 @@ async function runModel(
   const full = options.full;
   // Incremental runs continue from the mapping's cursor unless told where to start (since) or forced.
   let cursor = (progress.cursor ?? (full || options.force || options.since ? null : mapping.cursor)) as SourceCursor | null;
-  const since = options.since ? new Date(options.since) : mapping.incrementalSince;
+  // `force` re-reads everything: no cursor, and no start time unless one is given.
+  const since = options.since ? new Date(options.since) : options.force ? null : mapping.incrementalSince;
   const fields = remoteFieldsOf(mapping.fieldMap);
   await reportProgress(deps, run, { currentModel: progress.model });
 
@@ -306,16 +309,16 @@ async function reportProgress(
 }
 
 /** Ends a run: its final state in the sync log first, then (one transaction here) the job state, locks and mappings. */
+/**
+ * Ends a run: first here, in one transaction (job state, model locks released, mappings' last run), then in the sync
+ * log — so whoever sees the run end there can start the next one at once and reads the mappings' final figures. A
+ * crash between the two is repaired by the job's retry, which reports the end again.
+ */
 export async function finish(deps: JobDeps, em: EntityManager, run: ConnectorRun, status: string, error: string | null): Promise<void> {
-  try {
-    await deps.sync.progress(run.id, { tenantId: run.tenantId, ...run.counts, status, currentModel: null, ...(error ? { error } : {}) });
-  } catch (err) {
-    // Already final there (a crash after this call and before the commit below): finish here too.
-    if (!(err instanceof SyncApiError && err.status === 409)) throw err;
-  }
   await em.transactional(async (tx) => {
     const fresh = await tx.findOneOrFail(ConnectorRun, { id: run.id });
     fresh.status = status;
+    fresh.error = error;
     fresh.finishedAt = new Date();
     fresh.counts = run.counts;
     fresh.progress = run.progress;
@@ -334,8 +337,19 @@ export async function finish(deps: JobDeps, em: EntityManager, run: ConnectorRun
     }
   });
   run.status = status;
+  run.error = error;
+  await reportFinal(deps, run);
   deps.logger.info({ runId: run.id, status, ...run.counts }, "connector run finished");
   await deps.afterFinish?.(run).catch((err: unknown) => deps.logger.warn({ err, runId: run.id }, "follow-up run not started"));
+}
+
+async function reportFinal(deps: JobDeps, run: ConnectorRun): Promise<void> {
+  try {
+    await deps.sync.progress(run.id, { tenantId: run.tenantId, ...run.counts, status: run.status, currentModel: null, ...(run.error ? { error: run.error } : {}) });
+  } catch (err) {
+    // Already final there (reported before a crash): nothing to repair.
+    if (!(err instanceof SyncApiError && err.status === 409)) throw err;
+  }
 }
 
 async function markHealth(em: EntityManager, connector: Connector, health: ConnectorHealth, err: RemoteError | null): Promise<void> {

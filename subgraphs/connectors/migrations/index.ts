@@ -3,10 +3,12 @@ import { Migration20261121132730_initial } from "./Migration20261121132730_initi
 import { Migration20261121163808_audit_outbox } from "./Migration20261121163808_audit_outbox.js";
 import { Migration20261121175717_connector_jobs } from "./Migration20261121175717_connector_jobs.js";
 import { Migration20261121182533_outbound } from "./Migration20261121182533_outbound.js";
+import { Migration20261121191354_run_error } from "./Migration20261121191354_run_error.js";
 
 export const migrations = [
   { name: "Migration20261121132730_initial", class: Migration20261121132730_initial },
   { name: "Migration20261121163808_audit_outbox", class: Migration20261121163808_audit_outbox },
   { name: "Migration20261121175717_connector_jobs", class: Migration20261121175717_connector_jobs },
   { name: "Migration20261121182533_outbound", class: Migration20261121182533_outbound },
+  { name: "Migration20261121191354_run_error", class: Migration20261121191354_run_error },
 ];
