@@ -1,6 +1,8 @@
+import http from "node:http";
 import { RemoteGraphQLDataSource } from "@apollo/gateway";
 import { GraphQLError } from "graphql";
 import { ErrorCode } from "../kernel/errors.js";
+import { parseFramed, RAW_JSON_HEADER, rawJsonNonce } from "../kernel/http.js";
 
 import { CLIENT_IP_HEADER, CLIENT_USER_AGENT_HEADER, REQUEST_ID_HEADER } from "../kernel/request-id.js";
 
@@ -10,13 +12,92 @@ export interface ForwardedContext {
   requestId: string;
   clientIp?: string;
   userAgent?: string;
+  /**
+   * Set for operations whose result the gateway serialises itself (HTTP): subgraphs may then send JSON values they hold
+   * as text (a pull's documents) framed, and those values pass through the gateway as text (kernel/http.ts, RawJson).
+   */
+  rawJson?: boolean;
+}
+
+type FetcherRequestInit = NonNullable<Parameters<RemoteGraphQLDataSource["fetcher"]>[1]>;
+type FetcherResponse = Awaited<ReturnType<RemoteGraphQLDataSource["fetcher"]>>;
+
+/** Keep-alive connections to the subgraphs, shared by every data source of the process (closed before the subgraph's
+ * own idle timeout, which it announces in `Keep-Alive`). */
+const subgraphAgent = new http.Agent({ keepAlive: true, scheduling: "lifo" });
+
+/** A subgraph's answer, read in full (what Apollo's data source needs of a fetch Response). */
+class SubgraphResponse implements FetcherResponse {
+  readonly bodyUsed = false;
+  readonly redirected = false;
+
+  constructor(
+    readonly url: string,
+    readonly status: number,
+    readonly statusText: string,
+    readonly headers: Headers,
+    private readonly body: string,
+  ) {}
+
+  get ok(): boolean {
+    return this.status >= 200 && this.status < 300;
+  }
+
+  async text(): Promise<string> {
+    return this.body;
+  }
+
+  async json(): Promise<unknown> {
+    return JSON.parse(this.body);
+  }
+
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    return new TextEncoder().encode(this.body).buffer as ArrayBuffer;
+  }
+
+  /** The body is kept as text, so it can be read any number of times. */
+  clone(): FetcherResponse {
+    return this;
+  }
+}
+
+/**
+ * POSTs to a subgraph with node:http over kept-alive connections. (Measured: reading a 1,000-document pull page through
+ * fetch/undici's web streams cost the gateway 1.5–2 ms more CPU than reading it as plain buffers.)
+ */
+export function postToSubgraph(url: string, init: FetcherRequestInit = {}): Promise<FetcherResponse> {
+  const body = init.body ?? "";
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      url,
+      { method: init.method ?? "POST", agent: subgraphAgent, headers: { ...init.headers, "content-length": String(Buffer.byteLength(body)) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("error", reject);
+        res.on("end", () => {
+          const headers = new Headers();
+          for (const [name, value] of Object.entries(res.headers)) {
+            if (Array.isArray(value)) for (const v of value) headers.append(name, v);
+            else if (value !== undefined) headers.set(name, value);
+          }
+          const text = (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)).toString("utf8");
+          resolve(new SubgraphResponse(url, res.statusCode ?? 0, res.statusMessage ?? "", headers, text));
+        });
+      },
+    );
+    // As fetch (undici) did: a subgraph that goes silent for 5 minutes fails the request (UPSTREAM_UNAVAILABLE).
+    req.setTimeout(300_000, () => req.destroy(Object.assign(new Error("subgraph request timed out (ETIMEDOUT)"), { code: "ETIMEDOUT" })));
+    req.on("error", reject);
+    req.end(body);
+  });
 }
 
 /** Fetches from a subgraph, forwarding the caller's token (every subgraph verifies it itself) and the request id. */
 export class ForwardingDataSource extends RemoteGraphQLDataSource<ForwardedContext & Record<string, unknown>> {
-  /** Node's own fetch (undici, pooled keep-alive connections) instead of Apollo's default make-fetch-happen layers. */
+  /** Plain node:http with pooled keep-alive connections instead of Apollo's default make-fetch-happen layers. */
   constructor(config: ConstructorParameters<typeof RemoteGraphQLDataSource>[0]) {
-    super({ fetcher: globalThis.fetch as never, ...config });
+    super({ fetcher: postToSubgraph, ...config });
   }
 
   override willSendRequest({ request, context }: Parameters<RemoteGraphQLDataSource["willSendRequest"] & {}>[0]): void {
@@ -25,6 +106,19 @@ export class ForwardingDataSource extends RemoteGraphQLDataSource<ForwardedConte
     if (ctx.requestId) request.http?.headers.set(REQUEST_ID_HEADER, ctx.requestId);
     if (ctx.clientIp) request.http?.headers.set(CLIENT_IP_HEADER, ctx.clientIp);
     if (ctx.userAgent) request.http?.headers.set(CLIENT_USER_AGENT_HEADER, ctx.userAgent);
+    if (ctx.rawJson) request.http?.headers.set(RAW_JSON_HEADER, rawJsonNonce());
+  }
+
+  /** A request that carried a raw-JSON nonce may get a framed answer (kernel/http.ts); others parse as usual. */
+  override async parseBody(
+    response: Parameters<RemoteGraphQLDataSource["parseBody"]>[0],
+    request?: Parameters<RemoteGraphQLDataSource["parseBody"]>[1],
+    context?: ForwardedContext & Record<string, unknown>,
+  ): Promise<object | string> {
+    const nonce = request?.headers.get(RAW_JSON_HEADER);
+    const type = response.headers.get("content-type") ?? "";
+    if (!nonce || !(type.startsWith("application/json") || type.startsWith("application/graphql-response+json"))) return super.parseBody(response, request, context);
+    return parseFramed(await response.text(), nonce) as object;
   }
 
   /**

@@ -16,7 +16,7 @@ import { TokenVerifier, type Caller } from "../kernel/auth.js";
 import { Errors, ErrorCode, formatErrorFor } from "../kernel/errors.js";
 import type { PubSub } from "../kernel/pubsub/pubsub.js";
 import { SUBGRAPH_NAMES, type GatewayConfig, type SubgraphName } from "./config.js";
-import { listenGraphQL, mountHealth, operationLogPlugin } from "../kernel/http.js";
+import { listenGraphQL, mountHealth, operationLogPlugin, stringifyWithRawJson } from "../kernel/http.js";
 import { jsonBodyErrors, rejectNulCharacters } from "../kernel/input-guards.js";
 import { REQUEST_ID_HEADER, normalizeRequestId } from "../kernel/request-id.js";
 import { ForwardingDataSource, type ForwardedContext } from "./data-source.js";
@@ -87,6 +87,9 @@ export async function startGateway(config: GatewayConfig, deps: { logger: Logger
 
   const app = express();
   app.disable("x-powered-by");
+  // No ETag: operations come as POSTs (never revalidated), and even for a GET the answer is computed in full before an
+  // ETag could match; hashing every body (a pull page is hundreds of kilobytes) costs CPU on the busiest path.
+  app.set("etag", false);
   const httpServer = http.createServer(app);
   const formatError = gatewayFormatError(logger);
 
@@ -159,6 +162,8 @@ export async function startGateway(config: GatewayConfig, deps: { logger: Logger
     includeStacktraceInErrorResponses: false,
     introspection: config.introspection,
     allowBatchedHttpRequests: guards?.allowBatchedHttpRequests ?? false,
+    // Raw JSON values from subgraphs (a pull's documents) are spliced into the response as the text they arrived as.
+    stringifyResult: stringifyWithRawJson,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       { async serverWillStart() { return { async drainServer() { await wsServer.dispose(); await subscriptions.close(); } }; } },
@@ -207,7 +212,7 @@ export async function startGateway(config: GatewayConfig, deps: { logger: Logger
         }
         // Charged before parsing and planning: a limited client costs neither.
         await guards?.chargeHttp(req, res, principal);
-        return { authorization: forward, requestId, principal, clientIp, userAgent: req.headers["user-agent"] };
+        return { authorization: forward, requestId, principal, clientIp, userAgent: req.headers["user-agent"], rawJson: true };
       },
     }),
   );

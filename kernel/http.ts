@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import express, { type Express, type Request } from "express";
@@ -5,7 +6,7 @@ import { ApolloServer, type ApolloServerPlugin, type BaseContext } from "@apollo
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { expressMiddleware } from "@as-integrations/express5";
-import { GraphQLError, type GraphQLSchema } from "graphql";
+import { GraphQLError, type FormattedExecutionResult, type GraphQLSchema } from "graphql";
 import { WebSocketServer } from "ws";
 import { useServer } from "graphql-ws/use/ws";
 import type { Logger } from "pino";
@@ -56,6 +57,142 @@ export function operationLogPlugin(logger: Logger): ApolloServerPlugin<BaseConte
   };
 }
 
+// ---- Raw JSON values -------------------------------------------------------------------------------------------------
+//
+// Large JSON scalars that a service already holds as JSON text (a pull's documents, read from jsonb as text) travel as
+// that text: never parsed into objects and serialised again at each hop. A resolver returns a `RawJson`; the response
+// text is built around it (the value is spliced in). Between a subgraph and the gateway (which asks for it with a
+// per-request nonce in RAW_JSON_HEADER) the body is framed: the result JSON with placeholders, then the raw texts, so
+// the gateway neither parses nor re-serialises them either. Anything else that serialises a RawJson (graphql-ws, a
+// plain JSON.stringify) gets the parsed value from toJSON: always correct, only slower.
+
+/** Request header by which the gateway asks a subgraph for framed raw JSON; its value is a per-request nonce. */
+export const RAW_JSON_HEADER = "x-tributary-raw-json";
+const NONCE = /^[0-9a-f]{32}$/;
+
+/** A fresh nonce/placeholder marker: unguessable, so no value in a response can pose as a placeholder. */
+export const rawJsonNonce = (): string => randomUUID().replace(/-/g, "");
+
+let collecting: { marker: string; raws: string[] } | null = null;
+
+/** A JSON value kept as its (valid JSON) text; see the section comment. */
+export class RawJson {
+  constructor(readonly text: string) {}
+
+  toJSON(): unknown {
+    if (!collecting) return JSON.parse(this.text);
+    collecting.raws.push(this.text);
+    return `${collecting.marker}${collecting.raws.length - 1}`;
+  }
+}
+
+/** JSON.stringify, with each RawJson replaced by the placeholder string `marker + index` (in output order). */
+function stringifyCollecting(value: unknown, marker: string): { json: string; raws: string[] } {
+  const outer = collecting;
+  const mine = { marker, raws: [] as string[] };
+  collecting = mine;
+  try {
+    return { json: JSON.stringify(value), raws: mine.raws };
+  } finally {
+    collecting = outer;
+  }
+}
+
+/** Puts each raw text where its placeholder is (they appear in order, each exactly once). */
+function splice(json: string, marker: string, raws: string[]): string {
+  if (!raws.length) return json;
+  const parts: string[] = [];
+  let pos = 0;
+  for (let i = 0; i < raws.length; i++) {
+    const token = `"${marker}${i}"`;
+    const at = json.indexOf(token, pos);
+    if (at < 0) throw new Error("raw JSON placeholder not found");
+    parts.push(json.slice(pos, at), raws[i]);
+    pos = at + token.length;
+  }
+  parts.push(json.slice(pos));
+  return parts.join("");
+}
+
+/** The JSON text of `value` with RawJson values spliced in (what Apollo's default stringifier would give, faster). */
+export function stringifyWithRawJson(value: unknown): string {
+  const marker = rawJsonNonce();
+  const { json, raws } = stringifyCollecting(value, marker);
+  return `${splice(json, marker, raws)}\n`;
+}
+
+/**
+ * A framed body for the gateway: `nonce:len,len,…\n` + the result JSON with placeholders `nonce + index` + `\n` + the
+ * raw texts back to back. Plain JSON (as {@link stringifyWithRawJson}) when the result holds no RawJson.
+ */
+export function stringifyFramed(value: unknown, nonce: string): string {
+  const { json, raws } = stringifyCollecting(value, nonce);
+  if (!raws.length) return `${json}\n`;
+  return `${nonce}:${raws.map((r) => r.length).join(",")}\n${json}\n${raws.join("")}`;
+}
+
+/**
+ * Reads a subgraph's answer to a request that carried `nonce`: a framed body becomes the result with RawJson values
+ * in place of the placeholders; anything else is parsed as JSON.
+ */
+export function parseFramed(text: string, nonce: string): unknown {
+  if (!text.startsWith(`${nonce}:`)) return JSON.parse(text);
+  const head = text.indexOf("\n");
+  const end = text.indexOf("\n", head + 1); // JSON.stringify never writes a raw newline
+  if (head < 0 || end < 0) throw new Error("malformed framed response");
+  const lengths = text.slice(nonce.length + 1, head).split(",").map(Number);
+  let offset = end + 1;
+  const raws = lengths.map((length) => {
+    if (!Number.isInteger(length) || length < 0) throw new Error("malformed framed response");
+    const raw = text.slice(offset, offset + length);
+    offset += length;
+    return raw;
+  });
+  if (offset !== text.length) throw new Error("malformed framed response");
+  const restore = (v: unknown): unknown => {
+    if (typeof v === "string") {
+      if (!v.startsWith(nonce)) return v;
+      const i = Number(v.slice(nonce.length));
+      return Number.isInteger(i) && i >= 0 && i < raws.length ? new RawJson(raws[i]) : v;
+    }
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) v[i] = restore(v[i]);
+      return v;
+    }
+    if (v && typeof v === "object") {
+      const o = v as Record<string, unknown>;
+      for (const key of Object.keys(o)) o[key] = restore(o[key]);
+    }
+    return v;
+  };
+  return restore(JSON.parse(text.slice(head + 1, end)));
+}
+
+/**
+ * Subgraph side: results of requests whose RAW_JSON_HEADER carries a valid nonce are sent framed (see
+ * {@link stringifyFramed}); the plugin marks them, the server's stringifier reads the mark.
+ */
+function rawJsonResponses(): { plugin: ApolloServerPlugin<BaseContext>; stringify: (value: FormattedExecutionResult) => string } {
+  const framed = new WeakMap<object, string>();
+  return {
+    plugin: {
+      async requestDidStart({ request }) {
+        const nonce = request.http?.headers.get(RAW_JSON_HEADER);
+        if (!nonce || !NONCE.test(nonce)) return;
+        return {
+          async willSendResponse({ response }) {
+            if (response.body.kind === "single" && response.body.singleResult.data) framed.set(response.body.singleResult.data, nonce);
+          },
+        };
+      },
+    },
+    stringify: (value) => {
+      const nonce = value.data ? framed.get(value.data) : undefined;
+      return nonce ? stringifyFramed(value, nonce) : stringifyWithRawJson(value);
+    },
+  };
+}
+
 /**
  * Starts a subgraph: Apollo Server on `/graphql` (HTTP) and graphql-ws on the same path, plus `/healthz` and
  * `/readyz`. `context` receives the raw authorization value and request id; it verifies the caller itself.
@@ -72,6 +209,9 @@ export async function startSubgraphServer<TContext extends BaseContext>(opts: {
 }): Promise<RunningService> {
   const app = express();
   app.disable("x-powered-by");
+  // No ETag: only the gateway calls a subgraph, with POSTs that are never revalidated, and hashing every response body
+  // (a pull page is hundreds of kilobytes) costs CPU for nothing.
+  app.set("etag", false);
   const httpServer = http.createServer(app);
   const wss = new WebSocketServer({ server: httpServer, path: "/graphql" });
   const wsServer = useServer<Record<string, unknown> | undefined, { requestId?: string }>(
@@ -92,11 +232,14 @@ export async function startSubgraphServer<TContext extends BaseContext>(opts: {
     wss,
   );
 
+  const raw = rawJsonResponses();
   const apollo = new ApolloServer<TContext>({
     schema: opts.schema,
     formatError: formatErrorFor(opts.logger),
     includeStacktraceInErrorResponses: false,
+    stringifyResult: raw.stringify,
     plugins: [
+      raw.plugin as ApolloServerPlugin<TContext>,
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginInlineTraceDisabled(),

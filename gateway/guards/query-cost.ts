@@ -13,6 +13,9 @@ import {
   Source,
   TokenKind,
   validate,
+  visit,
+  type ArgumentNode,
+  type DirectiveNode,
   type DocumentNode,
   type GraphQLError,
   type GraphQLSchema,
@@ -94,10 +97,14 @@ export class QueryCostGuard {
   private readonly rules: ValidationRule[];
   private readonly estimators: ComplexityEstimator[];
   /**
-   * Apollo hands over the same DocumentNode for a repeated query (its document cache), so the verdict on an operation
-   * without variables, which cannot change, is remembered per document and operation name.
+   * Apollo hands over the same DocumentNode for a repeated query (its document cache), so verdicts are remembered per
+   * document: per operation name when no variable can change the cost, else per operation and values of those variables.
    */
   private readonly verdicts = new WeakMap<DocumentNode, Map<string, GraphQLError | null>>();
+  /** Depth and aliases: a property of the document alone, checked once per document. */
+  private readonly ruleVerdicts = new WeakMap<DocumentNode, GraphQLError | null>();
+  /** The variables of each document that can change its cost (see {@link costVariables}). */
+  private readonly variableCost = new WeakMap<DocumentNode, string[]>();
 
   constructor(readonly limits: QueryLimits) {
     // graphql-armor's rules throw a plain error by default; report ours (with the code) instead.
@@ -128,19 +135,65 @@ export class QueryCostGuard {
   checkOperation(schema: GraphQLSchema, document: DocumentNode, operationName?: string | null, variables?: Record<string, unknown> | null): GraphQLError | undefined {
     const operation = getOperationAST(document, operationName);
     if (!operation) return undefined; // execution reports it
-    if (operation.variableDefinitions?.length) return this.evaluate(schema, document, operation, variables) ?? undefined;
     const known = this.verdicts.get(document) ?? new Map<string, GraphQLError | null>();
     this.verdicts.set(document, known);
-    const key = operationName ?? "";
-    if (!known.has(key)) known.set(key, this.evaluate(schema, document, operation, variables));
-    return known.get(key) ?? undefined;
-  }
-
-  private evaluate(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, variables?: Record<string, unknown> | null): GraphQLError | null {
-    const [ruleError] = validate(schema, document, this.rules);
+    const name = operationName ?? "";
+    const relevant = this.costVariables(document);
+    if (!relevant.length) {
+      // No variable can change the cost (e.g. a push: `input: $input`, however large): one verdict per operation,
+      // kept once it has been evaluated with valid variables, so large variables are not coerced again.
+      if (known.has(name)) return known.get(name) ?? undefined;
+      const ruleError = this.ruleError(schema, document);
+      if (ruleError) return ruleError;
+      if (getVariableValues(schema, operation.variableDefinitions ?? [], variables ?? {}).errors) return undefined;
+      const verdict = this.cost(schema, document, operation, variables);
+      known.set(name, verdict);
+      return verdict ?? undefined;
+    }
+    const ruleError = this.ruleError(schema, document);
     if (ruleError) return ruleError;
     // Bad variables are execution's to report (BAD_USER_INPUT); every other failure below is the query's size.
-    if (getVariableValues(schema, operation.variableDefinitions ?? [], variables ?? {}).errors) return null;
+    const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables ?? {});
+    if (coerced.errors) return undefined;
+    // The verdict for these values of the variables that matter (e.g. a pull's $limit), remembered per value.
+    const key = `${name}\u0000${JSON.stringify(relevant.map((v) => coerced.coerced[v] ?? null))}`;
+    if (known.has(key)) return known.get(key) ?? undefined;
+    const verdict = this.cost(schema, document, operation, variables);
+    if (known.size < 1_000) known.set(key, verdict);
+    return verdict ?? undefined;
+  }
+
+  /**
+   * The variables that can change the document's cost: the estimator reads only `limit`/`first` arguments, and
+   * @skip/@include decide which selections count, so those used inside one of them.
+   */
+  private costVariables(document: DocumentNode): string[] {
+    let names = this.variableCost.get(document);
+    if (!names) {
+      const found = new Set<string>();
+      const collect = (node: ArgumentNode | DirectiveNode) => void visit(node, { Variable: (v) => void found.add(v.name.value) });
+      visit(document, {
+        Argument: (node) => (node.name.value === "limit" || node.name.value === "first" ? collect(node) : undefined),
+        Directive: (node) => collect(node),
+      });
+      names = [...found].sort();
+      this.variableCost.set(document, names);
+    }
+    return names;
+  }
+
+  /** Depth and aliases: a property of the document alone, checked once per document. */
+  private ruleError(schema: GraphQLSchema, document: DocumentNode): GraphQLError | null {
+    let error = this.ruleVerdicts.get(document);
+    if (error === undefined) {
+      error = validate(schema, document, this.rules)[0] ?? null;
+      this.ruleVerdicts.set(document, error);
+    }
+    return error;
+  }
+
+  /** The cost verdict (null: within the limit); the variables are valid. */
+  private cost(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, variables?: Record<string, unknown> | null): GraphQLError | null {
     const operationName = operation.name?.value;
     let cost: number;
     try {

@@ -92,30 +92,51 @@ export function rollBack(state: Doc, changes: FieldChanges | null | undefined): 
   return out;
 }
 
-/** Reserves `count` consecutive seq values (the sequence row is already locked); returns the first. */
+/**
+ * Reserves `count` consecutive seq values; returns the first. Takes the tenant's sequence lock if the caller has not
+ * (the same row lock as {@link lockTenantSequence}), so a writer may start with it instead.
+ */
 async function reserveSeq(run: Sql, tenantId: string, count: number): Promise<bigint> {
-  const rows = await run("update sync.tenant_seq set value = value + ? where tenant_id = ? returning value", [count, tenantId]);
+  const rows = await run(
+    "insert into sync.tenant_seq (tenant_id, value) values (?, ?) on conflict (tenant_id) do update set value = sync.tenant_seq.value + excluded.value returning value",
+    [tenantId, count],
+  );
   return BigInt(rows[0].value) - BigInt(count) + 1n;
 }
 
 /**
  * Inserts, with their history, the documents a client believes are new — in one statement, without reading first.
  * Ids that already exist are left untouched and returned as not inserted, for the caller to settle as conflicts (their
- * reserved seq values are simply skipped: pullers only need seq order, not contiguity).
+ * reserved seq values are simply skipped: pullers only need seq order, not contiguity). Takes the tenant's sequence
+ * lock first if the caller has not. `text`, when given, is `JSON.stringify(data)` already made (sent as is).
  */
-export async function insertNew(run: Sql, tenantId: string, collection: string, docs: { id: string; data: Doc }[], origin: WriteOrigin, now = new Date()): Promise<Set<string>> {
+export async function insertNew(
+  run: Sql,
+  tenantId: string,
+  collection: string,
+  docs: { id: string; data: Doc; text?: string }[],
+  origin: WriteOrigin,
+  now = new Date(),
+): Promise<Set<string>> {
   if (!docs.length) return new Set();
-  const first = await reserveSeq(run, tenantId, docs.length);
-  const rows = docs.map((d, i) => ({ id: d.id, data: d.data, seq: (first + BigInt(i)).toString() }));
+  // The batch as one JSON array, assembled from each document's text (the documents are not serialised again).
+  const rows = `[${docs.map((d) => `{"id":${JSON.stringify(d.id)},"data":${d.text ?? JSON.stringify(d.data)}}`).join(",")}]`;
+  // One statement: `s` reserves the batch's seq values (taking the tenant's sequence lock, before any record is
+  // written: every row of `r` needs it), the records are inserted in order with seq = first + position, then history.
   const inserted = await run(
-    `with r as (select * from jsonb_to_recordset(?::jsonb) as r(id text, data jsonb, seq bigint)),
+    `with s as (insert into sync.tenant_seq (tenant_id, value) values (?, ?) on conflict (tenant_id) do update set value = sync.tenant_seq.value + excluded.value
+                returning value - ? as base),
+          r as (select r.id, r.data, s.base + r.ord as seq from s, rows from (jsonb_to_recordset(?::jsonb) as (id text, data jsonb)) with ordinality as r(id, data, ord)),
           ins as (insert into sync.record (tenant_id, collection, id, data, deleted, version, seq, updated_at, origin_client_id, origin_user_id, origin_run_id)
                   select ?::uuid, ?, r.id, r.data, false, 1, r.seq, ?::timestamptz, ?, ?::uuid, ?::uuid from r
                   on conflict (tenant_id, collection, id) do nothing returning id, seq)
      insert into sync.record_history (tenant_id, collection, record_id, version, seq, operation, changes, at, actor_type, actor_id, client_id, sync_run_id)
      select ?::uuid, ?, ins.id, 1, ins.seq, 'CREATE', null, ?::timestamptz, ?, ?::uuid, ?, ?::uuid from ins returning record_id`,
     [
-      JSON.stringify(rows),
+      tenantId,
+      docs.length,
+      docs.length,
+      rows,
       tenantId,
       collection,
       now.toISOString(),

@@ -85,7 +85,9 @@ export class RecordsResolver {
     @Arg("clientId", () => String, { nullable: true, description: "The device pulling (listed in syncClients; resettable)" }) clientId: string | null,
     @Ctx() ctx: SyncContext,
   ): Promise<PullPage> {
-    return ctx.records.pull(ctx.em, callerOf(ctx), collections, checkpoint, limit, clientId);
+    // Documents stay JSON text (RawJson) from the database to the response: the server's stringifier splices them in
+    // (kernel/http.ts), so a page is never parsed into objects and serialised again. The GraphQL type is unchanged.
+    return ctx.records.pull(ctx.em, callerOf(ctx), collections, checkpoint, limit, clientId, { raw: true }) as Promise<PullPage>;
   }
 
   @Authorized("sync:pull")
