@@ -31,6 +31,8 @@ export interface JobDeps {
 export class RetryLater extends Error {}
 
 const RECONCILE_CHUNK = 1_000;
+/** How often a run's counts reach the sync log (and its live subscribers) while pages are written. */
+const PROGRESS_EVERY_MS = 250;
 
 /** Runs (or resumes) the run `runId`. `lastAttempt`: transient failures are final now (no retry left). */
 export async function runConnectorJob(deps: JobDeps, tenantId: string, runId: string, opts: { lastAttempt: boolean; signal?: AbortSignal }): Promise<void> {
@@ -127,47 +129,56 @@ async function runModel(
     return page;
   };
   let ahead: Promise<SourcePage> | null = null;
+  let lastReport = 0;
+  let issued = run.counts.processed; // records handed to writes so far (maxRecords counts these)
   let bookkeeping: Promise<void> = Promise.resolve();
   const pipeline: { failure: { error: unknown } | null } = { failure: null };
   const settle = async () => {
     await bookkeeping;
     if (pipeline.failure) throw pipeline.failure.error;
   };
-  while (!progress.done) {
+  for (let done = false; !done; ) {
     if (pipeline.failure) throw pipeline.failure.error;
     if (await cancelRequested(em, run.id)) {
       await settle();
       return "cancelled";
     }
-    if (options.maxRecords !== null && run.counts.processed >= options.maxRecords) {
+    if (options.maxRecords !== null && issued >= options.maxRecords) {
       await settle();
       return "limit";
     }
-    const room = options.maxRecords === null ? options.batchSize : Math.min(options.batchSize, options.maxRecords - run.counts.processed);
+    const room = options.maxRecords === null ? options.batchSize : Math.min(options.batchSize, options.maxRecords - issued);
     const page = await (ahead ?? read(cursor));
     ahead = null;
     const records = page.records.slice(0, room);
     // A page cut by maxRecords keeps the old cursor: the next run reads the rest of it again (and skips what it has).
     const truncated = records.length < page.records.length;
-    if (!page.done && !truncated && (options.maxRecords === null || run.counts.processed + records.length < options.maxRecords)) {
+    if (!page.done && !truncated && (options.maxRecords === null || issued + records.length < options.maxRecords)) {
       ahead = read(page.cursor);
     }
-    const { result: stored, links } = await writePage(deps, em, run, mapping, records);
+    // Up to two pages are written at once (their statements serialise on the tenant's sequence lock; their HTTP and
+    // JSON work overlaps); their bookkeeping still runs strictly in page order.
+    const write = writePage(deps, em, run, mapping, records);
+    write.catch(() => undefined); // awaited by the bookkeeping below; a failure is raised from there
+    issued += records.length;
     if (!truncated) cursor = page.cursor;
-    run.counts.processed += records.length;
-    run.counts.created += stored.created;
-    run.counts.updated += stored.updated;
-    run.counts.deleted += stored.deleted;
-    run.counts.failed += stored.failed.length;
-    const done = page.done && !truncated;
-    const snapshot = { counts: { ...run.counts }, cursor: truncated ? null : page.cursor, done };
-    const errors = stored.failed.map((f) => ({ recordId: f.id, collection: mapping.collection, code: f.code, message: f.message }));
-    bookkeeping = bookkeeping
+    done = page.done || truncated;
+    const pageDone = page.done && !truncated;
+    const previous = bookkeeping;
+    bookkeeping = previous
       .then(async () => {
         if (pipeline.failure) return;
+        const { result: stored, links } = await write;
+        run.counts.processed += records.length;
+        run.counts.created += stored.created;
+        run.counts.updated += stored.updated;
+        run.counts.deleted += stored.deleted;
+        run.counts.failed += stored.failed.length;
+        const snapshot = { counts: { ...run.counts }, cursor: truncated ? null : page.cursor };
+        const errors = stored.failed.map((f) => ({ recordId: f.id, collection: mapping.collection, code: f.code, message: f.message }));
         await storeLinks(em, run, mapping, links);
         if (snapshot.cursor) progress.cursor = snapshot.cursor;
-        progress.done = snapshot.done;
+        progress.done = pageDone;
         await em.getConnection().execute("update connectors.connector_run set counts = ?::jsonb, progress = ?::jsonb where id = ?", [
           JSON.stringify(snapshot.counts),
           JSON.stringify(run.progress),
@@ -177,12 +188,18 @@ async function runModel(
           mapping.cursor = snapshot.cursor;
           await em.getConnection().execute("update connectors.connector_mapping set cursor = ?::jsonb where id = ?", [JSON.stringify(snapshot.cursor), mapping.id]);
         }
-        await reportProgress(deps, run, { currentModel: progress.model, errors }, snapshot.counts);
+        // Live progress at most every PROGRESS_EVERY_MS (errors and the model's last page at once): each report is a
+        // transaction and a broadcast in the sync service.
+        if (errors.length || pageDone || Date.now() - lastReport >= PROGRESS_EVERY_MS) {
+          lastReport = Date.now();
+          await reportProgress(deps, run, { currentModel: progress.model, errors }, snapshot.counts);
+        }
       })
       .catch((error: unknown) => {
         pipeline.failure ??= { error };
       });
-    if (done) progress.done = true;
+    // At most two writes in flight: the page before this one must be fully stored first.
+    await previous;
     if (truncated) {
       await settle();
       return "limit";

@@ -72,8 +72,8 @@ export async function ingestConnectorRecords(orm: MikroORM, records: RecordsServ
   const validate = records.validatorFor(collection);
   const origin: WriteOrigin = { actorType: "CONNECTOR", actorId: null, clientId: null, runId: input.runId };
   /** A document's problem (size, schema), or null. */
-  const problem = (id: string, doc: Doc): IngestResult["failed"][number] | null => {
-    if (Buffer.byteLength(JSON.stringify(doc)) > MAX_DOCUMENT_BYTES) return { id, code: "DOCUMENT_TOO_LARGE", message: `the document is over ${MAX_DOCUMENT_BYTES} bytes` };
+  const problem = (id: string, doc: Doc, text = JSON.stringify(doc)): IngestResult["failed"][number] | null => {
+    if (Buffer.byteLength(text) > MAX_DOCUMENT_BYTES) return { id, code: "DOCUMENT_TOO_LARGE", message: `the document is over ${MAX_DOCUMENT_BYTES} bytes` };
     if (validate && !validate(doc)) {
       const detail = (validate.errors ?? []).slice(0, 3).map((e) => `${e.instancePath || "/"} ${e.message}`).join("; ");
       return { id, code: "SCHEMA_VIOLATION", message: `the record does not match the collection's schema: ${detail}`.slice(0, 2000) };
@@ -88,14 +88,15 @@ export async function ingestConnectorRecords(orm: MikroORM, records: RecordsServ
     // First sight of remote records (the bulk of a first full run): one insert with their history, no read.
     let inserted = new Set<string>();
     if (assumedNew.size && !input.dryRun) {
-      const fresh: { id: string; data: Doc }[] = [];
+      const fresh: { id: string; data: Doc; text: string }[] = [];
       for (const id of assumedNew) {
         const doc = { ...upserts.get(id)!, [pk]: id };
-        const bad = problem(id, doc);
+        const text = JSON.stringify(doc); // measured, then sent as is (not serialised again)
+        const bad = problem(id, doc, text);
         if (bad) {
           result.failed.push(bad);
           upserts.delete(id);
-        } else fresh.push({ id, data: doc });
+        } else fresh.push({ id, data: doc, text });
       }
       inserted = await insertNew(run, input.tenantId, collection.name, fresh, origin);
       result.created += inserted.size;
