@@ -4,8 +4,11 @@ import { ApiProvider } from "./api/provider.js";
 import { sessionStore } from "./api/session.js";
 import { ErrorBoundary } from "./components/error-boundary.js";
 import { Layout } from "./components/layout.js";
+import { AccessPage } from "./pages/access.page.js";
+import { AuditPage } from "./pages/audit.page.js";
 import { ConnectorPage } from "./pages/connector.page.js";
 import { OverviewPage } from "./pages/overview.page.js";
+import { RecordsPage } from "./pages/records.page.js";
 import { RunPage } from "./pages/run.page.js";
 import { RunsPage } from "./pages/runs.page.js";
 import { SignInPage } from "./pages/sign-in.page.js";
@@ -24,6 +27,10 @@ export function App() {
                 <Route path="connectors/:id" element={<ConnectorPage />} />
                 <Route path="runs" element={<RunsPage />} />
                 <Route path="runs/:id" element={<RunPage />} />
+                <Route path="records" element={<RecordsPage />} />
+                <Route path="records/:collection" element={<RecordsPage />} />
+                <Route path="access" element={<AccessPage />} />
+                <Route path="audit" element={<AuditPage />} />
                 <Route path="*" element={<NotFound />} />
               </Route>
             </Routes>

@@ -22,6 +22,9 @@ export function Layout() {
             Overview
           </NavLink>
           <NavLink to="/runs">Runs</NavLink>
+          <NavLink to="/records">Records</NavLink>
+          <NavLink to="/access">Access</NavLink>
+          <NavLink to="/audit">Audit</NavLink>
         </nav>
         <div className="topbar-end">
           <LiveIndicator />
