@@ -13,6 +13,7 @@ import { startStack } from "../bin/stack.js";
 import { startGateway } from "../gateway/gateway.js";
 import { PLANS } from "../gateway/guards/plans.js";
 import { startEmbeddedPostgres } from "../kernel/embedded-postgres.js";
+import { generateInternalSecret } from "../kernel/internal-auth.js";
 import { ensureTenantWithAdmin } from "../subgraphs/tenants/tenant/demo-seed.js";
 import { runLoad, type LoadResult } from "./load.js";
 
@@ -33,8 +34,10 @@ export async function run(): Promise<Record<string, string | number>> {
     // (a): the stack's own gateway, guards on. Limits high enough that the load is never refused: the limiter's work
     // is the same whatever the limit.
     const unlimited = Object.fromEntries(PLANS.map((plan) => [plan, { perHour: 1e12, perDay: 1e12 }]));
+    const internalSecret = generateInternalSecret();
     const stack = await startStack({
       databaseUrl: await pg.createDatabase("bench"),
+      internalSecret,
       redisUrl: process.env.REDIS_URL,
       logger,
       sandbox: false,
@@ -52,6 +55,7 @@ export async function run(): Promise<Record<string, string | number>> {
         supergraphPath: "schema/supergraph.graphql",
         subgraphUrls: { tenants: stack.tenants.url, sync: stack.sync.url, connectors: stack.connectors.url, audit: stack.audit.url },
         jwt: { jwksUrl: stack.tenants.jwksUrl, issuer: "tributary", audience: "tributary-api" },
+        internalSecret,
         benchmarkOnlyDisableGuards: true,
       },
       { logger },

@@ -96,6 +96,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
         supergraphPath: opts.supergraphPath ?? "schema/supergraph.graphql",
         subgraphUrls: { tenants: tenants.url, sync: sync.url, connectors: connectors.url, audit: audit.url },
         jwt: { ...jwt, jwksUrl: tenants.jwksUrl },
+        internalSecret,
         redisUrl: opts.redisUrl,
         introspection: opts.gateway?.introspection ?? true,
         benchmarkOnlyDisableGuards: opts.gateway?.benchmarkOnlyDisableGuards,

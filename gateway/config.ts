@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { env, parseEnv } from "../kernel/config.js";
+import { internalSecretSchema } from "../kernel/internal-auth.js";
 import type { GuardsConfig, TrustProxy } from "./guards/guards.js";
 import { PLANS } from "./guards/plans.js";
 
@@ -26,6 +27,8 @@ export interface GatewayConfig {
   supergraphPath: string;
   subgraphUrls: Record<SubgraphName, string>;
   jwt: { jwksUrl: string; issuer: string; audience: string };
+  /** The service secret (INTERNAL_SECRET) the tenants service requires on its internal endpoints (revocations, API key exchange). */
+  internalSecret: string;
   redisUrl?: string;
 }
 
@@ -59,6 +62,7 @@ const schema = z.object({
   JWKS_URL: z.url().optional(),
   JWT_ISSUER: z.string().min(1).default("tributary"),
   JWT_AUDIENCE: z.string().min(1).default("tributary-api"),
+  INTERNAL_SECRET: internalSecretSchema,
   REDIS_URL: z.url({ protocol: /^rediss?$/, message: "must be a redis:// URL" }).optional(),
   INTROSPECTION: z.enum(["true", "false"]).optional(),
   SANDBOX: z.enum(["true", "false"]).optional(),
@@ -98,6 +102,7 @@ export function parseGatewayConfig(source: NodeJS.ProcessEnv = process.env): Gat
       issuer: e.JWT_ISSUER,
       audience: e.JWT_AUDIENCE,
     },
+    internalSecret: e.INTERNAL_SECRET,
     redisUrl: e.REDIS_URL,
     guards: {
       rateLimit: { overrides: e.RATE_LIMIT_OVERRIDES ?? {}, ...(e.RATE_LIMIT_KEY_PREFIX ? { keyPrefix: e.RATE_LIMIT_KEY_PREFIX } : {}) },

@@ -18,6 +18,7 @@ import type { PubSub } from "../kernel/pubsub/pubsub.js";
 import { SUBGRAPH_NAMES, type GatewayConfig, type SubgraphName } from "./config.js";
 import { listenGraphQL, mountHealth, operationLogPlugin, stringifyWithRawJson } from "../kernel/http.js";
 import { jsonBodyErrors, rejectNulCharacters } from "../kernel/input-guards.js";
+import { API_KEY_EXCHANGE_PATH, REVOCATIONS_PATH } from "../kernel/internal-auth.js";
 import { REQUEST_ID_HEADER, normalizeRequestId } from "../kernel/request-id.js";
 import { ForwardingDataSource, type ForwardedContext } from "./data-source.js";
 import { FederatedSubscriptions, type SubscriptionContext } from "./subscriptions/federated-subscriptions.js";
@@ -58,9 +59,9 @@ export async function startGateway(config: GatewayConfig, deps: { logger: Logger
   // Without a shared pub/sub (no REDIS_URL in a distributed setup) revocations arrive by the snapshot, polled.
   const ownPubsub = deps.pubsub ? undefined : new MemoryPubSub();
   const pubsub = deps.pubsub ?? ownPubsub!;
-  const revocations = new RevocationList({ pubsub, snapshot: httpSnapshot(new URL("/internal/revocations", config.jwt.jwksUrl).toString()), logger });
+  const revocations = new RevocationList({ pubsub, snapshot: httpSnapshot(new URL(REVOCATIONS_PATH, config.jwt.jwksUrl).toString(), config.internalSecret), logger });
   await revocations.start();
-  const identity = new GatewayIdentity({ verifier, revocations, exchangeUrl: new URL("/internal/api-keys/exchange", config.jwt.jwksUrl).toString(), logger });
+  const identity = new GatewayIdentity({ verifier, revocations, exchangeUrl: new URL(API_KEY_EXCHANGE_PATH, config.jwt.jwksUrl).toString(), internalSecret: config.internalSecret, logger });
   identity.start();
   // Guards (gateway/guards/): rate limits per tenant plan and query cost limits. Absent only in benchmarks, where the
   // gateway does not verify tokens either.

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import { TokenVerifier, type Caller } from "../kernel/auth.js";
 import { Errors } from "../kernel/errors.js";
+import { internalHeaders } from "../kernel/internal-auth.js";
 import { REQUEST_ID_HEADER } from "../kernel/request-id.js";
 import { RevocationList, type Revocation } from "../kernel/revocations.js";
 
@@ -28,8 +29,9 @@ export class GatewayIdentity {
     private readonly opts: {
       verifier: TokenVerifier;
       revocations: RevocationList;
-      /** The tenants service's internal API-key exchange endpoint. */
+      /** The tenants service's internal API-key exchange endpoint, and the service secret it requires. */
       exchangeUrl: string;
+      internalSecret: string;
       logger: Logger;
     },
   ) {}
@@ -60,7 +62,7 @@ export class GatewayIdentity {
     try {
       res = await fetch(this.opts.exchangeUrl, {
         method: "POST",
-        headers: { "content-type": "application/json", [REQUEST_ID_HEADER]: client.requestId },
+        headers: { "content-type": "application/json", [REQUEST_ID_HEADER]: client.requestId, ...internalHeaders(this.opts.internalSecret) },
         body: JSON.stringify({ key, ip: client.ip }),
         signal: AbortSignal.timeout(5_000),
       });

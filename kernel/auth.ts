@@ -1,4 +1,5 @@
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from "jose";
+import { LRUCache } from "lru-cache";
 import type { AuthChecker } from "type-graphql";
 import { Errors } from "./errors.js";
 
@@ -61,11 +62,23 @@ export interface TokenVerifierOptions {
   audience?: string;
 }
 
-/** Verifies access tokens against the tenants service's JWKS (cached and refreshed by jose on unknown `kid`). */
+/** Verified tokens remembered per process (most recently used kept). */
+const VERIFIED_TOKENS_MAX = 10_000;
+
+/**
+ * Verifies access tokens against the tenants service's JWKS (cached and refreshed by jose on unknown `kid`).
+ *
+ * A verified token's principal is remembered until the token expires, so a client's requests after the first cost no
+ * signature check (an Ed25519 verification per request at the gateway and again at each subgraph). Nothing else is
+ * skipped: revocations (ended sessions, suspended tenants, revoked keys) are checked by the caller on every request,
+ * as before, and a token that fails is never remembered. Keys are only ever added to the JWKS while their tokens live
+ * (rotation keeps the old key until its last token expires), so remembering a verdict until expiry changes nothing.
+ */
 export class TokenVerifier {
   private readonly keys: JWTVerifyGetKey;
   private readonly issuer: string;
   private readonly audience: string;
+  private readonly verified = new LRUCache<string, Caller>({ max: VERIFIED_TOKENS_MAX });
 
   constructor(opts: TokenVerifierOptions) {
     this.keys =
@@ -84,6 +97,16 @@ export class TokenVerifier {
   }
 
   async verify(token: string): Promise<Caller> {
+    const known = this.verified.get(token);
+    // A copy: a request may not change what the next one sees.
+    if (known && known.expiresAt.getTime() > Date.now()) return { ...known };
+    const caller = await this.verifyOnce(token);
+    const ttl = caller.expiresAt.getTime() - Date.now();
+    if (ttl > 0) this.verified.set(token, caller, { ttl });
+    return { ...caller };
+  }
+
+  private async verifyOnce(token: string): Promise<Caller> {
     let payload: Awaited<ReturnType<typeof jwtVerify<AccessTokenClaims>>>["payload"];
     try {
       ({ payload } = await jwtVerify<AccessTokenClaims>(token, this.keys, {

@@ -77,7 +77,7 @@ export interface AuditRelayOptions {
   /** The HTTP client (tests inject faults). */
   fetch?: typeof fetch;
   /** The service secret the audit service's ingest endpoint requires (INTERNAL_SECRET). */
-  secret?: string;
+  secret: string;
 }
 
 /**
@@ -215,7 +215,7 @@ export class AuditOutboxRelay {
     try {
       const res = await this.fetch(url, {
         method: "POST",
-        headers: { "content-type": "application/json", ...(this.opts.secret ? internalHeaders(this.opts.secret) : {}) },
+        headers: { "content-type": "application/json", ...internalHeaders(this.opts.secret) },
         body: JSON.stringify({ events }),
         signal: this.abort.signal,
       });

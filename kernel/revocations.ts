@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { Caller } from "./auth.js";
 import { Errors } from "./errors.js";
+import { internalHeaders } from "./internal-auth.js";
 import type { PubSub } from "./pubsub/pubsub.js";
 
 /** Topic on which the tenants service announces revocations to every process. */
@@ -89,10 +90,10 @@ export class RevocationList {
   }
 }
 
-/** Snapshot fetcher for services other than tenants: GET the tenants service's internal endpoint. */
-export function httpSnapshot(url: string): () => Promise<RevocationSnapshot> {
+/** Snapshot fetcher for services other than tenants: GET the tenants service's internal endpoint (service secret required). */
+export function httpSnapshot(url: string, internalSecret: string): () => Promise<RevocationSnapshot> {
   return async () => {
-    const res = await fetch(url, { signal: AbortSignal.timeout(3_000) });
+    const res = await fetch(url, { headers: internalHeaders(internalSecret), signal: AbortSignal.timeout(3_000) });
     if (!res.ok) throw new Error(`revocations: HTTP ${res.status}`);
     return (await res.json()) as RevocationSnapshot;
   };

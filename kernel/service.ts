@@ -10,6 +10,7 @@ import { migrate, openDatabase, pingDatabase, type DatabaseOptions } from "./db.
 import { startSubgraphServer, type RunningService } from "./http.js";
 import { AuditOutboxRelay, type AuditRelayOptions, type AuditUrl } from "./outbox.js";
 import type { PubSub } from "./pubsub/pubsub.js";
+import { REVOCATIONS_PATH } from "./internal-auth.js";
 import { RevocationList, httpSnapshot, type RevocationSnapshot } from "./revocations.js";
 import { startTenantPurgeListener } from "./tenant-purge.js";
 
@@ -24,10 +25,10 @@ export interface RunningSubgraph extends RunningService {
 export interface AuditOutboxOptions {
   recorder: AuditRecorder;
   auditUrl: AuditUrl;
-  /** The service secret the audit ingest requires (INTERNAL_SECRET); without it the relay sends none. */
-  secret?: string;
+  /** The service secret the audit ingest requires (INTERNAL_SECRET). */
+  secret: string;
   /** Relay tuning (batch size, poll, backoff, retention). */
-  relay?: Omit<AuditRelayOptions, "orm" | "auditUrl" | "logger">;
+  relay?: Omit<AuditRelayOptions, "orm" | "auditUrl" | "logger" | "secret">;
 }
 
 /**
@@ -99,10 +100,10 @@ export async function startSubgraph<TContext extends ServiceContext>(opts: {
 }
 
 /** Revocation snapshots for services other than tenants: the tenants service's internal endpoint, beside its JWKS. */
-export function tenantsRevocations(config: ServiceConfig): () => () => Promise<RevocationSnapshot> {
+export function tenantsRevocations(config: ServiceConfig, internalSecret: string): () => () => Promise<RevocationSnapshot> {
   if (!config.jwt.jwksUrl) throw new Error("JWKS_URL is required");
-  const url = new URL("/internal/revocations", config.jwt.jwksUrl).toString();
-  return () => httpSnapshot(url);
+  const url = new URL(REVOCATIONS_PATH, config.jwt.jwksUrl).toString();
+  return () => httpSnapshot(url, internalSecret);
 }
 
 /** Verifier for services that trust the tenants service's JWKS. */

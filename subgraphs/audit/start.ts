@@ -32,8 +32,8 @@ export async function startAudit(
     logger: Logger;
     pubsub: PubSub;
     retention?: { intervalMs?: number; firstRunMs?: number; batchSize?: number };
-    /** The service secret the ingest endpoint requires of the other services' relays (INTERNAL_SECRET). */
-    internalSecret?: string;
+    /** The service secret (INTERNAL_SECRET): required of the other services' relays, sent to the tenants service. */
+    internalSecret: string;
   },
 ): Promise<RunningAudit> {
   const logger = deps.logger.child({ service: "audit" });
@@ -45,7 +45,7 @@ export async function startAudit(
   let retention: ReturnType<typeof scheduleRetention> | undefined;
   if (!config.jwt.jwksUrl) throw new Error("JWKS_URL is required");
   // The tenants service (beside its JWKS) knows each tenant's plan and retention override.
-  const policies = tenantsRetentionPolicies(config.jwt.jwksUrl);
+  const policies = tenantsRetentionPolicies(config.jwt.jwksUrl, deps.internalSecret);
   const service = await startSubgraph<AuditContext>({
     name: "audit",
     config,
@@ -55,7 +55,7 @@ export async function startAudit(
     buildSchema: buildAuditSchema,
     beforeServe: async (orm) => {
       verifier = jwksVerifier(config);
-      revocations = new RevocationList({ pubsub: deps.pubsub, snapshot: tenantsRevocations(config)(), logger });
+      revocations = new RevocationList({ pubsub: deps.pubsub, snapshot: tenantsRevocations(config, deps.internalSecret)(), logger });
       await revocations.start();
       const stopMarker = await startPurgeMarker(orm, deps.pubsub, logger);
       retention = scheduleRetention(orm, policies, logger, deps.retention);
@@ -76,7 +76,7 @@ export async function startAudit(
       });
     },
     verifier: () => jwksVerifier(config),
-    revocationSnapshot: tenantsRevocations(config),
+    revocationSnapshot: tenantsRevocations(config, deps.internalSecret),
     extend: (base) => ({ ...base, audit }),
   });
   return {

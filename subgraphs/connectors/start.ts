@@ -110,7 +110,7 @@ export async function startConnectors(config: ServiceConfig, deps: { logger: Log
     },
     routes: (app, orm) => mountOdooWebhook(app, { orm, box: peers.box, runs: () => runs, audit, logger }),
     verifier: () => jwksVerifier(config),
-    revocationSnapshot: tenantsRevocations(config),
+    revocationSnapshot: tenantsRevocations(config, peers.internalSecret),
     extend: (base) => ({ ...base, audit, box: peers.box, runs, jobs, sources }),
   });
   return { ...service, jobs };

@@ -30,8 +30,8 @@ export interface SyncPeers {
    * events wait in the outbox (another replica's relay, or this one once configured, delivers them). */
   auditUrl?: AuditUrl;
   /** The service secret of internal calls (INTERNAL_SECRET): the connectors service opens runs and writes records
-   * through `/internal/connector-runs` with it. Without it that API is not served. */
-  internalSecret?: string;
+   * through `/internal/connector-runs` with it; this service sends it to the audit ingest and the tenants service. */
+  internalSecret: string;
 }
 
 export interface RunningSync extends RunningSubgraph {
@@ -75,12 +75,9 @@ export async function startSync(config: ServiceConfig, deps: { logger: Logger; p
         await grants.stop();
       };
     },
-    routes: peers.internalSecret
-      ? (app, orm) =>
-          mountConnectorRunRoutes(app, { orm, secret: peers.internalSecret!, syncRuns: () => syncRuns, records: () => records, pubsub: deps.pubsub, logger })
-      : undefined,
+    routes: (app, orm) => mountConnectorRunRoutes(app, { orm, secret: peers.internalSecret, syncRuns: () => syncRuns, records: () => records, pubsub: deps.pubsub, logger }),
     verifier: () => jwksVerifier(config),
-    revocationSnapshot: tenantsRevocations(config),
+    revocationSnapshot: tenantsRevocations(config, peers.internalSecret),
     extend: (base) => ({ ...base, audit, syncRuns, records, feeds }),
   });
   return { ...service, records, feeds };

@@ -2,6 +2,7 @@ import express from "express";
 import type { Logger } from "pino";
 import { AuditRecorder } from "../../kernel/audit.js";
 import { TokenVerifier } from "../../kernel/auth.js";
+import { API_KEY_EXCHANGE_PATH, AUDIT_RETENTION_PATH, REVOCATIONS_PATH, requireInternalCaller } from "../../kernel/internal-auth.js";
 import type { ServiceConfig } from "../../kernel/config.js";
 import type { AuditUrl } from "../../kernel/outbox.js";
 import type { PubSub } from "../../kernel/pubsub/pubsub.js";
@@ -20,11 +21,6 @@ import { auditRetentionPolicies } from "./tenant/tenant.service.js";
 
 export const TENANTS_DEFAULT_PORT = 4101;
 export const JWKS_PATH = "/.well-known/jwks.json";
-/** Internal endpoints (other services only; the gateway never routes clients here). */
-export const REVOCATIONS_PATH = "/internal/revocations";
-export const API_KEY_EXCHANGE_PATH = "/internal/api-keys/exchange";
-/** Each kept tenant's effective audit retention, for the audit service's retention job. */
-export const AUDIT_RETENTION_PATH = "/internal/audit-retention";
 
 export interface RunningTenants extends RunningSubgraph {
   /** Runs the deleted-tenant purge now (tests, CLI); it also runs hourly. */
@@ -47,8 +43,8 @@ export async function startTenants(
     retentionDays?: number;
     /** The audit subgraph, where the outbox relay delivers this service's audit events (AUDIT_URL). */
     auditUrl?: AuditUrl;
-    /** The service secret of the audit ingest (INTERNAL_SECRET). */
-    internalSecret?: string;
+    /** The service secret (INTERNAL_SECRET): sent to the audit ingest, required of callers of the internal endpoints. */
+    internalSecret: string;
   },
 ): Promise<RunningTenants> {
   const audit = new AuditRecorder();
@@ -82,18 +78,19 @@ export async function startTenants(
       ...tenantsHooks,
     }),
     routes: (app, orm) => {
+      const internal = requireInternalCaller(deps.internalSecret);
       app.get(JWKS_PATH, (_req, res) => {
         res.setHeader("cache-control", "public, max-age=60");
         res.json(keyStore.jwks());
       });
-      app.get(REVOCATIONS_PATH, async (_req, res, next) => {
+      app.get(REVOCATIONS_PATH, internal, async (_req, res, next) => {
         try {
           res.json(await revocationSnapshot(orm));
         } catch (err) {
           next(err);
         }
       });
-      app.get(AUDIT_RETENTION_PATH, async (_req, res, next) => {
+      app.get(AUDIT_RETENTION_PATH, internal, async (_req, res, next) => {
         try {
           res.setHeader("cache-control", "no-store");
           res.json({ tenants: await auditRetentionPolicies(orm.em.fork()) });
@@ -101,7 +98,7 @@ export async function startTenants(
           next(err);
         }
       });
-      app.post(API_KEY_EXCHANGE_PATH, express.json({ limit: "4kb" }), async (req, res, next) => {
+      app.post(API_KEY_EXCHANGE_PATH, internal, express.json({ limit: "4kb" }), async (req, res, next) => {
         try {
           const key = typeof req.body?.key === "string" ? req.body.key : "";
           const requestId = normalizeRequestId(req.headers[REQUEST_ID_HEADER]);

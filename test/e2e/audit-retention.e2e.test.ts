@@ -7,7 +7,7 @@ import pg from "pg";
 import { AuditSetRetentionDocument, IdentityPlatformLoginDocument, VerifyAuditChainDocument } from "../__generated__/graphql.js";
 import { startTestStack, type TenantLogin, type TestStack } from "../harness/stack.js";
 import { codesOf, waitUntil } from "./e2e-helpers.js";
-import { internalHeaders } from "../../kernel/internal-auth.js";
+import { AUDIT_RETENTION_PATH, internalHeaders } from "../../kernel/internal-auth.js";
 import { AUDIT_EVENTS_PATH } from "../../kernel/outbox.js";
 import type { AuditRecord } from "../../kernel/topics.js";
 import type { RunningAudit } from "../../subgraphs/audit/start.js";
@@ -118,7 +118,7 @@ describe("audit retention", () => {
     ]);
 
     // What the audit service's job reads: every kept tenant's effective retention.
-    const policies = (await (await fetch(new URL("/internal/audit-retention", t.stack.tenants.url))).json()) as { tenants: { tenantId: string; days: number }[] };
+    const policies = (await (await fetch(new URL(AUDIT_RETENTION_PATH, t.stack.tenants.url), { headers: internalHeaders(t.secrets.internal) })).json()) as { tenants: { tenantId: string; days: number }[] };
     const days = Object.fromEntries(policies.tenants.map((p) => [p.tenantId, p.days]));
     expect([days[a.tenantId], days[b.tenantId], days[c.tenantId]]).toEqual([1, 365, 365]);
   });

@@ -12,6 +12,7 @@ import { pino } from "pino";
 import { print } from "graphql";
 import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import { startStack, type RunningStack } from "../../bin/stack.js";
+import { API_KEY_EXCHANGE_PATH, generateInternalSecret, internalHeaders } from "../../kernel/internal-auth.js";
 import {
   IdentityAcceptInvitationDocument,
   IdentityLoginDocument,
@@ -51,6 +52,7 @@ describe("operator CLI (dist/bin/cli.js)", () => {
   let databaseUrl: string;
   let db: pg.Client;
   let stack: RunningStack | undefined;
+  const internalSecret = generateInternalSecret();
   /** Everything the CLI printed once and must never be stored. */
   const secrets: Record<string, string> = {};
   const out: Record<string, Record<string, any>> = {};
@@ -216,7 +218,7 @@ describe("operator CLI (dist/bin/cli.js)", () => {
     const login = (email: string, password: string) => request(IdentityLoginDocument, { input: { tenant: "cli-a", email, password } });
 
     beforeAll(async () => {
-      stack = await startStack({ databaseUrl, logger: pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }), sandbox: false });
+      stack = await startStack({ databaseUrl, logger: pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }), sandbox: false, internalSecret });
       url = stack.gateway.url;
     });
 
@@ -261,9 +263,9 @@ describe("operator CLI (dist/bin/cli.js)", () => {
     });
 
     it("the API key is accepted by the tenants service with its scopes", async () => {
-      const res = await fetch(stack!.tenants.url.replace(/\/graphql$/, "/internal/api-keys/exchange"), {
+      const res = await fetch(stack!.tenants.url.replace(/\/graphql$/, API_KEY_EXCHANGE_PATH), {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { "content-type": "application/json", ...internalHeaders(internalSecret) },
         body: JSON.stringify({ key: secrets.apiKey }),
       });
       expect(res.status).toBe(200);

@@ -44,6 +44,7 @@ import { createTestDatabase, releasePostgres, startTestStack, type TenantLogin, 
 import { createPlatformUser } from "../../subgraphs/tenants/platform/platform.service.js";
 import { KEY_ACTIVATION_DELAY_MS } from "../../subgraphs/tenants/auth/key-store.js";
 import { PlatformRole } from "../../subgraphs/tenants/platform/platform-user.entity.js";
+import { API_KEY_EXCHANGE_PATH, internalHeaders } from "../../kernel/internal-auth.js";
 import { codesOf, Feed, post, waitUntil } from "./e2e-helpers.js";
 
 type AnyResult = { errors?: readonly { extensions?: Record<string, unknown> }[]; data?: unknown; status?: number };
@@ -676,9 +677,9 @@ describe("identity: API keys", () => {
   });
 
   const createKey = (scopes: string[], token = admin.token, name = `key ${randomUUID().slice(0, 8)}`) => t.request(IdentityCreateApiKeyDocument, { input: { name, scopes } }, token);
-  const exchangeUrl = () => t.stack.tenants.url.replace(/\/graphql$/, "/internal/api-keys/exchange");
+  const exchangeUrl = () => t.stack.tenants.url.replace(/\/graphql$/, API_KEY_EXCHANGE_PATH);
   const exchange = async (key: string) => {
-    const res = await fetch(exchangeUrl(), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ key }) });
+    const res = await fetch(exchangeUrl(), { method: "POST", headers: { "content-type": "application/json", ...internalHeaders(t.secrets.internal) }, body: JSON.stringify({ key }) });
     return { status: res.status, body: (await res.json()) as { accessToken?: string } };
   };
 

@@ -321,6 +321,26 @@ describe("records access: grants and row filters", () => {
     });
   });
 
+  it("a push receipt answers only its pusher: another user retrying the same clientId + mutationId gets CONFLICT, not the first push's server states", async () => {
+    const r = await role(a, "Beta pushers", ["sync:pull", "sync:push"]);
+    await grant(a, r.id, "beta", true, true, [{ field: "team", op: "EQ", value: "blue" }]);
+    const blue = await user(a, "blue", ["Beta pushers"]);
+    await ok(push(a.token, "beta", [{ newDocumentState: { id: "secret-red", team: "red", salary: 100 } }]));
+    // The admin's push conflicts with the red document: its stored answer carries the server's state of it.
+    const first = (await ok(push(a.token, "beta", [{ assumedMasterState: { id: "secret-red", team: "red" }, newDocumentState: { id: "secret-red", team: "red", salary: 1 } }], { clientId: "shared-tablet", mutationId: "m-1" }))).pushChanges;
+    expect(first.conflicts).toEqual([{ id: "secret-red", team: "red", salary: 100, _deleted: false }]);
+    // Another user on the same device (or guessing the pair) is refused, and learns nothing of it.
+    const taken = await push(blue.token, "beta", [{ newDocumentState: { id: "blue-1", team: "blue" } }], { clientId: "shared-tablet", mutationId: "m-1" });
+    expect(codesOf(taken)).toEqual(["CONFLICT"]);
+    expect(taken.errors?.[0]?.extensions?.field).toBe("mutationId");
+    expect(JSON.stringify(taken)).not.toContain("salary");
+    expect((await serverState(a, "beta")).has("blue-1")).toBe(false);
+    // The pusher's own retry is still answered from the receipt; the other user's next mutation id works.
+    const retried = (await ok(push(a.token, "beta", [{ assumedMasterState: { id: "secret-red", team: "red" }, newDocumentState: { id: "secret-red", team: "red", salary: 1 } }], { clientId: "shared-tablet", mutationId: "m-1" }))).pushChanges;
+    expect(retried).toMatchObject({ replayed: true, conflicts: first.conflicts });
+    expect((await ok(push(blue.token, "beta", [{ newDocumentState: { id: "blue-1", team: "blue" } }], { clientId: "shared-tablet", mutationId: "m-2" }))).pushChanges).toMatchObject({ applied: 1, replayed: false });
+  });
+
   it("a custom primary key: removals carry it", async () => {
     await ok(t.request(RaCreateCollectionDocument, { input: { name: "items", primaryKey: "sku" } }, a.token));
     const r = await role(a, "Shelf A", ["sync:pull"]);

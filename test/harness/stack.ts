@@ -401,6 +401,7 @@ export function startGatewayProcess(t: TestStack, opts: { port?: number; subgrap
     supergraphPath: path.join(process.cwd(), "schema/supergraph.graphql"),
     subgraphUrls: { tenants: s.tenants.url, sync: s.sync.url, connectors: s.connectors.url, audit: s.audit.url, ...opts.subgraphUrls },
     jwt: { ...JWT, jwksUrl: s.tenants.jwksUrl },
+    internalSecret: t.secrets.internal,
     redisUrl: t.redis?.url,
     guards: { rateLimit: { keyPrefix: `${t.redis?.keyPrefix ?? "tributary:"}ratelimit:` } },
   };

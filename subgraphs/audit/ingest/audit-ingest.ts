@@ -18,9 +18,9 @@ export const MAX_AUDIT_BATCH = 1_000;
  * stores nothing twice nor extends the chain). Records that can never be stored (malformed) are named in `rejected`;
  * anything else failing answers 5xx and the relay retries the whole batch.
  */
-export function mountAuditIngest(app: Express, opts: { orm: MikroORM; logger: Logger; secret?: string }): void {
+export function mountAuditIngest(app: Express, opts: { orm: MikroORM; logger: Logger; secret: string }): void {
   // Forged events would defeat the chain's purpose: only services holding the service secret may post.
-  const guard: express.RequestHandler = opts.secret ? requireInternalCaller(opts.secret) : (_req, _res, next) => next();
+  const guard = requireInternalCaller(opts.secret);
   app.post(AUDIT_EVENTS_PATH, guard, express.json({ limit: "16mb" }), async (req, res) => {
     const events: unknown = req.body?.events;
     if (!Array.isArray(events) || events.length > MAX_AUDIT_BATCH) {

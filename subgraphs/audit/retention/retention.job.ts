@@ -7,12 +7,12 @@
 import { randomUUID } from "node:crypto";
 import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import type { Logger } from "pino";
+import { AUDIT_RETENTION_PATH, internalHeaders } from "../../../kernel/internal-auth.js";
 import { ActorType } from "../audit-event/audit-event.entity.js";
 import { RETENTION_CUT_ACTION, appendToChain } from "../chain/chain.js";
 import { chainLockKey, isPurged } from "../purge/purged-tenant.js";
 
 /** Path of the tenants service's internal endpoint listing each kept tenant's effective retention. */
-export const AUDIT_RETENTION_PATH = "/internal/audit-retention";
 const TABLE = `"audit"."audit_event"`;
 
 export interface RetentionPolicy {
@@ -120,10 +120,10 @@ async function cutBatch(tx: EntityManager, tenantId: string, cutoff: Date, days:
 }
 
 /** Reads the effective retention of every kept tenant from the tenants service. Throws when it cannot (nothing is deleted then). */
-export function tenantsRetentionPolicies(tenantsBaseUrl: string, timeoutMs = 10_000): () => Promise<RetentionPolicy[]> {
+export function tenantsRetentionPolicies(tenantsBaseUrl: string, internalSecret: string, timeoutMs = 10_000): () => Promise<RetentionPolicy[]> {
   const url = new URL(AUDIT_RETENTION_PATH, tenantsBaseUrl).toString();
   return async () => {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetch(url, { headers: internalHeaders(internalSecret), signal: AbortSignal.timeout(timeoutMs) });
     if (res.status !== 200) throw new Error(`tenants answered ${res.status} for ${AUDIT_RETENTION_PATH}`);
     const body = (await res.json()) as { tenants?: unknown };
     if (!Array.isArray(body.tenants)) throw new Error(`unexpected answer from ${AUDIT_RETENTION_PATH}`);

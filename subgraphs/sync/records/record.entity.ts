@@ -67,6 +67,10 @@ export class PushReceipt {
   @PrimaryKey({ length: 200 })
   mutationId!: string;
 
+  /** Who pushed (user or API key): only they get the answer back (receipts from before this column have none). */
+  @Property({ type: "uuid", nullable: true })
+  userId?: string | null;
+
   @Property({ type: "json" })
   result!: Record<string, unknown>;
 

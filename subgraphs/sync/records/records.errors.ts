@@ -23,5 +23,8 @@ export const RecordErrors = {
   clientNotFound: (id: string) => Errors.notFound("SyncClient", id),
   badCursor: () => Errors.badInput("after is not a cursor this list returned", "after"),
   badFirst: (max: number) => Errors.badInput(`first must be between 1 and ${max}`, "first"),
+  badSearch: (max: number) => Errors.badInput(`search must be at most ${max} characters`, "search"),
+  mutationIdTaken: () =>
+    Errors.conflict("This clientId and mutationId were used by another user's push: use a new mutationId (its answer is not yours to read)", "mutationId"),
   badIdempotency: () => Errors.badInput("clientId and mutationId go together (each 1–200 characters)", "mutationId"),
 };

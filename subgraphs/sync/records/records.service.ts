@@ -216,8 +216,11 @@ export class RecordsService {
       const run = sqlIn(tx);
       if (idempotent) {
         await run("select pg_advisory_xact_lock(hashtext(?))", [`push:${tenantId}:${input.clientId}:${input.mutationId}`]);
-        const stored = await run("select result from sync.push_receipt where tenant_id = ? and client_id = ? and mutation_id = ?", [tenantId, input.clientId, input.mutationId]);
+        const stored = await run("select result, user_id from sync.push_receipt where tenant_id = ? and client_id = ? and mutation_id = ?", [tenantId, input.clientId, input.mutationId]);
         if (stored.length) {
+          // A receipt answers only the one who pushed: another user (a shared device, a guessed pair) must not read
+          // that push's conflicts and server states, which their own row filters may hide.
+          if (stored[0].user_id !== null && stored[0].user_id !== principal.userId) throw RecordErrors.mutationIdTaken();
           replayed = true;
           const answer = (typeof stored[0].result === "string" ? JSON.parse(stored[0].result) : stored[0].result) as PushResult;
           return Object.assign({ manualConflicts: [], syncRunId: null }, answer, { replayed: true }) as PushResult;
@@ -338,7 +341,7 @@ export class RecordsService {
       // The receipt (exactly-once) and the device's row, in one statement when there are both.
       const receipt = idempotent ? { clientId: input.clientId!, mutationId: input.mutationId!, result: JSON.stringify(answer) } : null;
       if (input.clientId) await touchClient(run, tenantId, input.clientId, principal.userId, { mutationId: input.mutationId ?? null }, receipt);
-      else if (receipt) await run(`${RECEIPT_INSERT} select 1`, [tenantId, receipt.clientId, receipt.mutationId, receipt.result]);
+      else if (receipt) await run(`${RECEIPT_INSERT} select 1`, [tenantId, receipt.clientId, receipt.mutationId, principal.userId, receipt.result]);
       return answer;
     });
     if (!replayed) {
@@ -694,8 +697,9 @@ class ClientNotes {
   }
 }
 
-/** A push's stored answer (its exactly-once receipt); parameters tenant, client, mutation, result (JSON). */
-const RECEIPT_INSERT = "with receipt as (insert into sync.push_receipt (tenant_id, client_id, mutation_id, result, created_at) values (?, ?, ?, ?::jsonb, now()))";
+/** A push's stored answer (its exactly-once receipt); parameters tenant, client, mutation, user, result (JSON). */
+const RECEIPT_INSERT =
+  "with receipt as (insert into sync.push_receipt (tenant_id, client_id, mutation_id, user_id, result, created_at) values (?, ?, ?, ?, ?::jsonb, now()))";
 
 /** Records a device's push in its row (inside the push's transaction), with the push's receipt if it has one. */
 async function touchClient(
@@ -710,7 +714,7 @@ async function touchClient(
     `${receipt ? `${RECEIPT_INSERT} ` : ""}insert into sync.sync_client (tenant_id, client_id, user_id, last_mutation_id, last_seen_at, last_push_at, reset_pending) values (?, ?, ?, ?, now(), now(), false)
      on conflict (tenant_id, client_id) do update set user_id = excluded.user_id, last_mutation_id = coalesce(excluded.last_mutation_id, sync.sync_client.last_mutation_id),
        last_seen_at = now(), last_push_at = now()`,
-    [...(receipt ? [tenantId, receipt.clientId, receipt.mutationId, receipt.result] : []), tenantId, clientId, userId, push.mutationId],
+    [...(receipt ? [tenantId, receipt.clientId, receipt.mutationId, userId, receipt.result] : []), tenantId, clientId, userId, push.mutationId],
   );
 }
 
