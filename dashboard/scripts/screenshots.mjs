@@ -93,6 +93,26 @@ try {
   await page.getByTestId("runs-table").waitFor();
   await shot("runs");
 
+  // Records: the synced partners as a table, and one record's history.
+  await page.goto(`${base}/dashboard/records/partners`);
+  await page.locator('section[data-collection="partners"][aria-busy="false"] [data-testid="records-table"] tbody tr').first().waitFor();
+  await shot("records", { fullPage: false });
+  await page.locator('[data-testid="records-table"] tbody tr').first().click();
+  await page.getByTestId("record-history").waitFor();
+  await shot("record-history", { fullPage: false });
+
+  // Access: users, roles and the permission matrix.
+  await page.goto(`${base}/dashboard/access`);
+  await page.getByTestId("permission-matrix").waitFor();
+  await shot("access");
+
+  // Audit: the trail, with the chain verified.
+  await page.goto(`${base}/dashboard/audit`);
+  await page.getByTestId("audit-table").waitFor();
+  await page.getByRole("button", { name: "Verify chain" }).click();
+  await page.getByRole("button", { name: "Verify again" }).waitFor();
+  await shot("audit", { fullPage: false });
+
   // Phone width.
   await page.setViewportSize(PHONE);
   await page.goto(`${base}/dashboard/`);

@@ -23,6 +23,7 @@ import {
   CreateConnectorMappingDocument,
   IdentityRefreshDocument,
   LoginDocument,
+  PushChangesDocument,
   StartSyncDocument,
 } from "../__generated__/graphql.js";
 import { startTestStack, type TestStack } from "../harness/stack.js";
@@ -390,6 +391,29 @@ suite("the dashboard in a real browser", () => {
     expect(graphqlPosts.length - loads).toBeLessThanOrEqual(4);
     sim.faults.latencyMs = 0;
   }, 120_000);
+
+  it("the activity chart follows pushes live, re-read at most every few seconds however many come", async () => {
+    await page.goto(`${base}/dashboard/`);
+    await page.locator('[data-live="connected"]').waitFor();
+    const chart = page.locator("section.chart-card");
+    await chart.getByLabel("Kind").selectOption("PUSH");
+    const shownRuns = async () => Number((((await chart.locator("p.muted").textContent()) ?? "").match(/^([\d,]+) runs?/)?.[1] ?? "-1").replace(/,/g, ""));
+    await waitUntil(async () => (await shownRuns()) >= 0, "the push chart", 10_000, 25);
+    const before = await shownRuns();
+    const overviewReads = () => graphqlPosts.filter((p) => p.operation === "Overview").length;
+    const readsBefore = overviewReads();
+    // Eight pushes in a burst, as a device catching up would send them.
+    for (let i = 0; i < 8; i++) {
+      const pushed = await t.request(PushChangesDocument, { input: { collection: "partners", rows: [{ assumedMasterState: null, newDocumentState: { id: `chart-${i}`, name: `Chart ${i}` } }] } }, token);
+      expect(pushed.errors).toBeUndefined();
+    }
+    await waitUntil(async () => (await shownRuns()) === before + 8, `the chart to show ${before + 8} pushes`, 20_000, 50);
+    expect(page.url()).toBe(`${base}/dashboard/`);
+    // Throttled: one or two re-reads for the burst, not one per push.
+    expect(overviewReads() - readsBefore).toBeGreaterThanOrEqual(1);
+    expect(overviewReads() - readsBefore).toBeLessThanOrEqual(3);
+    await chart.getByLabel("Kind").selectOption("CONNECTOR");
+  }, 60_000);
 
   it("the runs history filters and pages with cursors", async () => {
     // Enough runs for pages of 25: dry runs through the API (fast, and they are runs like any other).

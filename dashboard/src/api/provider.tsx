@@ -47,16 +47,23 @@ export function useRefetchOnReconnect(refetch: () => void): void {
 // ---- The tenant's live runs ------------------------------------------------------------------------------------------
 
 export interface LiveRuns {
-  /** Every run seen on the feed since sign-in, newest state of each. */
+  /** Runs seen on the feed since sign-in, newest state of each: every active one, and the latest ended ones. */
   runs: ReadonlyMap<string, RunSummaryFragment>;
-  /** Ids of runs that reached a final state on the feed, in order (pages refetch aggregates when it grows). */
+  /** Ids of the latest runs that reached a final state on the feed, in order. */
   finished: readonly string[];
+  /** How many runs reached a final state since sign-in (pages refetch aggregates when it grows). */
+  finishedTotal: number;
   error?: CombinedError;
 }
 
-const LiveRunsContext = createContext<LiveRuns>({ runs: new Map(), finished: [] });
+const LiveRunsContext = createContext<LiveRuns>({ runs: new Map(), finished: [], finishedTotal: 0 });
 
 const FINAL = new Set(["SUCCEEDED", "PARTIAL", "FAILED", "CANCELLED"]);
+/**
+ * Ended runs kept from the feed: a tenant whose devices push all day sends a run per push, and a dashboard left open
+ * must not grow without bound. Active runs are always kept; pages read older runs from the API.
+ */
+export const KEPT_ENDED_RUNS = 300;
 
 function LiveRunsProvider({ children }: { children: ReactNode }) {
   const [result] = useSubscription<RunsUpdatedSubscription, LiveRuns>({ query: RunsUpdatedDocument }, (prev, data) => {
@@ -64,10 +71,22 @@ function LiveRunsProvider({ children }: { children: ReactNode }) {
     const runs = new Map(prev?.runs ?? []);
     const before = runs.get(run.id);
     runs.set(run.id, freshest(before, run)!);
-    const finished = FINAL.has(run.status) && !(before && FINAL.has(before.status)) ? [...(prev?.finished ?? []), run.id] : (prev?.finished ?? []);
-    return { runs, finished };
+    const ended = FINAL.has(run.status) && !(before && FINAL.has(before.status));
+    let finished = prev?.finished ?? [];
+    if (ended) {
+      finished = [...finished, run.id];
+      if (finished.length > KEPT_ENDED_RUNS) {
+        // The oldest ended runs leave both lists.
+        for (const id of finished.slice(0, finished.length - KEPT_ENDED_RUNS)) runs.delete(id);
+        finished = finished.slice(-KEPT_ENDED_RUNS);
+      }
+    }
+    return { runs, finished, finishedTotal: (prev?.finishedTotal ?? 0) + (ended ? 1 : 0) };
   });
-  const value = useMemo<LiveRuns>(() => ({ runs: result.data?.runs ?? new Map(), finished: result.data?.finished ?? [], error: result.error }), [result.data, result.error]);
+  const value = useMemo<LiveRuns>(
+    () => ({ runs: result.data?.runs ?? new Map(), finished: result.data?.finished ?? [], finishedTotal: result.data?.finishedTotal ?? 0, error: result.error }),
+    [result.data, result.error],
+  );
   return <LiveRunsContext.Provider value={value}>{children}</LiveRunsContext.Provider>;
 }
 

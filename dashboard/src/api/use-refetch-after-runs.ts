@@ -17,21 +17,18 @@ export function useRefetchAfterRuns(opts: {
   /** The data `settled` looks at (its identity changes when it was read again). */
   data: unknown;
 }): void {
-  const { finished, runs } = useLiveRuns();
+  const { runs } = useLiveRuns();
   const [pending, setPending] = useState<{ ids: string[]; attempt: number } | null>(null);
-  const handled = useRef(finished.length);
   const latest = useRef(opts);
   latest.current = opts;
 
-  useEffect(() => {
-    if (finished.length === handled.current) return;
-    const ended = finished.slice(handled.current).filter((id) => {
+  useRunsEnded((ended) => {
+    const ids = ended.filter((id) => {
       const run = runs.get(id);
       return run && latest.current.relevant(run);
     });
-    handled.current = finished.length;
-    if (ended.length) setPending((p) => ({ ids: [...new Set([...(p?.ids ?? []), ...ended])], attempt: 0 }));
-  }, [finished.length]);
+    if (ids.length) setPending((p) => ({ ids: [...new Set([...(p?.ids ?? []), ...ids])], attempt: 0 }));
+  });
 
   useEffect(() => {
     if (!pending) return;
@@ -46,4 +43,40 @@ export function useRefetchAfterRuns(opts: {
     }, 250 * 2 ** pending.attempt);
     return () => clearTimeout(timer);
   }, [pending, opts.data]);
+}
+
+/** Calls `onEnded` with the ids of the runs that ended on the live feed since the last call (those still kept). */
+function useRunsEnded(onEnded: (ids: string[]) => void): void {
+  const { finished, finishedTotal } = useLiveRuns();
+  const handled = useRef(finishedTotal);
+  const latest = useRef(onEnded);
+  latest.current = onEnded;
+  useEffect(() => {
+    const count = finishedTotal - handled.current;
+    handled.current = finishedTotal;
+    if (count > 0) latest.current(finished.slice(-Math.min(count, finished.length)));
+  }, [finishedTotal]);
+}
+
+/**
+ * Re-reads aggregates (charts, totals) when relevant runs end, at most once per `intervalMs`: a tenant's devices may
+ * push many times a second, and each push is a run. The last end in a burst is always followed by a read.
+ */
+export function useThrottledRefetchOnRunsEnded(opts: { relevant: (run: RunSummaryFragment) => boolean; refetch: () => void; intervalMs: number }): void {
+  const { runs } = useLiveRuns();
+  const latest = useRef(opts);
+  latest.current = opts;
+  const lastRead = useRef(0);
+  const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  useEffect(() => () => void (timer.current && clearTimeout(timer.current)), []);
+  useRunsEnded((ended) => {
+    if (!ended.some((id) => runs.has(id) && latest.current.relevant(runs.get(id)!))) return;
+    if (timer.current) return; // a read is already scheduled: it will see this end too
+    const wait = Math.max(0, lastRead.current + latest.current.intervalMs - Date.now());
+    timer.current = setTimeout(() => {
+      timer.current = null;
+      lastRead.current = Date.now();
+      latest.current.refetch();
+    }, wait);
+  });
 }

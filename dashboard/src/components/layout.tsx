@@ -3,6 +3,7 @@ import { useQuery } from "urql";
 import { MeDocument } from "../__generated__/graphql.js";
 import { useLive, useLiveRuns } from "../api/provider.js";
 import { sessionStore } from "../api/session.js";
+import { ACCESS_PERMISSIONS } from "../pages/access.page.js";
 import { ErrorBoundary } from "./error-boundary.js";
 
 export function Layout() {
@@ -23,7 +24,8 @@ export function Layout() {
           </NavLink>
           <NavLink to="/runs">Runs</NavLink>
           <NavLink to="/records">Records</NavLink>
-          <NavLink to="/access">Access</NavLink>
+          {/* Only for those who may see users or roles (the page explains itself to anyone who opens it anyway). */}
+          {user && ACCESS_PERMISSIONS.some((p) => user.permissions.includes(p)) && <NavLink to="/access">Access</NavLink>}
           <NavLink to="/audit">Audit</NavLink>
         </nav>
         <div className="topbar-end">

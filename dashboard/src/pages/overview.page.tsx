@@ -3,7 +3,7 @@ import { Link } from "react-router";
 import { useQuery } from "urql";
 import { ConnectorLastRunDocument, OverviewDocument, type ConnectorCardFragment, type RunSummaryFragment, type SyncRunKind } from "../__generated__/graphql.js";
 import { freshest, useLiveRuns, useRefetchOnReconnect } from "../api/provider.js";
-import { useRefetchAfterRuns } from "../api/use-refetch-after-runs.js";
+import { useRefetchAfterRuns, useThrottledRefetchOnRunsEnded } from "../api/use-refetch-after-runs.js";
 import { ErrorMessage } from "../components/error-message.js";
 import { Loading } from "../components/loading.js";
 import { RunsChart } from "../components/runs-chart.js";
@@ -12,6 +12,8 @@ import { formatAgo, formatCount, formatDuration, formatRate } from "../lib/forma
 import { isActive } from "../lib/status.js";
 
 const DAYS = 14;
+/** The least time between two re-reads of the chart for pushes and pulls. */
+const CHART_REFRESH_MS = 5_000;
 
 /** [from, to) covering the last DAYS UTC days, today included. */
 function statsRange(now = new Date()): { from: string; to: string } {
@@ -27,13 +29,14 @@ export function OverviewPage() {
   const refetchNow = () => refetch({ requestPolicy: "network-only" });
   useRefetchOnReconnect(refetchNow);
   // A connector run that ends changes record counts and the chart: read them again once its mappings show it.
-  // (Pushes and pulls, many and small, reach the chart at the next load rather than costing a query each.)
   useRefetchAfterRuns({
     relevant: (run) => run.kind === "CONNECTOR",
     settled: (runId) => !!overview.data?.connectors.some((c) => c.mappings.some((m) => m.lastRunId === runId)),
     refetch: refetchNow,
     data: overview.data,
   });
+  // Pushes and pulls, many and small, reach the chart too: read again at most every few seconds while they come.
+  useThrottledRefetchOnRunsEnded({ relevant: (run) => run.kind !== "CONNECTOR" && (kind === "" || run.kind === kind), refetch: refetchNow, intervalMs: CHART_REFRESH_MS });
 
   const connectors = overview.data?.connectors ?? [];
   const stats = overview.data?.syncStats ?? [];

@@ -9,7 +9,7 @@ import { RecordOperation, type FieldChanges } from "./history.entity.js";
 import { applyWrites, asDocument, loadForUpdate, lockTenantSequence, parseJson, rollBack, sqlIn, type Doc } from "./record-writer.js";
 import { RecordErrors } from "./records.errors.js";
 import { recordsChannel, writeActorOf, type RecordsService } from "./records.service.js";
-import type { ConflictPage, RecordHistoryEntry, RecordHistoryPage, SyncClientPage } from "./records.types.js";
+import { RecordHistoryEntry, type ConflictPage, type RecordHistoryPage, type SyncClientPage } from "./records.types.js";
 import { SyncClient } from "./sync-client.entity.js";
 
 export const MAX_PAGE = 200;
@@ -185,7 +185,7 @@ export async function recordHistory(
   for (const r of page) {
     let changes = (typeof r.changes === "string" ? JSON.parse(r.changes) : r.changes) as FieldChanges | null;
     if (r.operation === RecordOperation.CREATE) changes = await createdState(run, tenantId, collection.name, args.id, asDocument({ data: parseJson(current.data), deleted: current.deleted }));
-    nodes.push({
+    nodes.push(Object.assign(new RecordHistoryEntry(), {
       version: r.version,
       operation: r.operation,
       at: new Date(r.at),
@@ -194,7 +194,7 @@ export async function recordHistory(
       actorId: r.actor_id,
       clientId: r.client_id,
       syncRunId: r.sync_run_id,
-    });
+    }));
   }
   const last = page.at(-1);
   return { nodes, endCursor: last ? encodeCursor([last.version]) : null, hasNextPage: rows.length > args.first };

@@ -8,6 +8,7 @@ import type { Caller } from "./access.js";
 import { Collection } from "./collection.entity.js";
 import { Conflict, ConflictResolution, ConflictStatus } from "./conflict.entity.js";
 import { listClients, listConflicts, recordHistory, resetClient, resolveConflict } from "./records-admin.js";
+import { listRecords, MAX_RECORDS_PAGE, MAX_SEARCH_LENGTH } from "./records-list.js";
 import { MAX_PULL_LIMIT } from "./records.service.js";
 import {
   ConflictPage,
@@ -16,6 +17,7 @@ import {
   PushChangesInput,
   PushResult,
   RecordHistoryPage,
+  RecordPage,
   RecordsBatch,
   SyncClientPage,
 } from "./records.types.js";
@@ -108,6 +110,25 @@ export class RecordsResolver {
     @Root() batch: RecordsBatch,
   ): RecordsBatch {
     return batch;
+  }
+
+  @Authorized("sync:pull")
+  @Query(() => RecordPage, {
+    description:
+      "A collection's current records (deleted ones left out), in id order: the records pullChanges would deliver to the caller (canPull and row filters apply).",
+  })
+  records(
+    @Arg("collection") collection: string,
+    @Arg("search", () => String, {
+      nullable: true,
+      description: `Only records whose id or a top-level string or number value contains this text (case-insensitive, at most ${MAX_SEARCH_LENGTH} characters)`,
+    })
+    search: string | null,
+    @Arg("first", () => Int, { defaultValue: 50, description: `1 to ${MAX_RECORDS_PAGE}` }) first: number,
+    @Arg("after", () => String, { nullable: true, description: "The endCursor of the previous page" }) after: string | null,
+    @Ctx() ctx: SyncContext,
+  ): Promise<RecordPage> {
+    return listRecords(ctx.em, ctx.records, callerOf(ctx), { collection, search, first, after });
   }
 
   @Authorized("sync:pull")

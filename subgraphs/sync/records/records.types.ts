@@ -1,4 +1,5 @@
 import { GraphQLJSON, GraphQLJSONObject } from "graphql-scalars";
+import { UserRef } from "../sync-log/refs.js";
 import { Conflict } from "./conflict.entity.js";
 import { RecordOperation } from "./history.entity.js";
 import { SyncClient } from "./sync-client.entity.js";
@@ -157,6 +158,11 @@ export class RecordHistoryEntry {
 
   @Field(() => ID, { nullable: true, description: "The push or connector run that wrote it" })
   syncRunId?: string | null;
+
+  @Field(() => UserRef, { nullable: true, description: "The user who made this version (USER actors only; resolved by the tenants service)" })
+  get user(): UserRef | null {
+    return this.actorType === "USER" && this.actorId ? { id: this.actorId } : null;
+  }
 }
 
 @ObjectType()
@@ -193,4 +199,60 @@ export class SyncClientPage {
 
   @Field()
   hasNextPage!: boolean;
+}
+
+@ObjectType({ description: "A record as it is now (never a deleted one): its document and where its current version came from" })
+export class CollectionRecord {
+  @Field({ description: "The record's key (the value of its collection's primary key field)" })
+  id!: string;
+
+  @Field(() => GraphQLJSONObject, { description: "The stored document (no `_deleted`: listed records are never deleted)" })
+  document!: Record<string, unknown>;
+
+  @Field(() => Int, { description: "1 for a new record, one more for each change" })
+  version!: number;
+
+  @Field()
+  updatedAt!: Date;
+
+  @Field(() => String, { nullable: true, description: "Who wrote the current version: USER, API_KEY, CONNECTOR or SERVICE" })
+  actorType?: string | null;
+
+  @Field(() => String, { nullable: true, description: "The user or API key id" })
+  actorId?: string | null;
+
+  @Field(() => String, { nullable: true, description: "The device that pushed the current version" })
+  clientId?: string | null;
+
+  @Field(() => ID, { nullable: true, description: "The push or connector run that wrote the current version" })
+  syncRunId?: string | null;
+
+  @Field(() => UserRef, { nullable: true, description: "The user who wrote the current version (USER actors only)" })
+  get updatedBy(): UserRef | null {
+    return this.actorType === "USER" && this.actorId ? { id: this.actorId } : null;
+  }
+}
+
+@ObjectType({ description: "A page of a collection's current records, in id order" })
+export class RecordPage {
+  @Field(() => [CollectionRecord], { description: "In id order (PostgreSQL's order of the ids)" })
+  nodes!: CollectionRecord[];
+
+  @Field(() => String, { nullable: true, description: "Pass as `after` for the next page (opaque; this tenant's and this collection's only)" })
+  endCursor!: string | null;
+
+  @Field()
+  hasNextPage!: boolean;
+
+  /** Counts the matching records when `totalCount` is asked for (null: not counted). */
+  countMatching?: () => Promise<number | null>;
+
+  @Field(() => Int, {
+    nullable: true,
+    description:
+      "How many records match (search included), counted only when asked. Null above 10,000, and for callers whose row filters limit what they see (counting them would mean reading every record).",
+  })
+  totalCount(): Promise<number | null> | null {
+    return this.countMatching?.() ?? null;
+  }
 }
