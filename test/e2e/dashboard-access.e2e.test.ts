@@ -18,6 +18,7 @@ import {
   AccessE2eCreateUserDocument,
   AccessE2eLoginDocument,
   AccessE2ePullDocument,
+  AuditPageApiEventsDocument,
   AccessE2ePushDocument,
   AccessE2eRoleDocument,
   AccessE2eRolesDocument,
@@ -210,6 +211,29 @@ suite("the Access page in a real browser", () => {
     expect(await pulledIds(worker.token, "orders")).toEqual(["o1", "o2", "o3"]);
   });
 
+  it("each toggle is in the audit trail: the Audit page shows the newest one, by the admin, with what it changed", async () => {
+    const api = (await ok(t.request(AuditPageApiEventsDocument, { filter: { action: "role.grant.set" }, first: 50 }, adminToken))).auditEvents.nodes;
+    // The three clicks of the test before (on, off, on), newest first.
+    const field = (await roleByName("Field")).id;
+    const toggles = api.filter((e) => e.targetId === field);
+    expect(toggles.length).toBeGreaterThanOrEqual(3);
+    expect(toggles.slice(0, 3).map((e) => (e.changes as Record<string, { after?: unknown }> | null)?.canPull?.after)).toEqual([true, false, true]);
+    await page.goto(`${base}/dashboard/audit?action=role.grant.set&targetId=${field}`);
+    const rows = page.locator('tr[data-action="role.grant.set"]');
+    await rows.first().waitFor();
+    expect(await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-event-id")))).toEqual(toggles.map((e) => e.id));
+    const newest = rows.first();
+    expect(await newest.getByTestId("audit-actor").textContent()).toContain(admin.email);
+    await newest.getByRole("button", { name: /Show details/ }).click();
+    const changes = page.getByTestId("audit-detail").getByTestId("audit-changes");
+    await changes.waitFor();
+    // Before / after of the newest click (off → on).
+    expect((await changes.locator('tr[data-field="canPull"] td').allTextContents()).map((c) => c.trim())).toEqual(["false", "true"]);
+    expect(await page.getByTestId("audit-detail").textContent()).toContain("orders");
+    await page.goto(`${base}/dashboard/access`);
+    await matrix().waitFor();
+  });
+
   it("Push in the matrix decides whether pushChanges accepts the user's rows", async () => {
     expect(codesOf(await push(worker.token, "orders", { id: "w0", dept: "SALES" }))).toEqual(["FORBIDDEN"]);
     await box("Push", "Field", "orders").check();
@@ -305,6 +329,11 @@ suite("the Access page in a real browser", () => {
     await expect(box("Push", "Field", "notes").isDisabled()).resolves.toBe(true);
     expect(await box("Push", "Field", "notes").locator("xpath=..").getAttribute("title")).toBe("Field does not hold sync:push: add it to the role first");
     await ok(t.request(AccessE2eUpdateRoleDocument, { id: field.id, input: { permissions: ["sync:pull", "sync:push"] } }, adminToken));
+    // Taking sync:push from Field ended the access tokens of its holders (their sessions stay): the worker's old token
+    // is refused, and signing in again gives one with the role's current permissions.
+    expect(codesOf(await pull(worker.token, "orders"))).toEqual(["UNAUTHENTICATED"]);
+    worker.token = (await ok(login(worker.email, worker.password))).login.accessToken;
+    expect(await pulledIds(worker.token, "orders")).toEqual(["o1", "o3", "w1"]);
   });
 
   it("changing a user's roles in the page takes effect on what they may pull", async () => {
@@ -331,7 +360,10 @@ suite("the Access page in a real browser", () => {
     await d.locator('input[name="roles"][value="Field"]').uncheck();
     await d.getByRole("button", { name: "Save roles" }).click();
     await d.waitFor({ state: "hidden" });
-    await eventually(async () => codesOf(await pull(worker.token, "orders")).join() === "FORBIDDEN", "orders to be refused without Field");
+    // Field took sync:push with it: the worker's token ends; a new one pulls notes, not orders.
+    await eventually(async () => codesOf(await pull(worker.token, "orders")).join() === "UNAUTHENTICATED", "the worker's old token to be refused");
+    worker.token = (await ok(login(worker.email, worker.password))).login.accessToken;
+    expect(codesOf(await pull(worker.token, "orders"))).toEqual(["FORBIDDEN"]);
     expect(await pulledIds(worker.token, "notes")).toEqual(["n1"]);
   });
 

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { LockMode } from "@mikro-orm/core";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { Errors } from "../../../kernel/errors.js";
 import { REVOCATION_TOPIC, type Revocation } from "../../../kernel/revocations.js";
@@ -6,6 +7,7 @@ import { inTransaction, type TenantsContext } from "../context.js";
 import { permissionsOf } from "../role/role.permissions.js";
 import { Tenant, TenantStatus } from "../tenant/tenant.entity.js";
 import { User, UserStatus } from "../user/user.entity.js";
+import { ApiKey } from "./api-key.entity.js";
 import { AuthErrors } from "./auth.errors.js";
 import { RefreshToken } from "./refresh-token.entity.js";
 import { formatRefreshToken, hashSecret, newSecret, parseRefreshToken, sameHash } from "./tokens.js";
@@ -27,14 +29,27 @@ export interface Session {
 export type PermissionResolver = (em: EntityManager, tenantId: string, roles: string[]) => Promise<string[]>;
 export const staticPermissions: PermissionResolver = async (_em, _tenantId, roles) => permissionsOf(roles);
 
-/** Signs an access token and opens (or continues) a refresh-token family. */
+/**
+ * Signs an access token and opens (or continues) a refresh-token family. Call inside a transaction (login and refresh
+ * do): the token carries the user's roles and permissions as committed now, read with the user's row locked until the
+ * session commits. A change that shrinks them ({@link revokeAccessTokens}) therefore either waits for this commit and
+ * then refuses the token signed here, or commits first and this reads the new roles. (FOR UPDATE, not FOR SHARE: a
+ * sign-in also writes the row, and two sharing the lock would deadlock upgrading it; they queue instead.)
+ */
 export async function issueSession(ctx: TenantsContext, tenant: Tenant, user: User, familyId: string = randomUUID()): Promise<Session> {
-  const permissions = await ctx.permissions(ctx.em, tenant.id, user.roles);
+  const current = await ctx.em
+    .createQueryBuilder(User)
+    .select(["roles"])
+    .where({ id: user.id, tenantId: tenant.id })
+    .setLockMode(LockMode.PESSIMISTIC_WRITE)
+    .execute("get");
+  const roles: string[] = current?.roles ?? user.roles;
+  const permissions = await ctx.permissions(ctx.em, tenant.id, roles);
   const { token, expiresAt } = await ctx.keyStore.signAccessToken(user.id, {
     knd: "user",
     tid: tenant.id,
     email: user.email,
-    roles: user.roles,
+    roles,
     perms: permissions,
     plan: tenant.plan,
   });
@@ -118,6 +133,32 @@ export async function revokeUserSessions(ctx: Pick<TenantsContext, "em">, user: 
   await ctx.em.nativeUpdate(RefreshToken, { userId: user.id, revokedAt: null }, { revokedAt: now });
   await ctx.em.flush();
   return { kind: "user", userId: user.id, notBefore: now.getTime() };
+}
+
+/**
+ * Ends the access tokens, not the sessions, of users whose permissions just shrank (a role taken away, a permission
+ * removed from a role they hold, a role deleted): an access token carries the permissions it was issued with, so
+ * until it expires it would keep what was taken away. Their refresh tokens stay valid, and the next refresh issues a
+ * token with the current permissions (clients refresh silently when a token is refused). The access tokens of API
+ * keys these users created end too: a key's token carries its scopes as capped by its creator's permissions at the
+ * exchange, and the next exchange caps them anew.
+ *
+ * Call inside the transaction that shrank the permissions, once the change is written; announce the returned
+ * revocations with {@link announceRevocations} after the commit. The users' rows are locked before the instant is
+ * taken: a sign-in or refresh of one of them holds the row locked while it reads the roles and signs (see
+ * {@link issueSession}), so its token is either signed before the instant (and refused) or after this commit (with
+ * the new permissions). `accessTokensValidAfter` is what the revocation snapshot serves to processes that missed the
+ * announcement; it leaves refresh tokens alone (`tokensValidAfter` ends those too).
+ */
+export async function revokeAccessTokens(em: EntityManager, userIds: readonly string[]): Promise<Revocation[]> {
+  const ids = [...new Set(userIds)];
+  if (!ids.length) return [];
+  // In id order, so two such changes sharing users cannot deadlock.
+  await em.createQueryBuilder(User).select(["id"]).where({ id: { $in: ids } }).orderBy({ id: "asc" }).setLockMode(LockMode.PESSIMISTIC_WRITE).execute();
+  const now = new Date();
+  await em.nativeUpdate(User, { id: { $in: ids } }, { accessTokensValidAfter: now });
+  const keys = await em.find(ApiKey, { createdById: { $in: ids }, revokedAt: null }, { fields: ["id"] });
+  return [...ids, ...keys.map((k) => k.id)].map((userId) => ({ kind: "user", userId, notBefore: now.getTime() }));
 }
 
 /** Tells every process about revocations that have been committed (call after the transaction that made them). */

@@ -6,6 +6,7 @@ import { Migration20261121141922_key_activation } from "./Migration2026112114192
 import { Migration20261121143159_tenant_purge } from "./Migration20261121143159_tenant_purge.js";
 import { Migration20261121163704_audit_outbox } from "./Migration20261121163704_audit_outbox.js";
 import { Migration20261121175131_audit_retention } from "./Migration20261121175131_audit_retention.js";
+import { Migration20261121204844_access_revocation } from "./Migration20261121204844_access_revocation.js";
 
 export const migrations = [
   { name: "Migration20261121132712_initial", class: Migration20261121132712_initial },
@@ -15,4 +16,5 @@ export const migrations = [
   { name: "Migration20261121143159_tenant_purge", class: Migration20261121143159_tenant_purge },
   { name: "Migration20261121163704_audit_outbox", class: Migration20261121163704_audit_outbox },
   { name: "Migration20261121175131_audit_retention", class: Migration20261121175131_audit_retention },
+  { name: "Migration20261121204844_access_revocation", class: Migration20261121204844_access_revocation },
 ];

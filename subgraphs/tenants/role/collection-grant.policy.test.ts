@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { effectiveGrantOn, mergeGrants, roleGrantFor, substituteGrants, type RoleGrantSource } from "./collection-grant.policy.js";
+import { accessBeyond, effectiveGrantOn, mergeGrants, roleGrantFor, substituteGrants, type RoleGrantSource } from "./collection-grant.policy.js";
 import { systemRoleGrant, SYSTEM_ROLES } from "./role.permissions.js";
 import { RowFilterOp, type RowFilterSpec } from "./row-filter.js";
 
@@ -102,5 +102,36 @@ describe("substituting the caller into merged grants", () => {
     expect(byName.notes!.pullFilters).toEqual([]);
     expect(byName.notes!.canPull).toBe(true);
     expect(byName.public!.pullFilters).toBeNull();
+  });
+});
+
+describe("access beyond a caller's", () => {
+  const held = (...roles: RoleGrantSource[]) => mergeGrants(roles);
+
+  it("lists each collection and direction the role reaches that the caller does not hold there without filters", () => {
+    const caller = held(role("OPS", [grant("public", false, true), grant("orders", true, true, [eq("owner", "x")])]));
+    const wide = role("WIDE", [grant("*", false, true), grant("public", true, true)]);
+    expect(accessBeyond(caller, wide)).toEqual([
+      { collection: "*", direction: "pull" },
+      { collection: "orders", direction: "pull" },
+      { collection: "public", direction: "push" },
+    ]);
+    expect(accessBeyond(caller, role("NARROW", [grant("public", false, true, [eq("dept", "a")])]))).toEqual([]);
+    expect(accessBeyond(caller, role("NOTHING", [grant("public", true, true)], []))).toEqual([]);
+  });
+
+  it("a system role reaches what its * grant says; ADMIN holds everything", () => {
+    expect(accessBeyond(held(system("ADMIN")), role("ANY", [grant("*", true, true), grant("payroll", true, true)]))).toEqual([]);
+    expect(accessBeyond(held(system("ANALYST")), system("USER"))).toEqual([{ collection: "*", direction: "push" }]);
+    // A caller's deny entry on payroll makes a * grant reach beyond it there.
+    const most = held(role("MOST", [grant("*", false, true), grant("payroll", false, false)]));
+    expect(accessBeyond(most, system("ANALYST"))).toEqual([{ collection: "payroll", direction: "pull" }]);
+    // Limited to one entry: what the role reaches through it.
+    expect(accessBeyond(most, system("ANALYST"), "orders")).toEqual([]);
+    expect(accessBeyond(most, system("ANALYST"), "payroll")).toEqual([{ collection: "payroll", direction: "pull" }]);
+    const own = role("OWN", [grant("*", false, true), grant("payroll", false, false)], ["sync:pull"]);
+    expect(accessBeyond(most, own, "*")).toEqual([]);
+    // A collection neither names is reached through *.
+    expect(accessBeyond(held(role("ONE", [grant("public", false, true)])), own, "contacts")).toEqual([{ collection: "contacts", direction: "pull" }]);
   });
 });

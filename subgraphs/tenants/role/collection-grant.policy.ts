@@ -115,3 +115,31 @@ export function substituteGrants(grants: readonly EffectiveGrantSpec[], subject:
         });
   return grants.map((g) => ({ ...g, pushFilters: groups(g.pushFilters), pullFilters: groups(g.pullFilters) }));
 }
+
+/** One direction on one collection that a role would reach and a caller does not hold there unrestricted. */
+export interface AccessBeyond {
+  collection: string;
+  direction: "push" | "pull";
+}
+
+/**
+ * Where `role` reaches further than `held` (a caller's effective grants, `$user`/`$claims` substituted): each
+ * collection and direction the role grants (its own entry, else its `*` entry, gated by its sync permissions) that
+ * the caller does not hold there without row filters. A collection that neither names falls back to `*` on both
+ * sides, so the union of their names and `*` covers every collection. With `collection`, only what the role reaches
+ * on that one (for `*`: on `*` and on every collection without an entry of its own), the part a change to that entry
+ * affects.
+ */
+export function accessBeyond(held: readonly EffectiveGrantSpec[], role: RoleGrantSource, collection?: string): AccessBeyond[] {
+  const names = new Set([...role.grants.map((g) => g.collection), ...held.map((g) => g.collection), ...(collection ? [collection] : [])]);
+  names.delete(ALL_COLLECTIONS);
+  const beyond: AccessBeyond[] = [];
+  for (const name of [ALL_COLLECTIONS, ...[...names].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))]) {
+    const cell = roleGrantFor(role, name);
+    if (collection !== undefined && name !== collection && !(collection === ALL_COLLECTIONS && cell.inherited)) continue;
+    const mine = effectiveGrantOn(held, name);
+    if (cell.canPush && !(mine?.canPush && mine.pushFilters === null)) beyond.push({ collection: name, direction: "push" });
+    if (cell.canPull && !(mine?.canPull && mine.pullFilters === null)) beyond.push({ collection: name, direction: "pull" });
+  }
+  return beyond;
+}

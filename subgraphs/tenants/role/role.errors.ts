@@ -16,6 +16,16 @@ export const RoleErrors = {
   tooManyRoles: (max: number) => Errors.badInput(`A user may hold at most ${max} roles`, "roles"),
   /** Nobody grants what they do not hold themselves. */
   escalation: (permissions: string[]) => Errors.forbidden(`You cannot grant permissions you do not hold: ${permissions.join(", ")}`),
+  /**
+   * Nobody hands out collection access they do not hold themselves without row filters (see `refuseWiderAccess`):
+   * FORBIDDEN, with each collection and direction in `extensions.beyond`.
+   */
+  accessBeyondOwn: (beyond: { collection: string; direction: "push" | "pull" }[]) =>
+    appError(
+      ErrorCode.FORBIDDEN,
+      `You cannot grant collection access you do not hold yourself without row filters: ${beyond.map((b) => `${b.direction} on ${b.collection}`).join(", ")}`,
+      { beyond },
+    ),
   grantNeedsPermission: (field: "canPush" | "canPull", permission: string) =>
     Errors.badInput(`${field} needs the role to hold ${permission}`, field),
   ownAdmin: () => appError(ErrorCode.CONFLICT, "You cannot remove your own ADMIN role", { field: "roles" }),

@@ -17,6 +17,7 @@ import { startEmbeddedPostgres, type EmbeddedDatabase } from "../../../kernel/em
 import { buildFederatedSchema } from "../../../kernel/federation.js";
 import { LoaderRegistry } from "../../../kernel/loaders.js";
 import { forkForTenant, forkUnscoped } from "../../../kernel/tenancy.js";
+import { ApiKey } from "../auth/api-key.entity.js";
 import { User } from "../user/user.entity.js";
 import { roleEntities, roleResolvers } from "./index.js";
 import { ALL_PERMISSIONS, SYSTEM_ROLES } from "./role.permissions.js";
@@ -89,7 +90,7 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), "tributary-role-gql-"));
   pg = await startEmbeddedPostgres({ dataDir: dir, persistent: false });
   const url = await pg.createDatabase(`role_${randomUUID().replace(/-/g, "")}`);
-  orm = await MikroORM.init(ormOptions({ url, schema: "tenants", entities: [User, ...roleEntities], migrations: [] }));
+  orm = await MikroORM.init(ormOptions({ url, schema: "tenants", entities: [User, ApiKey, ...roleEntities], migrations: [] }));
   await orm.em.getConnection().execute('create schema if not exists "tenants"');
   await orm.schema.create();
   schema = await buildFederatedSchema({ resolvers: roleResolvers });

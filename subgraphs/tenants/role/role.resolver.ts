@@ -1,6 +1,7 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
 import { Audited } from "../../../kernel/audit-policy.js";
 import { requirePrincipal } from "../../../kernel/auth.js";
+import { announceRevocations, revokeAccessTokens } from "../auth/session.service.js";
 import { inTransaction, type TenantsContext } from "../context.js";
 import { User } from "../user/user.entity.js";
 import { CollectionGrant } from "./collection-grant.entity.js";
@@ -33,7 +34,10 @@ function requireRoleRead(ctx: TenantsContext) {
 }
 
 // Every mutation here makes its change and records its audit event in one transaction (they commit together or not
-// at all); `grants.changed` is announced after the commit.
+// at all); `grants.changed` is announced after the commit. A change that takes permissions away from users (a role
+// taken from them, a permission removed from a role they hold, a role deleted) also ends their access tokens in that
+// transaction, announced after the commit too: a token carries the permissions it was issued with, and the users'
+// next refresh carries the current ones (collection grants are not in tokens: sync reads them anew on grants.changed).
 
 /** Tells services that cache callers' collection grants (sync) that this tenant's changed. */
 async function announceGrantsChanged(ctx: TenantsContext): Promise<void> {
@@ -98,11 +102,12 @@ export class RoleResolver {
     @Arg("input", () => UpdateRoleInput) input: UpdateRoleInput,
     @Ctx() ctx: TenantsContext,
   ): Promise<Role> {
-    const role = await inTransaction(ctx, async (tx) => {
-      const { role, changes } = await updateRole(tx.em, requirePrincipal(ctx), id, input);
+    const { role, revocations } = await inTransaction(ctx, async (tx) => {
+      const { role, changes, narrowed } = await updateRole(tx.em, requirePrincipal(ctx), id, input);
       if (Object.keys(changes).length) await tx.audit.record(tx, { action: "role.updated", targetType: "Role", targetId: role.id, changes });
-      return role;
+      return { role, revocations: await revokeAccessTokens(tx.em, narrowed) };
     });
+    await announceRevocations(ctx, revocations);
     await announceGrantsChanged(ctx);
     return role;
   }
@@ -111,8 +116,8 @@ export class RoleResolver {
   @Audited("role.deleted")
   @Mutation(() => Role, { description: "Deletes a tenant role (soft) and removes it from its users. System roles cannot be deleted: FORBIDDEN." })
   async deleteRole(@Arg("id", () => ID) id: string, @Ctx() ctx: TenantsContext): Promise<Role> {
-    const role = await inTransaction(ctx, async (tx) => {
-      const { role, usersAffected } = await deleteRole(tx.em, id);
+    const { role, revocations } = await inTransaction(ctx, async (tx) => {
+      const { role, usersAffected, narrowed } = await deleteRole(tx.em, id);
       await tx.audit.record(tx, {
         action: "role.deleted",
         targetType: "Role",
@@ -120,8 +125,9 @@ export class RoleResolver {
         changes: { deletedAt: { before: null, after: role.deletedAt?.toISOString() } },
         metadata: { name: role.name, usersAffected },
       });
-      return role;
+      return { role, revocations: await revokeAccessTokens(tx.em, narrowed) };
     });
+    await announceRevocations(ctx, revocations);
     await announceGrantsChanged(ctx);
     return role;
   }
@@ -136,13 +142,14 @@ export class RoleResolver {
     @Arg("roles", () => [String]) roles: string[],
     @Ctx() ctx: TenantsContext,
   ): Promise<User> {
-    const user = await inTransaction(ctx, async (tx) => {
-      const { user, before, after } = await assignRoles(tx.em, requirePrincipal(ctx), userId, roles);
+    const { user, revocations } = await inTransaction(ctx, async (tx) => {
+      const { user, before, after, narrowed } = await assignRoles(tx.em, requirePrincipal(ctx), userId, roles);
       if (before.join("\n") !== after.join("\n")) {
         await tx.audit.record(tx, { action: "user.roles.assigned", targetType: "User", targetId: user.id, changes: { roles: { before, after } } });
       }
-      return user;
+      return { user, revocations: narrowed ? await revokeAccessTokens(tx.em, [user.id]) : [] };
     });
+    await announceRevocations(ctx, revocations);
     await announceGrantsChanged(ctx);
     return user;
   }
@@ -179,7 +186,7 @@ export class RoleResolver {
     @Ctx() ctx: TenantsContext,
   ): Promise<boolean> {
     const removed = await inTransaction(ctx, async (tx) => {
-      const removed = await removeCollectionGrant(tx.em, roleId, collection);
+      const removed = await removeCollectionGrant(tx.em, requirePrincipal(ctx), roleId, collection);
       if (!removed) return null;
       await tx.audit.record(tx, {
         action: "role.grant.removed",

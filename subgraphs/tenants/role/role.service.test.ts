@@ -303,12 +303,18 @@ describe("assigning roles", () => {
     expect((await assignRoles(t.em(), helperPrincipal, t.admin.userId, ["USER"])).after).toEqual(["USER"]);
   });
 
-  it("nobody hands out roles carrying permissions they lack (FORBIDDEN), but keeping them is fine", async () => {
+  it("nobody hands out roles carrying permissions they lack, nor changes the roles of a user holding such permissions (FORBIDDEN)", async () => {
     const t = await tenant();
     const u = await t.user(["ADMIN", "USER"]);
     const manager = t.as(await t.user(["USER"]), ["user:manage", "sync:pull", "sync:push"]);
     expect(await codeOf(assignRoles(t.em(), manager, manager.userId, ["USER", "ADMIN"]))).toEqual({ code: "FORBIDDEN" });
-    expect((await assignRoles(t.em(), manager, u.id, ["ADMIN", "USER", "ANALYST"])).after).toEqual(["ADMIN", "USER", "ANALYST"]);
+    // Keeping the ADMIN role while adding another still changes the roles of someone who holds more than the manager.
+    expect(await codeOf(assignRoles(t.em(), manager, u.id, ["ADMIN", "USER", "ANALYST"]))).toEqual({ code: "FORBIDDEN" });
+    expect((await t.em().findOneOrFail(User, { id: u.id })).roles).toEqual(["ADMIN", "USER"]);
+    // Within the manager's permissions roles change; the tenant's ADMIN changes anyone's.
+    const v = await t.user(["USER"]);
+    expect((await assignRoles(t.em(), manager, v.id, ["USER", "ANALYST"])).after).toEqual(["USER", "ANALYST"]);
+    expect((await assignRoles(t.em(), t.admin, u.id, ["ADMIN", "USER", "ANALYST"])).after).toEqual(["ADMIN", "USER", "ANALYST"]);
   });
 
   it("validateRoleNames (user creation hook) wants exact names and no escalation", async () => {
@@ -317,9 +323,13 @@ describe("assigning roles", () => {
     await validateRoleNames({ em: t.em(), principal: t.admin }, ["USER", "Sales"]);
     expect(await codeOf(validateRoleNames({ em: t.em(), principal: t.admin }, ["sales"]))).toEqual({ code: "BAD_USER_INPUT", field: "roles" });
     expect(await codeOf(validateRoleNames({ em: t.em(), principal: t.admin }, ["admin"]))).toEqual({ code: "BAD_USER_INPUT", field: "roles" });
-    const manager = t.as(await t.user([]), ["user:manage", "sync:pull"]);
+    const manager = t.as(await t.user(["ANALYST"]), ["user:manage", "sync:pull"]);
     await validateRoleNames({ em: t.em(), principal: manager }, ["ANALYST", "Sales"]);
     expect(await codeOf(validateRoleNames({ em: t.em(), principal: manager }, ["USER"]))).toEqual({ code: "FORBIDDEN" });
+    // Holding sync:pull is not enough to give ANALYST's pull on every collection: the caller must reach them too.
+    const bare = t.as(await t.user([]), ["user:manage", "sync:pull"]);
+    expect(await codeOf(validateRoleNames({ em: t.em(), principal: bare }, ["ANALYST"]))).toEqual({ code: "FORBIDDEN" });
+    await validateRoleNames({ em: t.em(), principal: bare }, ["Sales"]);
     // Installation work (no caller): the EntityManager's tenant, no escalation check; unscoped knows system roles only.
     await validateRoleNames({ em: t.em() }, ["ADMIN", "Sales"]);
     expect(await codeOf(validateRoleNames({ em: forkUnscoped(orm) }, ["ADMIN", "Sales"]))).toEqual({ code: "BAD_USER_INPUT", field: "roles" });
@@ -376,8 +386,8 @@ describe("collection grants", () => {
     // A system role widens it again.
     expect(effectiveGrantOn(await grantsFor(forkUnscoped(orm), t.id, ["Sales", "USER"]), "payroll")).toMatchObject({ canPush: true, canPull: true });
 
-    expect(await removeCollectionGrant(t.em(), sales.id, "payroll")).toEqual({ collection: "payroll", canPush: false, canPull: false, rowFilters: [] });
-    expect(await removeCollectionGrant(t.em(), sales.id, "payroll")).toBeNull();
+    expect(await removeCollectionGrant(t.em(), t.admin, sales.id, "payroll")).toEqual({ collection: "payroll", canPush: false, canPull: false, rowFilters: [] });
+    expect(await removeCollectionGrant(t.em(), t.admin, sales.id, "payroll")).toBeNull();
     expect((await grantsFor(forkUnscoped(orm), t.id, ["Sales"])).map((g) => g.collection)).toEqual(["*", "orders"]);
   });
 
@@ -448,5 +458,128 @@ describe("collection grants", () => {
       ["*", false, false, false, 0],
       ["orders", false, true, false, 1],
     ]);
+  });
+});
+
+describe("nobody hands out collection access beyond their own (FORBIDDEN)", () => {
+  /** A role pulling `public` only, held by a user signed in with the role's permissions. */
+  async function restricted(t: TestTenant, name: string, permissions: string[]) {
+    const role = await createRole(t.em(), t.admin, { name, permissions });
+    await setCollectionGrant(t.em(), t.admin, { roleId: role.id, collection: "public", canPush: false, canPull: true });
+    return { role, principal: t.as(await t.user([name]), permissions) };
+  }
+  const grantsOf = async (t: TestTenant, roleId: string) =>
+    (await t.em().find(CollectionGrant, { roleId }, { orderBy: { collection: "asc" } })).map((g) => [g.collection, g.canPush, g.canPull]);
+
+  it("setCollectionGrant: each direction must be held on the collection without row filters; * needs every collection", async () => {
+    const t = await tenant();
+    const ops = await restricted(t, "Ops", ["role:manage", "sync:pull"]);
+    const other = await createRole(t.em(), t.admin, { name: "Other", permissions: ["sync:pull"] });
+    const set = (roleId: string, collection: string, canPull = true, rowFilters?: unknown[]) =>
+      setCollectionGrant(t.em(), ops.principal, { roleId, collection, canPush: false, canPull, rowFilters } as never);
+    // Within its own access, filtered or not.
+    await set(other.id, "public");
+    await set(other.id, "public", true, [{ field: "dept", op: "EQ", value: "x" }]);
+    // Beyond it: another collection, every collection, its own role included.
+    for (const [roleId, collection] of [
+      [other.id, "payroll"],
+      [other.id, "*"],
+      [ops.role.id, "*"],
+      [ops.role.id, "payroll"],
+    ] as const) {
+      expect([roleId, collection, await codeOf(set(roleId, collection))]).toEqual([roleId, collection, { code: "FORBIDDEN" }]);
+    }
+    // A deny entry gives nothing.
+    await set(ops.role.id, "payroll", false);
+    expect(await grantsOf(t, ops.role.id)).toEqual([
+      ["payroll", false, false],
+      ["public", false, true],
+    ]);
+    expect(await grantsOf(t, other.id)).toEqual([["public", false, true]]);
+    // Access the caller holds only through row filters does not count.
+    await setCollectionGrant(t.em(), t.admin, { roleId: ops.role.id, collection: "orders", canPush: false, canPull: true, rowFilters: [{ field: "o", op: RowFilterOp.EQ, value: "$user.id" }] });
+    expect(await codeOf(set(other.id, "orders"))).toEqual({ code: "FORBIDDEN" });
+    // ANALYST's unrestricted * pull reaches everything, so its holder may grant pull anywhere.
+    const analyst = t.as(await t.user(["ANALYST"]), ["role:manage", "sync:pull"]);
+    await setCollectionGrant(t.em(), analyst, { roleId: other.id, collection: "*", canPush: false, canPull: true });
+    await setCollectionGrant(t.em(), analyst, { roleId: other.id, collection: "payroll", canPush: false, canPull: true });
+  });
+
+  it("setCollectionGrant on *: collections where the caller has less than its own * count too", async () => {
+    const t = await tenant();
+    // Pulls everything except payroll.
+    const role = await createRole(t.em(), t.admin, { name: "Most", permissions: ["role:manage", "sync:pull"] });
+    await setCollectionGrant(t.em(), t.admin, { roleId: role.id, collection: "*", canPush: false, canPull: true });
+    await setCollectionGrant(t.em(), t.admin, { roleId: role.id, collection: "payroll", canPush: false, canPull: false });
+    const most = t.as(await t.user(["Most"]), ["role:manage", "sync:pull"]);
+    const target = await createRole(t.em(), t.admin, { name: "Target", permissions: ["sync:pull"] });
+    expect(await codeOf(setCollectionGrant(t.em(), most, { roleId: target.id, collection: "*", canPush: false, canPull: true }))).toEqual({ code: "FORBIDDEN" });
+    // With payroll closed on the target itself, its * reaches only what the caller reaches.
+    await setCollectionGrant(t.em(), most, { roleId: target.id, collection: "payroll", canPush: false, canPull: false });
+    await setCollectionGrant(t.em(), most, { roleId: target.id, collection: "*", canPush: false, canPull: true });
+  });
+
+  it("removeCollectionGrant: removing an entry that the role's * grant would widen is refused beyond the caller's access", async () => {
+    const t = await tenant();
+    const ops = await restricted(t, "Ops", ["role:manage", "sync:pull"]);
+    const wide = await createRole(t.em(), t.admin, { name: "Wide", permissions: ["sync:pull"] });
+    await setCollectionGrant(t.em(), t.admin, { roleId: wide.id, collection: "*", canPush: false, canPull: true });
+    await setCollectionGrant(t.em(), t.admin, { roleId: wide.id, collection: "payroll", canPush: false, canPull: false });
+    await setCollectionGrant(t.em(), t.admin, { roleId: ops.role.id, collection: "*", canPush: false, canPull: false });
+    expect(await codeOf(removeCollectionGrant(t.em(), ops.principal, wide.id, "payroll"))).toEqual({ code: "FORBIDDEN" });
+    // Its own deny-all * entry gone, Ops still reaches only public: removing it widens nothing.
+    expect(await removeCollectionGrant(t.em(), ops.principal, ops.role.id, "*")).toMatchObject({ collection: "*" });
+    // Removing * only narrows; the admin removes anything.
+    expect(await removeCollectionGrant(t.em(), ops.principal, wide.id, "*")).toMatchObject({ collection: "*", canPull: true });
+    expect(await removeCollectionGrant(t.em(), t.admin, wide.id, "payroll")).toMatchObject({ collection: "payroll" });
+  });
+
+  it("updateRole: sync:pull added to a role whose grants were idle without it is refused beyond the caller's access", async () => {
+    const t = await tenant();
+    const ops = await restricted(t, "Ops", ["role:manage", "sync:pull"]);
+    const idle = await createRole(t.em(), t.admin, { name: "Idle", permissions: ["sync:pull"] });
+    await setCollectionGrant(t.em(), t.admin, { roleId: idle.id, collection: "*", canPush: false, canPull: true });
+    await updateRole(t.em(), t.admin, idle.id, { permissions: [] });
+    expect(await codeOf(updateRole(t.em(), ops.principal, idle.id, { permissions: ["sync:pull"] }))).toEqual({ code: "FORBIDDEN" });
+    expect((await t.em().findOneOrFail(Role, { id: idle.id })).permissions).toEqual([]);
+    await updateRole(t.em(), t.admin, idle.id, { permissions: ["sync:pull"] });
+  });
+
+  it("assignRoles and user creation: roles reaching beyond the caller's access are refused, for the caller's own account too", async () => {
+    const t = await tenant();
+    const steward = await restricted(t, "Steward", ["user:manage", "sync:pull"]);
+    const u = await t.user([]);
+    expect(await codeOf(assignRoles(t.em(), steward.principal, steward.principal.userId, ["Steward", "ANALYST"]))).toEqual({ code: "FORBIDDEN" });
+    expect(await codeOf(assignRoles(t.em(), steward.principal, u.id, ["ANALYST"]))).toEqual({ code: "FORBIDDEN" });
+    expect(await codeOf(validateRoleNames({ em: t.em(), principal: steward.principal }, ["ANALYST"]))).toEqual({ code: "FORBIDDEN" });
+    expect((await t.em().findOneOrFail(User, { id: steward.principal.userId })).roles).toEqual(["Steward"]);
+    // Roles within the steward's access are fine.
+    expect((await assignRoles(t.em(), steward.principal, u.id, ["Steward"])).after).toEqual(["Steward"]);
+    await validateRoleNames({ em: t.em(), principal: steward.principal }, ["Steward"]);
+  });
+});
+
+describe("whose permissions shrink", () => {
+  it("assignRoles reports a user who lost a permission, not one whose roles changed without losing any", async () => {
+    const t = await tenant();
+    const admin2 = await t.user(["ADMIN"]);
+    expect((await assignRoles(t.em(), t.admin, admin2.id, ["USER"])).narrowed).toBe(true);
+    expect((await assignRoles(t.em(), t.admin, admin2.id, ["USER", "ANALYST"])).narrowed).toBe(false);
+    // ANALYST's permissions are within USER's: dropping it takes nothing away.
+    expect((await assignRoles(t.em(), t.admin, admin2.id, ["USER"])).narrowed).toBe(false);
+    expect((await assignRoles(t.em(), t.admin, admin2.id, ["ANALYST"])).narrowed).toBe(true);
+  });
+
+  it("updateRole and deleteRole report the holders who lost a permission (another role may still give it)", async () => {
+    const t = await tenant();
+    const role = await createRole(t.em(), t.admin, { name: "Audit", permissions: ["audit:read", "sync:pull"] });
+    const only = await t.user(["Audit"]);
+    const covered = await t.user(["Audit", "MANAGER"]);
+    await t.user(["USER"]);
+    expect((await updateRole(t.em(), t.admin, role.id, { permissions: ["audit:read", "sync:pull", "user:read"] })).narrowed).toEqual([]);
+    expect((await updateRole(t.em(), t.admin, role.id, { name: "Auditors", permissions: ["sync:pull", "user:read"] })).narrowed).toEqual([only.id]);
+    const { usersAffected, narrowed } = await deleteRole(t.em(), role.id);
+    expect(usersAffected.sort()).toEqual([only.id, covered.id].sort());
+    expect(narrowed).toEqual([only.id]);
   });
 });

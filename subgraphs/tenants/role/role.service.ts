@@ -7,8 +7,10 @@ import { isUuid } from "../../../kernel/loaders.js";
 import { TENANT_FILTER } from "../../../kernel/tenancy.js";
 import { ApiKey } from "../auth/api-key.entity.js";
 import { User, UserStatus } from "../user/user.entity.js";
+import { refuseOutranked } from "../user/user.errors.js";
 import { CollectionGrant } from "./collection-grant.entity.js";
 import {
+  accessBeyond,
   collectionsOf,
   mergeGrants,
   roleGrantFor,
@@ -139,9 +141,10 @@ export async function myCollectionGrants(em: EntityManager, principal: Principal
 }
 
 /**
- * Checks role names a caller wants to give a user (the `validateRoles` hook of user creation): every name must be an
- * existing role of the caller's tenant in its exact spelling (BAD_USER_INPUT on `roles`), and the roles may not carry
- * permissions the caller lacks (FORBIDDEN). Touches the database only for names that are not system roles.
+ * Checks role names a caller wants to give a user (the `validateRoles` hook of user creation and reactivation): every
+ * name must be an existing role of the caller's tenant in its exact spelling (BAD_USER_INPUT on `roles`), and the
+ * roles may not carry permissions the caller lacks nor collection access beyond the caller's own (FORBIDDEN, see
+ * {@link refuseWiderAccess}). Without a caller, touches the database only for names that are not system roles.
  */
 export async function validateRoleNames(ctx: { em: EntityManager; principal?: Principal }, roles: readonly string[]): Promise<void> {
   if (roles.length > MAX_ROLES_PER_USER) throw RoleErrors.tooManyRoles(MAX_ROLES_PER_USER);
@@ -155,6 +158,7 @@ export async function validateRoleNames(ctx: { em: EntityManager; principal?: Pr
   if (ctx.principal) {
     const granted = [...roles.filter(isSystemRole).flatMap((r) => SYSTEM_ROLE_DEFINITIONS[r].permissions), ...rows.flatMap((r) => r.permissions)];
     refuseEscalation(ctx.principal, [...new Set(granted)]);
+    await refuseWiderAccess(ctx.em, ctx.principal, await grantSources(ctx.em, ctx.principal.tenantId, roles, { withGrants: true }));
   }
 }
 
@@ -224,22 +228,33 @@ export async function createRole(em: EntityManager, principal: Principal, input:
   return role;
 }
 
-/** Updates a tenant role; a new name is carried over to every user holding the role. */
+/**
+ * Updates a tenant role; a new name is carried over to every user holding the role. Added permissions must be held
+ * by the caller; `sync:push` / `sync:pull` added to a role with grants bring those grants to life, so they must also
+ * be within the caller's access. Returns the users whose permissions shrank (`narrowed`: their access tokens must end,
+ * see `revokeAccessTokens`).
+ */
 export async function updateRole(
   em: EntityManager,
   principal: Principal,
   id: string,
   input: UpdateRoleInput,
-): Promise<{ role: Role; changes: Changes }> {
+): Promise<{ role: Role; changes: Changes; narrowed: string[] }> {
   const role = await getRole(em, id);
   if (role.system) throw RoleErrors.systemRole(role.name);
   const changes: Changes = {};
+  // The role's holders and every role's permissions as they are before this change.
+  const permissionsChange = input.permissions !== undefined && input.permissions !== null;
+  const holders = (input.name !== undefined && input.name !== null) || permissionsChange ? await em.find(User, { roles: { $contains: [role.name] } }) : [];
+  const holdersBefore = holders.map((u) => ({ id: u.id, roles: [...u.roles] }));
+  const tableBefore = permissionsChange ? await permissionTable(em) : new Map<string, readonly string[]>();
+  const nameBefore = role.name;
+  let narrowed: string[] = [];
   if (input.name !== undefined && input.name !== null) {
     const name = validName(input.name);
     if (name !== role.name) {
       if (name.toLowerCase() !== role.name.toLowerCase()) await refuseDuplicateName(em, name);
-      const users = await em.find(User, { roles: { $contains: [role.name] } });
-      for (const user of users) user.roles = user.roles.map((r) => (r === role.name ? name : r));
+      for (const user of holders) user.roles = user.roles.map((r) => (r === role.name ? name : r));
       changes.name = { before: role.name, after: name };
       role.name = name;
     }
@@ -254,37 +269,57 @@ export async function updateRole(
   if (input.permissions !== undefined && input.permissions !== null) {
     const permissions = validPermissions(input.permissions);
     refuseEscalation(principal, permissions.filter((p) => !role.permissions.includes(p)));
+    const enabled = [Permission.SYNC_PUSH, Permission.SYNC_PULL].filter((p) => permissions.includes(p) && !role.permissions.includes(p));
+    if (enabled.length) {
+      // Grants the role kept while it lacked sync:push / sync:pull count again with them: that hands out access.
+      const grants = (await em.find(CollectionGrant, { roleId: role.id })).map((g) => ({
+        ...specOf(g),
+        canPush: g.canPush && enabled.includes(Permission.SYNC_PUSH),
+        canPull: g.canPull && enabled.includes(Permission.SYNC_PULL),
+      }));
+      await refuseWiderAccess(em, principal, [{ name: role.name, permissions, grants }]);
+    }
     if (!sameList(permissions, role.permissions)) {
       changes.permissions = { before: role.permissions, after: permissions };
+      const tableAfter = new Map(tableBefore).set(nameBefore, permissions);
+      narrowed = holdersBefore.filter((u) => losesPermission(tableBefore, tableAfter, u.roles, u.roles)).map((u) => u.id);
       role.permissions = permissions;
     }
   }
   if (Object.keys(changes).length) await flushUnique(em, () => RoleErrors.duplicateName(role.name));
-  return { role, changes };
+  return { role, changes, narrowed };
 }
 
-/** Soft-deletes a tenant role and takes it away from every user holding it (so a later role of that name grants them nothing). */
-export async function deleteRole(em: EntityManager, id: string): Promise<{ role: Role; usersAffected: string[] }> {
+/**
+ * Soft-deletes a tenant role and takes it away from every user holding it (so a later role of that name grants them
+ * nothing). Returns those users, and among them the ones whose permissions shrank (`narrowed`, see `updateRole`).
+ */
+export async function deleteRole(em: EntityManager, id: string): Promise<{ role: Role; usersAffected: string[]; narrowed: string[] }> {
   const role = await getRole(em, id);
   if (role.system) throw RoleErrors.systemRole(role.name);
   const users = await em.find(User, { roles: { $contains: [role.name] } });
+  const table = await permissionTable(em);
+  const narrowed = users.filter((u) => losesPermission(table, table, u.roles, u.roles.filter((r) => r !== role.name))).map((u) => u.id);
   for (const user of users) user.roles = user.roles.filter((r) => r !== role.name);
   role.deletedAt = new Date();
   await em.flush();
-  return { role, usersAffected: users.map((u) => u.id) };
+  return { role, usersAffected: users.map((u) => u.id), narrowed };
 }
 
 /**
  * Replaces a user's roles. Names match in any letter case and are stored canonically; unknown names are
- * BAD_USER_INPUT; newly added roles must not carry permissions the caller lacks (FORBIDDEN). Nobody removes their own
- * ADMIN role, and the tenant keeps at least one active ADMIN (CONFLICT).
+ * BAD_USER_INPUT. FORBIDDEN: another user who holds a permission the caller lacks (nobody acts against those above
+ * them); newly added roles that carry permissions the caller lacks, or collection access beyond the caller's own (see
+ * {@link refuseWiderAccess}; the caller's own account included). Nobody removes their own ADMIN role, and the tenant
+ * keeps at least one active ADMIN (CONFLICT). `narrowed`: the user's permissions shrank, so their access tokens must
+ * end (see `revokeAccessTokens`).
  */
 export async function assignRoles(
   em: EntityManager,
   principal: Principal,
   userId: string,
   roleNames: readonly string[],
-): Promise<{ user: User; before: string[]; after: string[] }> {
+): Promise<{ user: User; before: string[]; after: string[]; narrowed: boolean }> {
   const user = isUuid(userId) ? await em.findOne(User, { id: userId }) : null;
   if (!user) throw RoleErrors.userNotFound(userId);
   if (roleNames.length > MAX_ROLES_PER_USER) throw RoleErrors.tooManyRoles(MAX_ROLES_PER_USER);
@@ -309,8 +344,11 @@ export async function assignRoles(
   if (unknown.length) throw RoleErrors.unknownRoles(unknown);
 
   const before = [...user.roles];
+  const table = permissionTableOf(custom);
+  if (user.id !== principal.userId) refuseOutranked(principal.permissions, [...permissionsUnder(table, before)], "change the roles of");
   const added = after.filter((r) => !before.includes(r));
   refuseEscalation(principal, [...new Set(added.flatMap((r) => permissionsOfName.get(r) ?? []))]);
+  if (added.length) await refuseWiderAccess(em, principal, await grantSources(em, principal.tenantId, added, { withGrants: true }));
   if (before.includes(ADMIN) && !after.includes(ADMIN)) {
     if (user.id === principal.userId) throw RoleErrors.ownAdmin();
     if (user.status === UserStatus.ACTIVE) {
@@ -322,14 +360,18 @@ export async function assignRoles(
     user.roles = after;
     await em.flush();
   }
-  return { user, before, after };
+  return { user, before, after, narrowed: losesPermission(table, table, before, after) };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Collection grants
 // ---------------------------------------------------------------------------------------------------------------
 
-/** Creates or replaces a tenant role's grant on one collection; returns it and what it replaced (null if new). */
+/**
+ * Creates or replaces a tenant role's grant on one collection; returns it and what it replaced (null if new). The
+ * caller must hold `sync:push` / `sync:pull` for what the grant gives, and that access on the collection (for `*`: on
+ * every collection the role has no entry of its own for) without row filters (see {@link refuseWiderAccess}).
+ */
 export async function setCollectionGrant(
   em: EntityManager,
   principal: Principal,
@@ -341,8 +383,19 @@ export async function setCollectionGrant(
   const rowFilters = validateRowFilters(input.rowFilters);
   if (input.canPush && !role.permissions.includes(Permission.SYNC_PUSH)) throw RoleErrors.grantNeedsPermission("canPush", Permission.SYNC_PUSH);
   if (input.canPull && !role.permissions.includes(Permission.SYNC_PULL)) throw RoleErrors.grantNeedsPermission("canPull", Permission.SYNC_PULL);
+  // Nobody grants what they do not hold: pushing or pulling records at all.
+  refuseEscalation(principal, [...(input.canPush ? [Permission.SYNC_PUSH] : []), ...(input.canPull ? [Permission.SYNC_PULL] : [])]);
+  const grants = await em.find(CollectionGrant, { roleId: role.id });
+  // Nor access to the records themselves: what the role reaches through this entry must be within the caller's.
+  const others = grants.filter((g) => g.collection !== collection).map(specOf);
+  await refuseWiderAccess(
+    em,
+    principal,
+    [sourceOf(role, [...others, { collection, canPush: input.canPush, canPull: input.canPull, rowFilters }])],
+    collection,
+  );
 
-  const existing = await em.findOne(CollectionGrant, { roleId: role.id, collection });
+  const existing = grants.find((g) => g.collection === collection) ?? null;
   const before = existing ? specOf(existing) : null;
   const grant =
     existing ??
@@ -354,13 +407,22 @@ export async function setCollectionGrant(
   return { grant, before };
 }
 
-/** Removes a tenant role's grant on one collection; returns what was removed, or null if there was none. */
-export async function removeCollectionGrant(em: EntityManager, roleId: string, collection: string): Promise<GrantSpec | null> {
+/**
+ * Removes a tenant role's grant on one collection; returns what was removed, or null if there was none. Without its
+ * own entry the collection falls back to the role's `*` grant, which may reach further (a deny entry removed): that
+ * must be within the caller's access (see {@link refuseWiderAccess}).
+ */
+export async function removeCollectionGrant(em: EntityManager, principal: Principal, roleId: string, collection: string): Promise<GrantSpec | null> {
   const role = await getRole(em, roleId);
   if (role.system) throw RoleErrors.systemRole(role.name);
   const name = validateCollectionName(collection);
-  const grant = await em.findOne(CollectionGrant, { roleId: role.id, collection: name });
+  const grants = await em.find(CollectionGrant, { roleId: role.id });
+  const grant = grants.find((g) => g.collection === name);
   if (!grant) return null;
+  if (name !== ALL_COLLECTIONS) {
+    const rest = grants.filter((g) => g !== grant).map(specOf);
+    await refuseWiderAccess(em, principal, [sourceOf(role, rest)], name);
+  }
   const removed = specOf(grant);
   em.remove(grant);
   await em.flush();
@@ -417,9 +479,66 @@ function validPermissions(raw: readonly string[]): string[] {
   return names.sort();
 }
 
+/** Nobody grants permissions they do not hold (those of their token; it ends when they lose one, see `revokeAccessTokens`). */
 function refuseEscalation(principal: Principal, permissions: readonly string[]): void {
   const lacking = permissions.filter((p) => !principal.permissions.includes(p));
   if (lacking.length) throw RoleErrors.escalation([...lacking].sort());
+}
+
+/**
+ * Nobody hands out collection access they do not hold themselves: the collection counterpart of
+ * {@link refuseEscalation}, checked wherever access is given. That is a grant set on a role or removed from it (the
+ * collection then falls back to the role's `*` grant), `sync:push` / `sync:pull` added to a role whose grants were idle
+ * without them, and a role given to a user (assignRoles, createUser, reactivateUser), the caller's own account
+ * included: otherwise a manager restricted to some collections widens their own access. For every collection, each
+ * direction (push, pull) the role reaches there must be one the caller holds there now (their current roles, from the
+ * database, `$user` substituted) without row filters: a caller whose own access is filtered cannot judge what another
+ * filter would expose, so they hand out none of it. Row filters on what is granted only narrow it and are never
+ * refused.
+ *
+ * As with permissions, nobody is exempt by name: ADMIN passes because its built-in `*` grant is unrestricted push and
+ * pull (and cannot be edited). `tenant:manage` does not exempt: it administers the tenant and gives no record access
+ * (sync checks grants for its holders too), and exempting it would let a role holding every permission but restricted
+ * grants lift its own restriction. FORBIDDEN, naming each collection and direction.
+ */
+async function refuseWiderAccess(
+  em: EntityManager,
+  principal: Principal,
+  roles: readonly RoleGrantSource[],
+  collection?: string,
+): Promise<void> {
+  if (!roles.some((r) => r.grants.some((g) => g.canPush || g.canPull))) return;
+  const held = await myCollectionGrants(em, principal);
+  const beyond = new Map(roles.flatMap((r) => accessBeyond(held, r, collection)).map((b) => [`${b.direction} ${b.collection}`, b]));
+  if (beyond.size) throw RoleErrors.accessBeyondOwn([...beyond.values()]);
+}
+
+/** Every role's permissions by name: system roles from the code, the tenant's own (not deleted) from `custom`. */
+function permissionTableOf(custom: readonly Role[]): Map<string, readonly string[]> {
+  const table = new Map<string, readonly string[]>(SYSTEM_ROLE_NAMES.map((name) => [name, SYSTEM_ROLE_DEFINITIONS[name].permissions]));
+  for (const role of custom) if (!role.system) table.set(role.name, [...role.permissions]);
+  return table;
+}
+
+/** {@link permissionTableOf} the caller's tenant, as it is now. */
+async function permissionTable(em: EntityManager): Promise<Map<string, readonly string[]>> {
+  return permissionTableOf(await em.find(Role, { system: false, deletedAt: null }));
+}
+
+/** The permissions `roles` give under `table` (unknown names give nothing). */
+function permissionsUnder(table: ReadonlyMap<string, readonly string[]>, roles: readonly string[]): Set<string> {
+  return new Set(roles.flatMap((r) => table.get(r) ?? []));
+}
+
+/** Whether a user holding `before` under `tableBefore` lacks any of those permissions holding `after` under `tableAfter`. */
+function losesPermission(
+  tableBefore: ReadonlyMap<string, readonly string[]>,
+  tableAfter: ReadonlyMap<string, readonly string[]>,
+  before: readonly string[],
+  after: readonly string[],
+): boolean {
+  const now = permissionsUnder(tableAfter, after);
+  return [...permissionsUnder(tableBefore, before)].some((p) => !now.has(p));
 }
 
 /** Names are unique per tenant ignoring letter case, and no tenant role may take a system role's name. */

@@ -18,7 +18,7 @@ registerEnumType(UserStatus, { name: "UserStatus" });
 @TenantScoped()
 @Unique({ properties: ["tenantId", "email"] })
 export class User {
-  [OptionalProps]?: "status" | "roles" | "createdAt" | "lastLoginAt" | "tokensValidAfter" | "inviteTokenHash" | "inviteExpiresAt";
+  [OptionalProps]?: "status" | "roles" | "createdAt" | "lastLoginAt" | "tokensValidAfter" | "accessTokensValidAfter" | "inviteTokenHash" | "inviteExpiresAt";
 
   @Field(() => ID)
   @PrimaryKey({ type: "uuid" })
@@ -62,6 +62,14 @@ export class User {
   /** Tokens issued before this instant are refused everywhere (password change, deactivation, logout everywhere). */
   @Property({ type: "timestamptz", nullable: true })
   tokensValidAfter?: Date | null = null;
+
+  /**
+   * Access tokens (not refresh tokens) issued before this instant are refused everywhere: the user's permissions
+   * shrank (a role taken away, a role's permission removed, a role deleted), and an access token carries the
+   * permissions it was issued with. The session itself stays: its next refresh issues a token with the current ones.
+   */
+  @Property({ type: "timestamptz", nullable: true })
+  accessTokensValidAfter?: Date | null = null;
 
   @Field()
   @Property({ type: "timestamptz" })

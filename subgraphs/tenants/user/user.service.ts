@@ -12,13 +12,17 @@ import { inTransaction, type TenantsContext } from "../context.js";
 import { PLAN_LIMITS } from "../tenant/plans.js";
 import { Tenant } from "../tenant/tenant.entity.js";
 import { User, UserStatus } from "./user.entity.js";
+import { refuseOutranked } from "./user.errors.js";
 import type { AcceptInvitationInput, CreateUserInput, CreatedUser, UserPage } from "./user.inputs.js";
 
 const INVITE_TTL_MS = 7 * 86_400_000;
 export const MAX_USER_PAGE = 200;
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
-/** Checks role names against the tenant's roles (see the roles feature); unknown names are BAD_USER_INPUT. */
+/**
+ * Checks role names against the tenant's roles (see the roles feature); unknown names are BAD_USER_INPUT. With a
+ * caller, roles carrying permissions or collection access beyond the caller's are FORBIDDEN.
+ */
 export type RoleValidator = (ctx: TenantsContext, roles: string[]) => Promise<void>;
 
 /** Creates a user in the caller's tenant, with a password or as an invitation. Plan limits apply. */
@@ -86,13 +90,21 @@ export async function acceptInvitation(ctx: TenantsContext, input: AcceptInvitat
   });
 }
 
-/** Disables or re-enables a user; disabling ends their sessions and API keys everywhere at once. */
+/**
+ * Disables or re-enables a user; disabling ends their sessions and API keys everywhere at once. Nobody acts so on
+ * another user who holds a permission they lack (FORBIDDEN: a helpdesk role with user:manage does not deactivate an
+ * ADMIN); nobody deactivates themselves (CONFLICT).
+ */
 export async function setUserActive(ctx: TenantsContext, userId: string, active: boolean): Promise<User> {
   // The change, the ended sessions and keys, and the audit events commit together; every process is told after.
   const { user, revocations } = await inTransaction(ctx, async (tx) => {
     const user = isUuid(userId) ? await tx.em.findOne(User, { id: userId }) : null;
     if (!user) throw Errors.notFound("User", userId);
     if (!active && user.id === ctx.principal?.userId) throw Errors.conflict("You cannot deactivate yourself", "id");
+    const held = ctx.principal?.permissions;
+    if (held && user.id !== ctx.principal?.userId) {
+      refuseOutranked(held, await ctx.permissions(tx.em, user.tenantId, user.roles), active ? "reactivate" : "deactivate");
+    }
     if (!active && user.roles.includes("ADMIN") && user.status === UserStatus.ACTIVE) {
       const admins = await tx.em.count(User, { roles: { $contains: ["ADMIN"] }, status: UserStatus.ACTIVE });
       if (admins <= 1) throw Errors.conflict("The tenant's last active ADMIN cannot be deactivated", "id");
@@ -101,6 +113,7 @@ export async function setUserActive(ctx: TenantsContext, userId: string, active:
     const after = active ? UserStatus.ACTIVE : UserStatus.DISABLED;
     if (before === after) return { user, revocations: [] };
     if (active && before === UserStatus.INVITED) throw Errors.conflict("An invited user becomes active by accepting the invitation", "id");
+    if (active) await refuseReactivation(tx, user);
     user.status = after;
     const revocations: Revocation[] = [];
     if (!active) {
@@ -113,6 +126,19 @@ export async function setUserActive(ctx: TenantsContext, userId: string, active:
   });
   await announceRevocations(ctx, revocations);
   return user;
+}
+
+/**
+ * What creating the user would have checked, for bringing a DISABLED one back: a seat of the plan (a deactivated user
+ * frees one, so reactivating takes one again: PLAN_LIMIT_REACHED), and roles within the caller's reach (reactivating
+ * restores them, which nobody may give with permissions they lack, checked by setUserActive, or with collection access
+ * beyond their own: FORBIDDEN, through the same hook as createUser).
+ */
+async function refuseReactivation(ctx: TenantsContext, user: User): Promise<void> {
+  if (ctx.principal) await ctx.validateRoles(ctx, user.roles);
+  const tenant = await ctx.em.findOneOrFail(Tenant, { id: user.tenantId });
+  const max = PLAN_LIMITS[tenant.plan].maxUsers;
+  if ((await ctx.em.count(User, { status: { $ne: UserStatus.DISABLED } })) >= max) throw Errors.planLimit("users", max);
 }
 
 /** The caller's tenant's users, by email, keyset-paged. */
