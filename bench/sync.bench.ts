@@ -5,6 +5,8 @@
 //    scratch table shaped like sync.record (target: gateway >= 40% of the ceiling).
 // 2. Pull: the pushed rows pulled through the gateway in pages of 1,000 from a null checkpoint to the end, against a
 //    raw keyset read of the same rows (seq > $2 order by seq limit 1000, looping) on one connection (target >= 50%).
+//    Push and pull are also measured straight at the sync subgraph (same client, no gateway hop), to show what the
+//    gateway hop costs and what the subgraph alone reaches.
 // 3. Stream: 1,000 recordsChanged subscriptions at the head (graphql-ws clients in a worker thread, spread over a
 //    few sockets); small pushes; latency from the push response arriving to each subscriber's receipt (p50/p99), and
 //    SQL reads per pushed batch counted by PostgreSQL itself (pg_stat_statements, beyond what the push alone costs).
@@ -142,6 +144,9 @@ export async function run(): Promise<Figures> {
         },
       });
     const bodies = batches.map((docs, i) => pushBody(docs, `push-${i}`));
+    // The same rows pushed straight to the sync subgraph (no gateway hop), into the warm-up tenant so that the bench
+    // tenant's rows stay those the pull phase reads: what the gateway hop itself costs, measured beside it.
+    const directBodies = batches.map((docs, i) => pushBody(docs.map((d) => ({ ...d, id: `direct-${d.id as string}` })), `direct-${i}`));
     let ceilingSeq = 0;
     const ceilingBatch = async (who: Login, docs: Doc[]) => {
       const ids = docs.map((d) => d.id as string);
@@ -149,8 +154,8 @@ export async function run(): Promise<Figures> {
       const seqs = docs.map(() => String(++ceilingSeq));
       await db.query(CEILING_UPSERT, [who.tenantId, COLLECTION, ids, data, new Date(), cfg.idempotent ? CLIENT_ID : null, who.userId, seqs]);
     };
-    const gatewayBatch = async (who: Login, body: string, rows: number) => {
-      const res = await gw.post(body, who.token);
+    const gatewayBatch = async (who: Login, body: string, rows: number, url?: string) => {
+      const res = await gw.post(body, who.token, url);
       const answer = res.data?.pushChanges;
       if (answer?.applied !== rows) throw new Error(`push applied ${answer?.applied} of ${rows}: ${JSON.stringify(res).slice(0, 500)}`);
     };
@@ -165,6 +170,7 @@ export async function run(): Promise<Figures> {
     const pushDb = new PhaseMeter(pgPid);
     const gwBatchMs: number[] = [];
     const dbBatchMs: number[] = [];
+    const directBatchMs: number[] = [];
     const perRound = Math.ceil(cfg.pushBatches / PUSH_ROUNDS);
     for (let start = 0; start < cfg.pushBatches; start += perRound) {
       const range = [...Array(Math.min(perRound, cfg.pushBatches - start)).keys()].map((k) => start + k);
@@ -176,11 +182,13 @@ export async function run(): Promise<Figures> {
       await pushDb.measure(async () => {
         for (const i of range) dbBatchMs.push(await timed(() => ceilingBatch(bench, batches[i])));
       });
+      for (const i of range) directBatchMs.push(await timed(() => gatewayBatch(warm, directBodies[i], BATCH_ROWS, stack.sync.url)));
     }
     const pushSql = await topStatements(db);
     const pushRows = cfg.pushBatches * BATCH_ROWS;
     const gwPushRate = pushRows / (sum(gwBatchMs) / 1000);
     const dbPushRate = pushRows / (sum(dbBatchMs) / 1000);
+    const directPushRate = pushRows / (sum(directBatchMs) / 1000);
     say(`  push through the gateway: ${pushGw.describe()}`);
     say(`  push ceiling (UNNEST upsert): ${pushDb.describe()}`);
     say(`  push: SQL execution time ${Math.round(pushSql.totalMs)} ms of ${Math.round(pushGw.wallMs)} ms gateway wall time; top statements (pg_stat_statements):`);
@@ -193,12 +201,12 @@ export async function run(): Promise<Figures> {
     // measured in the steady state, with statistics, as on a database whose autovacuum has caught up.
     await db.query("analyze sync.record");
     await db.query("analyze bench_ceiling.record");
-    const gatewayPull = async (who: Login, from: string | null, pageMs: number[]) => {
+    const gatewayPull = async (who: Login, from: string | null, pageMs: number[], url?: string) => {
       let checkpoint = from;
       let rows = 0;
       for (;;) {
         const t0 = nowMs();
-        const res = await gw.post(JSON.stringify({ query: PULL, variables: { collections: [COLLECTION], checkpoint, limit: PAGE_ROWS } }), who.token);
+        const res = await gw.post(JSON.stringify({ query: PULL, variables: { collections: [COLLECTION], checkpoint, limit: PAGE_ROWS } }), who.token, url);
         const page = res.data?.pullChanges;
         if (!page) throw new Error(`pull failed: ${JSON.stringify(res).slice(0, 500)}`);
         pageMs.push(nowMs() - t0);
@@ -235,9 +243,16 @@ export async function run(): Promise<Figures> {
       head = got.checkpoint;
     }
     const pullSql = await topStatements(db);
+    // The same pages straight from the sync subgraph (no gateway hop), after the SQL figures above were taken.
+    const directPageMs: number[] = [];
+    for (let round = 0; round < cfg.pullRounds; round++) {
+      const got = await gatewayPull(bench, null, directPageMs, stack.sync.url);
+      if (got.rows !== pushRows) throw new Error(`pulled ${got.rows} rows from the sync subgraph; pushed ${pushRows}`);
+    }
     const pulledRows = pushRows * cfg.pullRounds;
     const gwPullRate = pulledRows / (sum(gwPageMs) / 1000);
     const dbPullRate = pulledRows / (sum(dbPageMs) / 1000);
+    const directPullRate = pulledRows / (sum(directPageMs) / 1000);
     say(`  pull through the gateway: ${pullGw.describe()}`);
     say(`  pull ceiling (raw keyset): ${pullDb.describe()}`);
     say(`  pull: SQL execution time ${Math.round(pullSql.totalMs)} ms of ${Math.round(pullGw.wallMs)} ms gateway wall time; top statements:`);
@@ -336,12 +351,18 @@ export async function run(): Promise<Figures> {
       "push: ratio gateway/ceiling (target >= 0.40)": round(gwPushRate / dbPushRate, 3),
       "push: gateway ms per batch p50 / p99": `${round(pct(gwBatchMs, 0.5), 1)} / ${round(pct(gwBatchMs, 0.99), 1)}`,
       "push: ceiling ms per batch p50 / p99": `${round(pct(dbBatchMs, 0.5), 1)} / ${round(pct(dbBatchMs, 0.99), 1)}`,
+      "push: sync subgraph direct rows/s (no gateway hop; same rows, another tenant)": round(directPushRate, 0),
+      "push: ratio sync-direct/ceiling": round(directPushRate / dbPushRate, 3),
+      "push: sync-direct ms per batch p50": round(pct(directBatchMs, 0.5), 1),
       "pull: rows": `${pushRows} per round x ${cfg.pullRounds} rounds, pages of ${PAGE_ROWS} (tables analysed first)`,
       "pull: gateway rows/s": round(gwPullRate, 0),
       "pull: raw keyset rows/s (ceiling)": round(dbPullRate, 0),
       "pull: ratio gateway/ceiling (target >= 0.50)": round(gwPullRate / dbPullRate, 3),
       "pull: gateway ms per page p50 / p99": `${round(pct(gwPageMs, 0.5), 1)} / ${round(pct(gwPageMs, 0.99), 1)}`,
       "pull: raw ms per page p50 / p99": `${round(pct(dbPageMs, 0.5), 1)} / ${round(pct(dbPageMs, 0.99), 1)}`,
+      "pull: sync subgraph direct rows/s (no gateway hop)": round(directPullRate, 0),
+      "pull: ratio sync-direct/ceiling": round(directPullRate / dbPullRate, 3),
+      "pull: sync-direct ms per page p50": round(pct(directPageMs, 0.5), 1),
       "stream: subscriptions": `${cfg.subscriptions} on ${cfg.sockets} WebSockets to one gateway, at the head; ${cfg.streamPushes} pushes of ${cfg.streamRows} rows`,
       "stream: time until all subscriptions delivered a first push (ms)": Math.round(setupMs),
       "stream: latency push ack -> receipt p50 ms": round(pct(latencies, 0.5), 1),
@@ -400,8 +421,9 @@ async function topStatements(db: pg.Client): Promise<{ totalMs: number; lines: s
 }
 
 function gatewayClient(stack: RunningStack) {
-  const post = async (body: string, token?: string): Promise<any> => {
-    const res = await fetch(stack.gateway.url, {
+  /** POSTs to the gateway (or `url`: the sync subgraph itself, for the figures without the gateway hop). */
+  const post = async (body: string, token?: string, url = stack.gateway.url): Promise<any> => {
+    const res = await fetch(url, {
       method: "POST",
       headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
       body,

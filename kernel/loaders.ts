@@ -44,6 +44,13 @@ export class LoaderRegistry {
     return loader as DataLoader<string, T | null>;
   }
 
+  /** Any other batched lookup of this request, created once under `key` (e.g. a bounded one-to-many read). */
+  custom<V>(key: string, create: (em: EntityManager) => DataLoader<string, V>): DataLoader<string, V> {
+    let loader = this.loaders.get(key);
+    if (!loader) this.loaders.set(key, (loader = create(this.em) as DataLoader<string, unknown>));
+    return loader as DataLoader<string, V>;
+  }
+
   byForeignKey<T extends object>(entity: EntityClass<T>, field: keyof T & string, orderBy?: Record<string, "asc" | "desc">): DataLoader<string, T[]> {
     const key = `${entity.name}.${field}`;
     let loader = this.loaders.get(key);

@@ -4,6 +4,7 @@ import { decodeJwt, decodeProtectedHeader } from "jose";
 import {
   AuditEventListDocument,
   ConnectorDetailDocument,
+  ConnectorsLatestRunsDocument,
   ConnectorsWithSyncRunsDocument,
   CreateConnectorDocument,
   LoginDocument,
@@ -17,7 +18,7 @@ import {
 import { ForwardingDataSource } from "../../gateway/data-source.js";
 import { ensureTenantWithAdmin } from "../../subgraphs/tenants/tenant/demo-seed.js";
 import { startTestStack, type TenantLogin, type TestStack } from "../harness/stack.js";
-import { waitUntil } from "./e2e-helpers.js";
+import { codesOf, post, waitUntil } from "./e2e-helpers.js";
 
 describe("federation", () => {
   let t: TestStack;
@@ -233,6 +234,28 @@ describe("federation", () => {
         fetches.mockRestore();
         finds.mockRestore();
       }
+    });
+
+    it("syncRuns(first) lists each connector's newest runs only (default 20, at most 100), still in one batch", async () => {
+      for (const first of [1, 2]) {
+        const res = await t.request(ConnectorsLatestRunsDocument, { first }, a.token);
+        expect(res.errors).toBeUndefined();
+        for (const c of res.data!.connectors) expect(c.syncRuns.map((r) => r.id)).toEqual(runsOf.get(c.id)!.slice(0, first));
+      }
+      for (const first of [0, -1]) {
+        // One error per connector's field, each the same.
+        const codes = codesOf(await t.request(ConnectorsLatestRunsDocument, { first }, a.token));
+        expect({ first, errors: codes.length, codes: [...new Set(codes)] }).toEqual({ first, errors: CONNECTORS, codes: ["BAD_USER_INPUT"] });
+      }
+      // Above 100: the gateway's cost guard refuses the query first; the sync subgraph refuses it too when asked directly.
+      expect(codesOf(await t.request(ConnectorsLatestRunsDocument, { first: 101 }, a.token))).toEqual(["QUERY_TOO_COMPLEX"]);
+      const direct = await post(
+        t.stack.sync.url,
+        "query($r: [_Any!]!) { _entities(representations: $r) { ... on Connector { syncRuns(first: 101) { id } } } }",
+        { r: [{ __typename: "Connector", id: [...runsOf.keys()][0] }] },
+        a.token,
+      );
+      expect(codesOf(direct.body)).toEqual(["BAD_USER_INPUT"]);
     });
 
     it("the same works nested under tenant { connectors }, and for the other tenant only its own", async () => {

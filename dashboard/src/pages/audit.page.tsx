@@ -12,6 +12,7 @@ import { AuditExportButton } from "../components/audit-export-button.js";
 import { AuditFilterForm, FILTER_PARAMS, parseFilter, readFilterValues, type FilterParam } from "../components/audit-filters.js";
 import { ErrorMessage } from "../components/error-message.js";
 import { Loading } from "../components/loading.js";
+import { CursorPager } from "../components/pager.js";
 
 const PAGE_SIZES = [25, 50, 100] as const;
 const DEFAULT_PAGE_SIZE = 25;
@@ -132,23 +133,15 @@ export function AuditPage() {
           <AuditEventsTable events={events} brokenId={brokenId} onFilter={(changes) => patch(changes)} focus={focus} />
         </div>
       </section>
-      <nav className="pager" aria-label="Pages">
-        <button type="button" disabled={!cursors.length || page.fetching} onClick={() => setCursors((c) => c.slice(0, -1))}>
-          ← Newer
-        </button>
-        <span className="muted" data-testid="audit-page-number">
-          Page {pageNumber}
-        </span>
-        <button
-          type="button"
-          disabled={!page.data?.auditEvents.hasNextPage || page.fetching}
-          onClick={() => {
-            const end = page.data?.auditEvents.endCursor;
-            if (end) setCursors((c) => [...c, end]);
-          }}
-        >
-          Older →
-        </button>
+      <CursorPager
+        cursors={cursors}
+        setCursors={setCursors}
+        hasNextPage={!!page.data?.auditEvents.hasNextPage}
+        endCursor={page.data?.auditEvents.endCursor}
+        busy={page.fetching}
+        labels={{ back: "← Newer", forward: "Older →" }}
+        testId="audit-page-number"
+      >
         <label className="inline audit-page-size">
           Per page
           <select name="size" value={size} onChange={(e) => patch({ size: Number(e.target.value) === DEFAULT_PAGE_SIZE ? "" : e.target.value })}>
@@ -159,7 +152,7 @@ export function AuditPage() {
             ))}
           </select>
         </label>
-      </nav>
+      </CursorPager>
       <AuditChainPanel
         from={parsed.errors.from ? undefined : parsed.filter.from ?? undefined}
         to={parsed.errors.to ? undefined : parsed.filter.to ?? undefined}

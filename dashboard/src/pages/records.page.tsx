@@ -13,6 +13,7 @@ import { RecordsExport } from "../components/records-export.js";
 import { RecordHistoryDialog } from "../components/records-history.js";
 import { fieldColumns, MAX_COLUMNS, RecordsTable } from "../components/records-table.js";
 import { formatCount } from "../lib/format.js";
+import { CursorPager } from "../components/pager.js";
 
 const PAGE_SIZE = 25;
 /** The API's longest search. */
@@ -161,24 +162,15 @@ function CollectionRecords({ collection, primaryKey, schema, search }: { collect
         </>
       )}
       {(cursors.length > 0 || data?.hasNextPage) && (
-        <nav className="pager" aria-label="Pages">
-          <button type="button" disabled={!cursors.length || page.fetching} onClick={() => setCursors((c) => c.slice(0, -1))}>
-            ← Previous
-          </button>
-          <span className="muted" data-testid="records-page-number">
-            Page {cursors.length + 1}
-          </span>
-          <button
-            type="button"
-            disabled={!data?.hasNextPage || page.fetching}
-            onClick={() => {
-              const end = data?.endCursor;
-              if (end) setCursors((c) => [...c, end]);
-            }}
-          >
-            Next →
-          </button>
-        </nav>
+        <CursorPager
+          cursors={cursors}
+          setCursors={setCursors}
+          hasNextPage={!!data?.hasNextPage}
+          endCursor={data?.endCursor}
+          busy={page.fetching}
+          labels={{ back: "← Previous", forward: "Next →" }}
+          testId="records-page-number"
+        />
       )}
       <RecordHistoryDialog collection={collection} record={open} onClose={() => setOpen(null)} />
     </section>

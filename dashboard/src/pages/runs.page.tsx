@@ -6,6 +6,7 @@ import { freshest, useLiveRuns, useRefetchOnReconnect } from "../api/provider.js
 import { ErrorMessage } from "../components/error-message.js";
 import { Loading } from "../components/loading.js";
 import { RunsTable } from "../components/runs-table.js";
+import { CursorPager } from "../components/pager.js";
 
 const PAGE_SIZE = 25;
 const KINDS: SyncRunKind[] = ["CONNECTOR", "PUSH", "PULL"];
@@ -151,22 +152,14 @@ export function RunsPage() {
       )}
       {!page.data && !page.error && !rangeError && <Loading what="Loading runs" />}
       {page.data && <RunsTable runs={rows} />}
-      <nav className="pager" aria-label="Pages">
-        <button type="button" disabled={!cursors.length || page.fetching} onClick={() => setCursors((c) => c.slice(0, -1))}>
-          ← Newer
-        </button>
-        <span className="muted">Page {cursors.length + 1}</span>
-        <button
-          type="button"
-          disabled={!page.data?.syncRuns.hasNextPage || page.fetching}
-          onClick={() => {
-            const end = page.data?.syncRuns.endCursor;
-            if (end) setCursors((c) => [...c, end]);
-          }}
-        >
-          Older →
-        </button>
-      </nav>
+      <CursorPager
+        cursors={cursors}
+        setCursors={setCursors}
+        hasNextPage={!!page.data?.syncRuns.hasNextPage}
+        endCursor={page.data?.syncRuns.endCursor}
+        busy={page.fetching}
+        labels={{ back: "← Newer", forward: "Older →" }}
+      />
       {connector && (
         <p>
           <Link to={`/connectors/${connector}`}>Back to the connector</Link>

@@ -1,9 +1,13 @@
+import type { EntityManager } from "@mikro-orm/postgresql";
+import DataLoader from "dataloader";
 import { Arg, Authorized, Ctx, FieldResolver, Float, ID, Int, Mutation, Query, Resolver, Root, Subscription } from "type-graphql";
 import { Audited } from "../../../kernel/audit-policy.js";
 import { requirePrincipal } from "../../../kernel/auth.js";
+import { isUuid } from "../../../kernel/loaders.js";
 import type { SyncContext } from "../context.js";
 import { ConnectorRef, UserRef } from "./refs.js";
 import { runDurationMs, runRecordsPerSecond, SyncRun, SyncRunKind } from "./sync-run.entity.js";
+import { SyncRunErrors } from "./sync-run.errors.js";
 import { StartSyncRunInput, StatsBucket, SyncRunFilter, SyncRunPage, SyncRunProgressInput, SyncStatsBucket } from "./sync-run.inputs.js";
 
 const PERM_RUN = "connector:run";
@@ -111,14 +115,44 @@ export class SyncRunResolver {
   }
 }
 
+/** Most runs listed under one connector (`Connector.syncRuns(first)`); older ones are paged with `syncRuns(filter)`. */
+export const MAX_CONNECTOR_RUNS = 100;
+
 @Resolver(() => ConnectorRef)
 export class ConnectorSyncRunsResolver {
   @Authorized(PERM_PULL)
-  @FieldResolver(() => [SyncRun], { description: "This connector's runs, newest first." })
-  syncRuns(@Root() connector: ConnectorRef, @Ctx() ctx: SyncContext): Promise<SyncRun[]> {
-    requirePrincipal(ctx);
-    return ctx.loaders.byForeignKey(SyncRun, "connectorId", { createdAt: "desc" }).load(connector.id);
+  @FieldResolver(() => [SyncRun], { description: "This connector's latest runs, newest first (all of them: syncRuns(filter: { connectorId }) pages)." })
+  syncRuns(
+    @Root() connector: ConnectorRef,
+    @Ctx() ctx: SyncContext,
+    @Arg("first", () => Int, { defaultValue: 20, description: `1 to ${MAX_CONNECTOR_RUNS}` }) first: number,
+  ): Promise<SyncRun[]> {
+    const principal = requirePrincipal(ctx);
+    if (!Number.isInteger(first) || first < 1 || first > MAX_CONNECTOR_RUNS) throw SyncRunErrors.pageSize(MAX_CONNECTOR_RUNS);
+    return ctx.loaders.custom(`Connector.syncRuns.${first}`, (em) => latestRunsLoader(em, principal.tenantId, first)).load(connector.id);
   }
+}
+
+/**
+ * Each connector's latest `first` runs, for all connectors of a request in two statements: the ids by one index walk
+ * per connector (tenant, connector, created_at), then the runs.
+ */
+function latestRunsLoader(em: EntityManager, tenantId: string, first: number): DataLoader<string, SyncRun[]> {
+  return new DataLoader<string, SyncRun[]>(async (keys) => {
+    const valid = [...new Set(keys.filter(isUuid).map((k) => k.toLowerCase()))];
+    const ids = valid.length
+      ? ((await em.getConnection().execute(
+          `select r.id from unnest(?::uuid[]) as c(id)
+             cross join lateral (select id from sync.sync_run where tenant_id = ? and connector_id = c.id order by created_at desc, id desc limit ?) r`,
+          [`{${valid.join(",")}}`, tenantId, first],
+          "all",
+        )) as { id: string }[])
+      : [];
+    const runs = ids.length ? await em.find(SyncRun, { id: { $in: ids.map((r) => r.id) } }, { orderBy: { createdAt: "desc", id: "desc" } }) : [];
+    const groups = new Map<string, SyncRun[]>(keys.map((k) => [k.toLowerCase(), []]));
+    for (const run of runs) if (run.connectorId) groups.get(run.connectorId.toLowerCase())?.push(run);
+    return keys.map((k) => groups.get(k.toLowerCase())!);
+  });
 }
 
 /** Federation entry points; the tenant filter makes foreign ids resolve to null. */
