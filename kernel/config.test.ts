@@ -25,9 +25,14 @@ describe("configuration", () => {
   });
 
   it("derives the gateway's JWKS URL from the tenants URL and turns Sandbox off in production", () => {
-    const c = parseGatewayConfig({ TENANTS_URL: "http://tenants:4101/graphql", NODE_ENV: "production" });
+    const secret = "s".repeat(32);
+    const c = parseGatewayConfig({ TENANTS_URL: "http://tenants:4101/graphql", NODE_ENV: "production", INTERNAL_SECRET: secret });
     expect(c.jwt.jwksUrl).toBe("http://tenants:4101/.well-known/jwks.json");
     expect(c.sandbox).toBe(false);
-    expect(() => parseGatewayConfig({ PORT: "-1", SYNC_URL: "not a url" })).toThrow(/PORT[\s\S]*SYNC_URL|SYNC_URL[\s\S]*PORT/);
+    expect(c.internalSecret).toBe(secret);
+    expect(() => parseGatewayConfig({ PORT: "-1", SYNC_URL: "not a url", INTERNAL_SECRET: secret })).toThrow(/PORT[\s\S]*SYNC_URL|SYNC_URL[\s\S]*PORT/);
+    // The service secret is required, and must be long enough.
+    expect(() => parseGatewayConfig({})).toThrow(/INTERNAL_SECRET/);
+    expect(() => parseGatewayConfig({ INTERNAL_SECRET: "short" })).toThrow(/INTERNAL_SECRET: must be at least 32 characters/);
   });
 });

@@ -48,11 +48,14 @@ describe("QueryCostGuard", () => {
   });
 
   it("multiplies list fields by their limit argument, or by 50 without one", () => {
-    // 200 runs × (run + connector) = 400: fine. connectors (50) × syncRuns (50) × connector = 50 × 50 × 2 + 50.
+    // 200 runs × (run + connector) = 400: fine. connectors (50, no argument) × Connector.syncRuns (its default first:
+    // 20) × (run + connector + syncRuns (20)).
     expect(check(`{ syncRuns(first: 200) { nodes { id connector { id } } } }`)).toBeUndefined();
     const fanOut = check(`{ connectors { syncRuns { connector { syncRuns { id } } } } }`);
     expect(codeOf(fanOut)).toBe("QUERY_TOO_COMPLEX");
-    expect(fanOut?.extensions.cost).toBe(50 * (1 + 50 * (1 + 1 + 50)));
+    expect(fanOut?.extensions.cost).toBe(50 * (1 + 20 * (1 + 1 + 20)));
+    // An explicit argument counts as given.
+    expect(check(`{ connectors { syncRuns(first: 100) { connector { syncRuns(first: 100) { id } } } } }`)?.extensions.cost).toBe(50 * (1 + 100 * (1 + 1 + 100)));
     // Variables count: the same query is fine or not depending on $limit.
     // Variables count: the same document (as Apollo's document cache hands it over) is fine or not depending on $n.
     const byVariable = parse(`query($n: Int!) { auditEvents(first: $n) { nodes { actor { auditTrail { id } } } } }`);

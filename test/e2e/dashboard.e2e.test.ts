@@ -397,6 +397,8 @@ suite("the dashboard in a real browser", () => {
     await page.locator('[data-live="connected"]').waitFor();
     const chart = page.locator("section.chart-card");
     await chart.getByLabel("Kind").selectOption("PUSH");
+    // The pushes' own figures, read (not the connector runs' still shown while they load).
+    await page.locator('section.chart-card[data-kind="PUSH"][aria-busy="false"]').waitFor();
     const shownRuns = async () => Number((((await chart.locator("p.muted").textContent()) ?? "").match(/^([\d,]+) runs?/)?.[1] ?? "-1").replace(/,/g, ""));
     await waitUntil(async () => (await shownRuns()) >= 0, "the push chart", 10_000, 25);
     const before = await shownRuns();

@@ -79,7 +79,7 @@ export function OverviewPage() {
             )}
           </section>
 
-          <section aria-labelledby="activity-title" className="card chart-card">
+          <section aria-labelledby="activity-title" className="card chart-card" aria-busy={overview.fetching || overview.stale} data-kind={kind || "ALL"}>
             <div className="section-header">
               <h2 id="activity-title">Activity, last {DAYS} days</h2>
               <label className="inline">
