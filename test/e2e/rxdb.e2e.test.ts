@@ -183,7 +183,10 @@ describe("RxDB replicates a Tributary collection with replicateGraphQL and hand-
     const b = await device<Task>("device-b", "tasks", taskSchema);
     await Promise.all([a.start().awaitInitialReplication(), b.start().awaitInitialReplication()]);
     // Once B's socket is up (RxDB then re-pulls once from its checkpoint) and that pull is done:
-    await waitUntil(() => b.streamed.includes("RESYNC"), "device B's stream to connect", 10_000);
+    await waitUntil(() => b.streamed.includes("RESYNC"), "device B's stream to connect", 10_000).catch((err: Error) => {
+      // What the replication saw on the way (a refused or dropped socket), for the failure message.
+      throw new Error(`${err.message}; device B's replication errors: ${b.errors.map((e) => String((e as { message?: string }).message ?? e)).join(" | ") || "none"}; streamed: ${JSON.stringify(b.streamed)}`);
+    });
     await b.replication!.awaitInSync();
 
     // Insert on A: B gets it in a stream batch, without sending any HTTP request.
