@@ -9,6 +9,7 @@ import {
   ConnectorStateDocument,
   CreateConnectorFullDocument,
   CreateConnectorMappingDocument,
+  ConnectorsDocument,
   DeleteConnectorDocument,
   StartSyncDocument,
   TestConnectionDocument,
@@ -16,6 +17,7 @@ import {
   UpdateConnectorMappingDocument,
   type CreateMappingInput,
 } from "../__generated__/graphql.js";
+import { Plan } from "../../subgraphs/tenants/tenant/tenant.entity.js";
 import { startTestStack, type TenantLogin, type TestStack } from "../harness/stack.js";
 import { codesOf, waitUntil } from "./e2e-helpers.js";
 
@@ -195,5 +197,23 @@ describe("connectors", () => {
     const deleted = await t.request(DeleteConnectorDocument, { id: bare.id }, a.token);
     expect(deleted.data?.deleteConnector).toBe(true);
     expect(codesOf(await t.request(ConnectorStateDocument, { id: bare.id }, a.token))).toEqual(["NOT_FOUND"]);
+  });
+
+  it("caps connectors at the plan's limit: PLAN_LIMIT_REACHED, nothing created, not even when asked twice at once; deleting one frees its place", async () => {
+    const free = await t.tenant("conn-free", Plan.FREE);
+    const create = (name: string) =>
+      t.request(CreateConnectorFullDocument, { input: { kind: "MOODLE" as const, name, baseUrl: "http://127.0.0.1:9/", credentials: { token: "t".repeat(32) } } }, free.token);
+    const first = await create("Only one");
+    expect(first.errors).toBeUndefined();
+    const second = await create("One too many");
+    expect(codesOf(second)).toEqual(["PLAN_LIMIT_REACHED"]);
+    expect(second.errors?.[0]?.extensions).toMatchObject({ limit: "connectors", max: 1 });
+    const listed = async () => (await t.request(ConnectorsDocument, {}, free.token)).data!.connectors.map((c) => c.name);
+    expect(await listed()).toEqual(["Only one"]);
+    // Two at once after the place is freed: exactly one gets it.
+    expect((await t.request(DeleteConnectorDocument, { id: first.data!.createConnector.id }, free.token)).errors).toBeUndefined();
+    const raced = await Promise.all([create("Racer 1"), create("Racer 2")]);
+    expect(raced.map((r) => codesOf(r).join() || "created").sort()).toEqual(["PLAN_LIMIT_REACHED", "created"]);
+    expect(await listed()).toHaveLength(1);
   });
 });

@@ -17,6 +17,7 @@ import {
 } from "../__generated__/graphql.js";
 import { ForwardingDataSource } from "../../gateway/data-source.js";
 import { ensureTenantWithAdmin } from "../../subgraphs/tenants/tenant/demo-seed.js";
+import { Plan } from "../../subgraphs/tenants/tenant/tenant.entity.js";
 import { startTestStack, type TenantLogin, type TestStack } from "../harness/stack.js";
 import { codesOf, post, waitUntil } from "./e2e-helpers.js";
 
@@ -189,7 +190,7 @@ describe("federation", () => {
     const names = new Map<string, string>();
 
     beforeAll(async () => {
-      a = await t.tenant("batch-a");
+      a = await t.tenant("batch-a", Plan.ENTERPRISE); // 20 connectors: more than PRO allows
       b = await t.tenant("batch-b");
       for (let i = 0; i < CONNECTORS; i++) {
         const c = await createConnector(a.token, `Batch ${String(i).padStart(2, "0")}`, i % 2 ? "MOODLE" : "ODOO");

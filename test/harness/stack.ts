@@ -17,6 +17,7 @@ import { startStack, type RunningStack, type StackOptions } from "../../bin/stac
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "../../kernel/embedded-postgres.js";
 import { SecretBox } from "../../subgraphs/connectors/connector/secret-box.js";
 import { ensureTenantWithAdmin } from "../../subgraphs/tenants/tenant/demo-seed.js";
+import type { Plan } from "../../subgraphs/tenants/tenant/tenant.entity.js";
 import { LoginDocument } from "../__generated__/graphql.js";
 
 /** Whether Redis-backed variants must run: with CI=true they fail (not skip) without REDIS_URL. */
@@ -75,8 +76,8 @@ export interface TestStack {
   secrets: { internal: string; connectorKey: string };
   /** Sends raw text (for malformed input tests). */
   raw(body: string, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
-  /** Creates a tenant with an admin and signs in through the gateway. */
-  tenant(slug: string): Promise<TenantLogin>;
+  /** Creates a tenant with an admin and signs in through the gateway (plan PRO unless given). */
+  tenant(slug: string, plan?: Plan): Promise<TenantLogin>;
   /** A graphql-ws client on the gateway (closed by `stop`). */
   ws(token?: string, extra?: Partial<Parameters<typeof createClient>[0]>): Client;
   stop(): Promise<void>;
@@ -160,8 +161,8 @@ export async function startTestStack(
       }
       return { status: res.status, body: parsed };
     },
-    async tenant(slug) {
-      const seeded = await ensureTenantWithAdmin(stack.tenants.orm, { slug, name: `Tenant ${slug}`, adminEmail: `admin@${slug}.example` });
+    async tenant(slug, plan) {
+      const seeded = await ensureTenantWithAdmin(stack.tenants.orm, { slug, name: `Tenant ${slug}`, adminEmail: `admin@${slug}.example`, plan });
       if (!seeded.adminPassword) throw new Error(`tenant ${slug} already exists in this stack`);
       const res = await request(LoginDocument, { input: { tenant: slug, email: seeded.adminEmail, password: seeded.adminPassword } });
       if (!res.data) throw new Error(`login failed: ${JSON.stringify(res.errors)}`);

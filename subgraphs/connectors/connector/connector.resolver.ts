@@ -11,6 +11,7 @@ import { CreateConnectorInput, UpdateConnectorInput } from "./connector.inputs.j
 import { createConnector, testConnection, updateConnector } from "./connector.service.js";
 import { TenantRef } from "./tenant.ref.js";
 import { Errors } from "../../../kernel/errors.js";
+import { maxConnectorsFor } from "../../../kernel/plans.js";
 import { RemoteLink } from "../jobs/connector-run.entity.js";
 import { webhookOwner } from "../webhooks/odoo-webhook.js";
 
@@ -48,6 +49,10 @@ export class ConnectorResolver {
   async createConnector(@Arg("input", () => CreateConnectorInput) input: CreateConnectorInput, @Ctx() ctx: ConnectorsContext): Promise<Connector> {
     const principal = requirePrincipal(ctx);
     return ctx.em.transactional(async (tx) => {
+      // The plan's cap, counted under a per-tenant lock so that two creations at once cannot both take the last place.
+      await tx.getConnection().execute("select pg_advisory_xact_lock(hashtext(?))", [`connectors:create:${principal.tenantId}`], "all");
+      const max = maxConnectorsFor(principal.plan);
+      if ((await tx.count(Connector, { tenantId: principal.tenantId })) >= max) throw Errors.planLimit("connectors", max);
       const connector = createConnector(tx, ctx.box, principal, input);
       await tx.flush();
       await ctx.audit.record(

@@ -1,4 +1,5 @@
 import { Field, Int, ObjectType } from "type-graphql";
+import { MAX_CONNECTORS } from "../../../kernel/plans.js";
 import { Plan } from "./tenant.entity.js";
 
 /** What a plan allows. Request rates are enforced by the gateway (its own table, same plan names). */
@@ -15,10 +16,10 @@ export class PlanLimits {
 }
 
 export const PLAN_LIMITS: Record<Plan, PlanLimits> = {
-  FREE: { maxUsers: 5, maxConnectors: 1, requestsPerHour: 1_000, requestsPerDay: 10_000, webhooks: false, liveSync: false, connectorWriteBack: false, auditRetentionDays: 30 },
-  STARTER: { maxUsers: 25, maxConnectors: 3, requestsPerHour: 10_000, requestsPerDay: 100_000, webhooks: true, liveSync: true, connectorWriteBack: false, auditRetentionDays: 90 },
-  PRO: { maxUsers: 250, maxConnectors: 10, requestsPerHour: 100_000, requestsPerDay: 1_000_000, webhooks: true, liveSync: true, connectorWriteBack: true, auditRetentionDays: 365 },
-  ENTERPRISE: { maxUsers: 10_000, maxConnectors: 100, requestsPerHour: 1_000_000, requestsPerDay: 10_000_000, webhooks: true, liveSync: true, connectorWriteBack: true, auditRetentionDays: 2_555 },
+  FREE: { maxUsers: 5, maxConnectors: MAX_CONNECTORS.FREE!, requestsPerHour: 1_000, requestsPerDay: 10_000, webhooks: false, liveSync: false, connectorWriteBack: false, auditRetentionDays: 30 },
+  STARTER: { maxUsers: 25, maxConnectors: MAX_CONNECTORS.STARTER!, requestsPerHour: 10_000, requestsPerDay: 100_000, webhooks: true, liveSync: true, connectorWriteBack: false, auditRetentionDays: 90 },
+  PRO: { maxUsers: 250, maxConnectors: MAX_CONNECTORS.PRO!, requestsPerHour: 100_000, requestsPerDay: 1_000_000, webhooks: true, liveSync: true, connectorWriteBack: true, auditRetentionDays: 365 },
+  ENTERPRISE: { maxUsers: 10_000, maxConnectors: MAX_CONNECTORS.ENTERPRISE!, requestsPerHour: 1_000_000, requestsPerDay: 10_000_000, webhooks: true, liveSync: true, connectorWriteBack: true, auditRetentionDays: 2_555 },
 };
 
 /** Bounds of an audit retention override: tenant admins cannot shorten their trail below 30 days; operators can. */
