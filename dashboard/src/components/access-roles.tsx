@@ -5,8 +5,7 @@
 import { useState, type FormEvent } from "react";
 import { useMutation } from "urql";
 import { AccessCreateRoleDocument, AccessDeleteRoleDocument, AccessUpdateRoleDocument, type AccessRolesQuery } from "../__generated__/graphql.js";
-import { Dialog } from "./dialog.js";
-import { ErrorMessage } from "./error-message.js";
+import { Dialog, FormActions } from "./dialog.js";
 
 type Role = AccessRolesQuery["roles"][number];
 
@@ -193,15 +192,7 @@ function RoleForm({ role, allPermissions, viewerPermissions, onClose }: { role: 
           );
         })}
       </fieldset>
-      {result.error && <ErrorMessage error={result.error} />}
-      <div className="actions">
-        <button type="button" className="ghost" onClick={onClose}>
-          Cancel
-        </button>
-        <button type="submit" className="primary" disabled={result.fetching}>
-          {result.fetching ? "Saving…" : role ? "Save role" : "Create role"}
-        </button>
-      </div>
+      <FormActions error={result.error} busy={result.fetching} label={role ? "Save role" : "Create role"} busyLabel="Saving…" onCancel={onClose} />
     </form>
   );
 }
@@ -218,15 +209,7 @@ function DeleteRoleForm({ role, onClose }: { role: Role; onClose: () => void }) 
       <p>
         Delete the role <strong>{role.name}</strong>? Every user holding it loses it, and its collection grants stop applying at once.
       </p>
-      {result.error && <ErrorMessage error={result.error} />}
-      <div className="actions">
-        <button type="button" className="ghost" onClick={onClose}>
-          Cancel
-        </button>
-        <button type="submit" className="danger" disabled={result.fetching}>
-          {result.fetching ? "Deleting…" : "Delete role"}
-        </button>
-      </div>
+      <FormActions error={result.error} busy={result.fetching} label="Delete role" busyLabel="Deleting…" tone="danger" onCancel={onClose} />
     </form>
   );
 }

@@ -13,7 +13,7 @@ import {
   type UserStatus,
 } from "../__generated__/graphql.js";
 import { formatAgo, formatDateTime } from "../lib/format.js";
-import { Dialog } from "./dialog.js";
+import { Dialog, FormActions } from "./dialog.js";
 import { ErrorMessage } from "./error-message.js";
 import { Loading } from "./loading.js";
 
@@ -268,16 +268,8 @@ function AssignRolesForm({ user, roles, viewer, onClose }: { user: AccessUserFra
       ) : (
         <RoleNamesInput value={chosen} onChange={setChosen} />
       )}
-      <p className="hint">Collection grants change at once; other permissions from the user&apos;s next sign-in or token refresh.</p>
-      {result.error && <ErrorMessage error={result.error} />}
-      <div className="actions">
-        <button type="button" className="ghost" onClick={onClose}>
-          Cancel
-        </button>
-        <button type="submit" className="primary" disabled={result.fetching}>
-          {result.fetching ? "Saving…" : "Save roles"}
-        </button>
-      </div>
+      <p className="hint">Collection grants change at once. Permissions taken away end the user&apos;s current tokens at once (their app gets new ones silently); added ones apply from their next token refresh.</p>
+      <FormActions error={result.error} busy={result.fetching} label="Save roles" busyLabel="Saving…" onCancel={onClose} />
     </form>
   );
 }
@@ -294,15 +286,7 @@ function DeactivateForm({ user, onClose }: { user: AccessUserFragment; onClose: 
       <p>
         Deactivate <strong>{user.email}</strong>? Their sessions and API keys end at once and they cannot sign in. You can reactivate them later.
       </p>
-      {result.error && <ErrorMessage error={result.error} />}
-      <div className="actions">
-        <button type="button" className="ghost" onClick={onClose}>
-          Cancel
-        </button>
-        <button type="submit" className="danger" disabled={result.fetching}>
-          {result.fetching ? "Deactivating…" : "Deactivate"}
-        </button>
-      </div>
+      <FormActions error={result.error} busy={result.fetching} label="Deactivate" busyLabel="Deactivating…" tone="danger" onCancel={onClose} />
     </form>
   );
 }
@@ -452,15 +436,7 @@ function CreateUserForm({ roles, viewer, onClose }: { roles: readonly RoleChoice
           </div>
         )}
       </fieldset>
-      {result.error && <ErrorMessage error={result.error} />}
-      <div className="actions">
-        <button type="button" className="ghost" onClick={onClose}>
-          Cancel
-        </button>
-        <button type="submit" className="primary" disabled={result.fetching}>
-          {result.fetching ? "Adding…" : mode === "invite" ? "Invite user" : "Add user"}
-        </button>
-      </div>
+      <FormActions error={result.error} busy={result.fetching} label={mode === "invite" ? "Invite user" : "Add user"} busyLabel="Adding…" onCancel={onClose} />
     </form>
   );
 }

@@ -1,4 +1,5 @@
 import { useEffect, useRef, type ReactNode } from "react";
+import { ErrorMessage } from "./error-message.js";
 
 /** A modal dialog on the native <dialog> element (focus trap, Escape, backdrop for free). */
 export function Dialog({ open, title, onClose, children }: { open: boolean; title: string; onClose: () => void; children: ReactNode }) {
@@ -19,5 +20,25 @@ export function Dialog({ open, title, onClose, children }: { open: boolean; titl
       </header>
       {open && children}
     </dialog>
+  );
+}
+
+/**
+ * The end of a dialog's form: the mutation's error (a readable message), then Cancel and the submit button, which
+ * shows `busyLabel` and waits while the mutation runs.
+ */
+export function FormActions(props: { error?: unknown; busy: boolean; label: string; busyLabel: string; tone?: "primary" | "danger"; onCancel: () => void }) {
+  return (
+    <>
+      {props.error ? <ErrorMessage error={props.error} /> : null}
+      <div className="actions">
+        <button type="button" className="ghost" onClick={props.onCancel}>
+          Cancel
+        </button>
+        <button type="submit" className={props.tone ?? "primary"} disabled={props.busy}>
+          {props.busy ? props.busyLabel : props.label}
+        </button>
+      </div>
+    </>
   );
 }
