@@ -93,6 +93,16 @@ export function postToSubgraph(url: string, init: FetcherRequestInit = {}): Prom
   });
 }
 
+/** What every request to a subgraph carries of the caller's: token, request id, client address and user agent. */
+function forwardedHeaders(ctx: Partial<ForwardedContext>): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (ctx.authorization) headers.authorization = ctx.authorization;
+  if (ctx.requestId) headers[REQUEST_ID_HEADER] = ctx.requestId;
+  if (ctx.clientIp) headers[CLIENT_IP_HEADER] = ctx.clientIp;
+  if (ctx.userAgent) headers[CLIENT_USER_AGENT_HEADER] = ctx.userAgent;
+  return headers;
+}
+
 /** Fetches from a subgraph, forwarding the caller's token (every subgraph verifies it itself) and the request id. */
 export class ForwardingDataSource extends RemoteGraphQLDataSource<ForwardedContext & Record<string, unknown>> {
   /** Plain node:http with pooled keep-alive connections instead of Apollo's default make-fetch-happen layers. */
@@ -102,11 +112,25 @@ export class ForwardingDataSource extends RemoteGraphQLDataSource<ForwardedConte
 
   override willSendRequest({ request, context }: Parameters<RemoteGraphQLDataSource["willSendRequest"] & {}>[0]): void {
     const ctx = context as Partial<ForwardedContext>;
-    if (ctx.authorization) request.http?.headers.set("authorization", ctx.authorization);
-    if (ctx.requestId) request.http?.headers.set(REQUEST_ID_HEADER, ctx.requestId);
-    if (ctx.clientIp) request.http?.headers.set(CLIENT_IP_HEADER, ctx.clientIp);
-    if (ctx.userAgent) request.http?.headers.set(CLIENT_USER_AGENT_HEADER, ctx.userAgent);
+    for (const [name, value] of Object.entries(forwardedHeaders(ctx))) request.http?.headers.set(name, value);
     if (ctx.rawJson) request.http?.headers.set(RAW_JSON_HEADER, rawJsonNonce());
+  }
+
+  /**
+   * Sends an operation of the query plan as the general path does (same headers), for the gateway's pass-through
+   * (gateway/passthrough.ts); `extra` are further request headers. Resolves with the answer's status and body text.
+   */
+  async passthrough(
+    body: { query: string; operationName?: string; variables: Record<string, unknown> },
+    ctx: Partial<ForwardedContext>,
+    extra: Record<string, string>,
+  ): Promise<{ status: number; text: string }> {
+    const res = await postToSubgraph(this.url!, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...forwardedHeaders(ctx), ...extra },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, text: await res.text() };
   }
 
   /** A request that carried a raw-JSON nonce may get a framed answer (kernel/http.ts); others parse as usual. */

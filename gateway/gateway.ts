@@ -20,6 +20,7 @@ import { listenGraphQL, mountHealth, operationLogPlugin, stringifyWithRawJson } 
 import { jsonBodyErrors, rejectNulCharacters } from "../kernel/input-guards.js";
 import { API_KEY_EXCHANGE_PATH, REVOCATIONS_PATH } from "../kernel/internal-auth.js";
 import { REQUEST_ID_HEADER, normalizeRequestId } from "../kernel/request-id.js";
+import { PassthroughGateway } from "./passthrough.js";
 import { ForwardingDataSource, type ForwardedContext } from "./data-source.js";
 import { FederatedSubscriptions, type SubscriptionContext } from "./subscriptions/federated-subscriptions.js";
 import { GatewayIdentity } from "./identity.js";
@@ -42,6 +43,8 @@ export interface RunningGateway {
   wsUrl: string;
   port: number;
   subscriptions: FederatedSubscriptions;
+  /** Counts of the pass-through (gateway/passthrough.ts), for tests and benchmarks. */
+  passthrough: PassthroughGateway["stats"];
   stop(): Promise<void>;
 }
 
@@ -69,10 +72,15 @@ export async function startGateway(config: GatewayConfig, deps: { logger: Logger
   const guards = config.benchmarkOnlyDisableGuards ? undefined : await GatewayGuards.create(config.guards ?? {}, { logger, redisUrl: config.redisUrl });
   if (!guards) logger.warn("gateway guards disabled (benchmark only): no token verification, rate limits or cost limits");
 
-  const gateway = new ApolloGateway({
+  // Operations one subgraph answers whole pass through (gateway/passthrough.ts); the planner's hook tells which.
+  let passthrough: PassthroughGateway | undefined;
+  const apolloGateway = new ApolloGateway({
     supergraphSdl,
     buildService: ({ name, url }) => new ForwardingDataSource({ url: urlOf(name, url!) }),
+    experimental_didResolveQueryPlan: (resolved) => passthrough?.didResolveQueryPlan(resolved),
   });
+  passthrough = new PassthroughGateway(apolloGateway);
+  const gateway = passthrough;
   const subscriptions = new FederatedSubscriptions({
     logger,
     dataSourceFor: (name, url) => new ForwardingDataSource({ url: urlOf(name, url) }),
@@ -226,6 +234,7 @@ export async function startGateway(config: GatewayConfig, deps: { logger: Logger
     url,
     wsUrl,
     subscriptions,
+    passthrough: passthrough.stats,
     async stop() {
       await apollo.stop();
       identity.stop();

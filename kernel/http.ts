@@ -86,13 +86,30 @@ export class RawJson {
   }
 }
 
+/**
+ * Replaces (in place) each array of two or more elements that are all RawJson by one RawJson of the whole array: a
+ * pull page's thousand documents then take one placeholder and one splice instead of a thousand.
+ */
+function joinRawArrays(value: unknown, depth = 0): unknown {
+  if (value === null || typeof value !== "object" || value instanceof RawJson || depth > 64) return value;
+  if (Array.isArray(value)) {
+    if (value.length > 1 && value.every((v) => v instanceof RawJson)) return new RawJson(`[${value.map((v: RawJson) => v.text).join(",")}]`);
+    for (let i = 0; i < value.length; i++) value[i] = joinRawArrays(value[i], depth + 1);
+    return value;
+  }
+  if (typeof (value as { toJSON?: unknown }).toJSON === "function") return value;
+  const o = value as Record<string, unknown>;
+  for (const key in o) if (Object.hasOwn(o, key)) o[key] = joinRawArrays(o[key], depth + 1);
+  return value;
+}
+
 /** JSON.stringify, with each RawJson replaced by the placeholder string `marker + index` (in output order). */
-function stringifyCollecting(value: unknown, marker: string): { json: string; raws: string[] } {
+function stringifyCollecting(value: unknown, marker: string, joinArrays: boolean): { json: string; raws: string[] } {
   const outer = collecting;
   const mine = { marker, raws: [] as string[] };
   collecting = mine;
   try {
-    return { json: JSON.stringify(value), raws: mine.raws };
+    return { json: JSON.stringify(joinArrays ? joinRawArrays(value) : value), raws: mine.raws };
   } finally {
     collecting = outer;
   }
@@ -117,7 +134,7 @@ function splice(json: string, marker: string, raws: string[]): string {
 /** The JSON text of `value` with RawJson values spliced in (what Apollo's default stringifier would give, faster). */
 export function stringifyWithRawJson(value: unknown): string {
   const marker = rawJsonNonce();
-  const { json, raws } = stringifyCollecting(value, marker);
+  const { json, raws } = stringifyCollecting(value, marker, true);
   return `${splice(json, marker, raws)}\n`;
 }
 
@@ -126,7 +143,8 @@ export function stringifyWithRawJson(value: unknown): string {
  * raw texts back to back. Plain JSON (as {@link stringifyWithRawJson}) when the result holds no RawJson.
  */
 export function stringifyFramed(value: unknown, nonce: string): string {
-  const { json, raws } = stringifyCollecting(value, nonce);
+  // Arrays stay arrays here: the gateway shapes this result against the operation, element by element.
+  const { json, raws } = stringifyCollecting(value, nonce, false);
   if (!raws.length) return `${json}\n`;
   return `${nonce}:${raws.map((r) => r.length).join(",")}\n${json}\n${raws.join("")}`;
 }
@@ -168,27 +186,60 @@ export function parseFramed(text: string, nonce: string): unknown {
   return restore(JSON.parse(text.slice(head + 1, end)));
 }
 
+// ---- Split results (the gateway's pass-through) -----------------------------------------------------------------------
+//
+// When the gateway forwards an operation that one subgraph answers whole (gateway/passthrough.ts), it asks with a
+// nonce in SPLIT_RESULT_HEADER for the result split in two: `nonce\n` + the result without `data` (errors,
+// extensions) as JSON + `\n` + the JSON text of `data`. The gateway then parses only the small head and hands `data`
+// on as text, to be spliced into its own response (it is already the client's answer).
+
+/** Request header by which the gateway asks a subgraph for a split result; its value is a per-request nonce. */
+export const SPLIT_RESULT_HEADER = "x-tributary-split-result";
+
+/** A split result (see above); plain JSON when there is no data object to split off. */
+export function stringifySplit(value: FormattedExecutionResult, nonce: string): string {
+  const { data, ...rest } = value;
+  if (!data) return stringifyWithRawJson(value);
+  const text = stringifyWithRawJson(data);
+  return `${nonce}\n${JSON.stringify(rest)}\n${text.slice(0, -1)}`;
+}
+
+/**
+ * Reads a subgraph's answer to a request that asked for a split result with `nonce`: the head parsed and the data as
+ * text, or null when the body is plain JSON (no data to split off; the caller parses it).
+ */
+export function parseSplit(text: string, nonce: string): { head: Omit<FormattedExecutionResult, "data">; dataText: string } | null {
+  if (!text.startsWith(`${nonce}\n`)) return null;
+  const end = text.indexOf("\n", nonce.length + 1); // JSON.stringify never writes a raw newline
+  if (end < 0) throw new Error("malformed split response");
+  return { head: JSON.parse(text.slice(nonce.length + 1, end)) as Omit<FormattedExecutionResult, "data">, dataText: text.slice(end + 1) };
+}
+
 /**
  * Subgraph side: results of requests whose RAW_JSON_HEADER carries a valid nonce are sent framed (see
- * {@link stringifyFramed}); the plugin marks them, the server's stringifier reads the mark.
+ * {@link stringifyFramed}), those whose SPLIT_RESULT_HEADER does are sent split (see {@link stringifySplit}); the
+ * plugin marks them by their data object, the server's stringifier reads the mark.
  */
 function rawJsonResponses(): { plugin: ApolloServerPlugin<BaseContext>; stringify: (value: FormattedExecutionResult) => string } {
-  const framed = new WeakMap<object, string>();
+  const marked = new WeakMap<object, { nonce: string; split: boolean }>();
   return {
     plugin: {
       async requestDidStart({ request }) {
-        const nonce = request.http?.headers.get(RAW_JSON_HEADER);
-        if (!nonce || !NONCE.test(nonce)) return;
+        const split = request.http?.headers.get(SPLIT_RESULT_HEADER);
+        const framed = request.http?.headers.get(RAW_JSON_HEADER);
+        const mark = split && NONCE.test(split) ? { nonce: split, split: true } : framed && NONCE.test(framed) ? { nonce: framed, split: false } : null;
+        if (!mark) return;
         return {
           async willSendResponse({ response }) {
-            if (response.body.kind === "single" && response.body.singleResult.data) framed.set(response.body.singleResult.data, nonce);
+            if (response.body.kind === "single" && response.body.singleResult.data) marked.set(response.body.singleResult.data, mark);
           },
         };
       },
     },
     stringify: (value) => {
-      const nonce = value.data ? framed.get(value.data) : undefined;
-      return nonce ? stringifyFramed(value, nonce) : stringifyWithRawJson(value);
+      const mark = value.data ? marked.get(value.data) : undefined;
+      if (!mark) return stringifyWithRawJson(value);
+      return mark.split ? stringifySplit(value, mark.nonce) : stringifyFramed(value, mark.nonce);
     },
   };
 }

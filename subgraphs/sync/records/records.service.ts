@@ -73,6 +73,9 @@ export const writeActorOf = (caller: Caller): WriteOrigin["actorType"] => actorO
 export class RecordsService {
   private readonly validators = new Map<string, { schema: string; validate: ValidateFunction }>();
 
+  /** Pull pages read ahead (see ReadAhead). */
+  readonly readAhead = new ReadAhead();
+
   constructor(
     readonly orm: MikroORM,
     readonly pubsub: PubSub,
@@ -414,11 +417,13 @@ export class RecordsService {
     const filtered = names.some((n) => grants.on(n).pullFilters !== null);
     let page: { items: { collection: string; document: Doc | RawJson }[]; cursor: bigint; hasMore: boolean };
     if (opts.raw && !filtered) {
-      // No row filter: the page comes as its documents' JSON text, ready to send (see readRawPage).
-      const fast = await readRawPage(run, tenantId, names, after, limit);
+      // No row filter: the page comes as its documents' JSON text, ready to send (see readRawPage), read ahead by the
+      // previous page's pull when that one had more (see ReadAhead).
+      const fast = (await this.readAhead.take(run, tenantId, names, after, limit)) ?? (await readRawPage(run, tenantId, names, after, limit));
       const rules = this.checkPullable(names, fast.meta.map(([name, primaryKey]) => ({ name, primaryKey })), grants);
       if (clientId) await this.checkClient(em, caller, clientId, checkpoint ?? null);
       if (fast.page && after > 0n && after < fast.horizon) throw RecordErrors.checkpointExpired("deletions older than this checkpoint have been purged");
+      if (fast.page?.hasMore) this.readAhead.start(boundSql(this.orm.em.fork()), tenantId, names, fast.page.cursor, limit);
       page = fast.page ?? (await this.readLoop(run, tenantId, rules, names, after, limit, opts));
     } else {
       const rows = (await run(
@@ -619,6 +624,19 @@ function pullArguments(caller: Caller, collections: string[], checkpoint: string
 /** The highest purge horizon among collection rows `[name, primaryKey, horizon]`. */
 const maxHorizon = (meta: [string, string, string][]) => meta.reduce((max, [, , h]) => (BigInt(h) > max ? BigInt(h) : max), 0n);
 
+/** The collections' `[name, primaryKey, purge horizon]` as JSON text; parameters tenant, names (JSON array). */
+const COLLECTION_META = `(select json_agg(json_build_array(c.name, c.primary_key, c.purged_through_seq::text) order by c.name)::text from sync.collection c
+          where c.tenant_id = ? and c.name = any(array(select jsonb_array_elements_text(?::jsonb))))`;
+
+/** What {@link readRawPage} reads: the collections (also as their JSON text), the tenant's seq counter, the page. */
+interface RawPage {
+  meta: [string, string, string][];
+  metaText: string;
+  head: string | null;
+  horizon: bigint;
+  page: { items: { collection: string; document: RawJson }[]; cursor: bigint; hasMore: boolean } | null;
+}
+
 /**
  * A page of an unfiltered pull in one statement and one row: the bodies' JSON text joined by newlines (JSON text from
  * PostgreSQL never holds a raw newline), their seqs, deleted flags and collections, and the collections' keys and purge
@@ -627,27 +645,21 @@ const maxHorizon = (meta: [string, string, string][]) => meta.reduce((max, [, , 
  * the subquery reads them (seq order; sorting again inside each aggregate doubled the statement's time), which the
  * seqs confirm. `page` is null when they don't, or a stored body is not a JSON object: the general path then reads.
  */
-async function readRawPage(
-  run: Sql,
-  tenantId: string,
-  names: string[],
-  after: bigint,
-  limit: number,
-): Promise<{ meta: [string, string, string][]; horizon: bigint; page: { items: { collection: string; document: RawJson }[]; cursor: bigint; hasMore: boolean } | null }> {
+async function readRawPage(run: Sql, tenantId: string, names: string[], after: bigint, limit: number): Promise<RawPage> {
   const namesJson = JSON.stringify(names);
   const [row] = (await run(
     `select count(*)::int as n, string_agg(seq::text, ',') as seqs, string_agg(data::text, E'\\n') as documents,
         string_agg(case when deleted then '1' else '0' end, '') as deleted, ${names.length > 1 ? "string_agg(collection, E'\\n')" : "null::text"} as collections,
-        (select json_agg(json_build_array(c.name, c.primary_key, c.purged_through_seq::text))::text from sync.collection c
-          where c.tenant_id = ? and c.name = any(array(select jsonb_array_elements_text(?::jsonb)))) as meta
+        ${COLLECTION_META} as meta, (select value::text from sync.tenant_seq where tenant_id = ?) as head
        from (select seq, collection, data, deleted from sync.record
               where tenant_id = ? and collection = any(array(select jsonb_array_elements_text(?::jsonb))) and seq > ?::bigint order by seq limit ?) page`,
-    [tenantId, namesJson, tenantId, namesJson, after.toString(), limit + 1],
-  )) as { n: number; seqs: string | null; documents: string | null; deleted: string | null; collections: string | null; meta: string | null }[];
-  const meta = JSON.parse(row.meta ?? "[]") as [string, string, string][];
+    [tenantId, namesJson, tenantId, tenantId, namesJson, after.toString(), limit + 1],
+  )) as { n: number; seqs: string | null; documents: string | null; deleted: string | null; collections: string | null; meta: string | null; head: string | null }[];
+  const metaText = row.meta ?? "[]";
+  const meta = JSON.parse(metaText) as [string, string, string][];
   const horizon = maxHorizon(meta);
-  const none = { meta, horizon, page: null };
-  if (!row.n) return { meta, horizon, page: { items: [], cursor: after, hasMore: false } };
+  const none = { meta, metaText, head: row.head, horizon, page: null };
+  if (!row.n) return { ...none, page: { items: [], cursor: after, hasMore: false } };
   const seqs = (row.seqs ?? "").split(",");
   const bodies = (row.documents ?? "").split("\n");
   const deleted = row.deleted ?? "";
@@ -661,7 +673,60 @@ async function readRawPage(
     if (!document) return none;
     items[i] = { collection: collections ? collections[i] : names[0], document };
   }
-  return { meta, horizon, page: { items, cursor: BigInt(seqs[kept - 1]), hasMore: row.n > limit } };
+  return { ...none, page: { items, cursor: BigInt(seqs[kept - 1]), hasMore: row.n > limit } };
+}
+
+/**
+ * Read-ahead of unfiltered pull pages. A device catching up pulls page after page, each asking for the changes after
+ * the last one's cursor; while the gateway and the device handle one page, PostgreSQL (another core) reads the next,
+ * so the next pull does not wait for it. A page read ahead is used only when nothing it depends on has changed since
+ * its snapshot: the tenant's seq counter (every record write bumps it in its transaction, so a write that committed
+ * since would show) and its collections' keys and purge horizons, checked by one small statement. Anything else the
+ * pull checks (the caller's grants, their device's reset) is checked for the pull itself as before. Unfiltered pages
+ * hold no caller-specific data, so any caller allowed to pull the collections may take one. Bounded: at most
+ * MAX_ENTRIES pages, each kept for TTL_MS and taken once.
+ */
+export class ReadAhead {
+  static readonly MAX_ENTRIES = 32;
+  static readonly TTL_MS = 10_000;
+  private readonly pages = new Map<string, { at: number; page: Promise<RawPage | null> }>();
+  /** Pages taken / read ahead / dropped as stale: for tests and the benchmark. */
+  readonly stats = { started: 0, taken: 0, stale: 0 };
+
+  private static key(tenantId: string, names: string[], after: bigint, limit: number): string {
+    return `${tenantId}\u0000${names.join("\u0000")}\u0000${after}\u0000${limit}`;
+  }
+
+  /** Starts reading the page after `after` on its own connection (`run`), unless one is kept already or the cache is full. */
+  start(run: Sql, tenantId: string, names: string[], after: bigint, limit: number): void {
+    const now = Date.now();
+    for (const [k, v] of this.pages) if (now - v.at > ReadAhead.TTL_MS) this.pages.delete(k);
+    const key = ReadAhead.key(tenantId, names, after, limit);
+    if (this.pages.has(key) || this.pages.size >= ReadAhead.MAX_ENTRIES) return;
+    this.stats.started++;
+    this.pages.set(key, { at: now, page: readRawPage(run, tenantId, names, after, limit).catch(() => null) });
+  }
+
+  /** The page read ahead for exactly this read, when still what a read now would give; else undefined (read it now). */
+  async take(run: Sql, tenantId: string, names: string[], after: bigint, limit: number): Promise<RawPage | undefined> {
+    const key = ReadAhead.key(tenantId, names, after, limit);
+    const kept = this.pages.get(key);
+    if (!kept) return undefined;
+    this.pages.delete(key);
+    if (Date.now() - kept.at > ReadAhead.TTL_MS) return undefined;
+    const page = await kept.page;
+    if (!page) return undefined;
+    const [now] = (await run(
+      `select (select value::text from sync.tenant_seq where tenant_id = ?) as head, ${COLLECTION_META} as meta`,
+      [tenantId, tenantId, JSON.stringify(names)],
+    )) as { head: string | null; meta: string | null }[];
+    if (now.head !== page.head || (now.meta ?? "[]") !== page.metaText) {
+      this.stats.stale++;
+      return undefined;
+    }
+    this.stats.taken++;
+    return page;
+  }
 }
 
 /** Whether seq `a` is after seq `b` (decimal text of positive integers, no leading zeros). */
