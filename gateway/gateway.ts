@@ -17,7 +17,7 @@ import { Errors, ErrorCode, formatErrorFor } from "../kernel/errors.js";
 import type { PubSub } from "../kernel/pubsub/pubsub.js";
 import { SUBGRAPH_NAMES, type GatewayConfig, type SubgraphName } from "./config.js";
 import { listenGraphQL, mountHealth, operationLogPlugin, stringifyWithRawJson } from "../kernel/http.js";
-import { jsonBodyErrors, rejectNulCharacters } from "../kernel/input-guards.js";
+import { graphqlJsonBody, jsonBodyErrors, rejectNulCharacters } from "../kernel/input-guards.js";
 import { API_KEY_EXCHANGE_PATH, REVOCATIONS_PATH } from "../kernel/internal-auth.js";
 import { REQUEST_ID_HEADER, normalizeRequestId } from "../kernel/request-id.js";
 import { PassthroughGateway } from "./passthrough.js";
@@ -196,7 +196,7 @@ export async function startGateway(config: GatewayConfig, deps: { logger: Logger
   app.use(
     "/graphql",
     cors<cors.CorsRequest>({ exposedHeaders: [REQUEST_ID_HEADER, ...RATE_LIMIT_HEADER_NAMES] }),
-    express.json({ limit: "1mb" }),
+    ...graphqlJsonBody("1mb"),
     ...(guards ? [guards.documentLimits] : []),
     expressMiddleware(apollo, {
       context: async ({ req, res }): Promise<GatewayContext> => {

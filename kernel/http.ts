@@ -12,7 +12,7 @@ import { useServer } from "graphql-ws/use/ws";
 import type { Logger } from "pino";
 import { CLIENT_IP_HEADER, CLIENT_USER_AGENT_HEADER, REQUEST_ID_HEADER, normalizeRequestId, type ClientInfo } from "./request-id.js";
 import { formatErrorFor } from "./errors.js";
-import { jsonBodyErrors, rejectNulCharacters } from "./input-guards.js";
+import { graphqlJsonBody, jsonBodyErrors, rejectNulCharacters } from "./input-guards.js";
 
 /** What a running HTTP service exposes to its composition root. */
 export interface RunningService {
@@ -305,7 +305,7 @@ export async function startSubgraphServer<TContext extends BaseContext>(opts: {
   opts.routes?.(app);
   app.use(
     "/graphql",
-    express.json({ limit: "2mb" }),
+    ...graphqlJsonBody("2mb"),
     expressMiddleware(apollo, {
       context: async ({ req, res }) => {
         const requestId = normalizeRequestId(req.headers[REQUEST_ID_HEADER]);

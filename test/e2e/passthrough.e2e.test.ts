@@ -106,6 +106,22 @@ describe("gateway pass-through", () => {
     expect(res.body.data.pushChanges).toMatchObject({ applied: 1, rejected: [{ index: 0 }] });
   });
 
+  it("refuses U+0000 in a pushed document's values and keys (BAD_USER_INPUT, nothing written), and takes the text \\u0000 as it is", async () => {
+    const row = (doc: Record<string, unknown>) => ({ input: { collection: "notes", rows: [{ assumedMasterState: null, newDocumentState: doc }] } });
+    for (const doc of [{ id: "nul-value", n: 1, text: "a\u0000b" }, { id: "nul-key", n: 1, ["k\u0000"]: 1 }]) {
+      const res = await send(PUSH, row(doc));
+      expect(res.body.errors?.map((e: { extensions: { code: string } }) => e.extensions.code)).toEqual(["BAD_USER_INPUT"]);
+    }
+    const none = await send('query { records(collection: "notes", search: "nul-") { nodes { id } } }', {});
+    expect(none.body.data.records.nodes).toEqual([]);
+    // A backslash followed by "u0000" is ordinary text (its JSON holds \\u0000, which contains \u0000: checked, not refused).
+    const literal = await send(PUSH, row({ id: "literal", n: 1, text: "\\u0000" }));
+    expect(literal.body.data.pushChanges.applied).toBe(1);
+    const page = await send('query { records(collection: "notes", search: "literal") { nodes { id document } } }', {});
+    expect(page.body.data.records.nodes.map((r: { id: string }) => r.id)).toEqual(["literal"]);
+    expect(page.body.data.records.nodes[0].document).toMatchObject({ id: "literal", n: 1, text: "\\u0000" });
+  });
+
   it("does not pass through documents with several operations, or operations that need several subgraphs", async () => {
     const two = `${PULL} query Other { collections { name } }`;
     const body = (operationName: string) => JSON.stringify({ query: two, operationName, variables: { checkpoint: null, limit: 2 } });
