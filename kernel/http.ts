@@ -73,7 +73,9 @@ const NONCE = /^[0-9a-f]{32}$/;
 /** A fresh nonce/placeholder marker: unguessable, so no value in a response can pose as a placeholder. */
 export const rawJsonNonce = (): string => randomUUID().replace(/-/g, "");
 
-let collecting: { marker: string; raws: string[] } | null = null;
+/** Raw texts collected while stringifying: a RawJson's text, or the elements of a joined array of them. */
+type Raw = string | readonly RawJson[];
+let collecting: { marker: string; raws: Raw[] } | null = null;
 
 /** A JSON value kept as its (valid JSON) text; see the section comment. */
 export class RawJson {
@@ -86,14 +88,25 @@ export class RawJson {
   }
 }
 
+/** An array of RawJson values, written as one raw text (see {@link joinRawArrays}). */
+class RawJsonArray {
+  constructor(readonly items: readonly RawJson[]) {}
+
+  toJSON(): unknown {
+    if (!collecting) return this.items.map((item) => item.toJSON());
+    collecting.raws.push(this.items);
+    return `${collecting.marker}${collecting.raws.length - 1}`;
+  }
+}
+
 /**
- * Replaces (in place) each array of two or more elements that are all RawJson by one RawJson of the whole array: a
- * pull page's thousand documents then take one placeholder and one splice instead of a thousand.
+ * Replaces (in place) each array of two or more elements that are all RawJson by one RawJsonArray: a pull page's
+ * thousand documents then take one placeholder and go into the response text in one piece.
  */
 function joinRawArrays(value: unknown, depth = 0): unknown {
   if (value === null || typeof value !== "object" || value instanceof RawJson || depth > 64) return value;
   if (Array.isArray(value)) {
-    if (value.length > 1 && value.every((v) => v instanceof RawJson)) return new RawJson(`[${value.map((v: RawJson) => v.text).join(",")}]`);
+    if (value.length > 1 && value.every((v) => v instanceof RawJson)) return new RawJsonArray(value as RawJson[]);
     for (let i = 0; i < value.length; i++) value[i] = joinRawArrays(value[i], depth + 1);
     return value;
   }
@@ -104,9 +117,9 @@ function joinRawArrays(value: unknown, depth = 0): unknown {
 }
 
 /** JSON.stringify, with each RawJson replaced by the placeholder string `marker + index` (in output order). */
-function stringifyCollecting(value: unknown, marker: string, joinArrays: boolean): { json: string; raws: string[] } {
+function stringifyCollecting(value: unknown, marker: string, joinArrays: boolean): { json: string; raws: Raw[] } {
   const outer = collecting;
-  const mine = { marker, raws: [] as string[] };
+  const mine = { marker, raws: [] as Raw[] };
   collecting = mine;
   try {
     return { json: JSON.stringify(joinArrays ? joinRawArrays(value) : value), raws: mine.raws };
@@ -116,7 +129,7 @@ function stringifyCollecting(value: unknown, marker: string, joinArrays: boolean
 }
 
 /** Puts each raw text where its placeholder is (they appear in order, each exactly once). */
-function splice(json: string, marker: string, raws: string[]): string {
+function splice(json: string, marker: string, raws: Raw[]): string {
   if (!raws.length) return json;
   const parts: string[] = [];
   let pos = 0;
@@ -124,7 +137,14 @@ function splice(json: string, marker: string, raws: string[]): string {
     const token = `"${marker}${i}"`;
     const at = json.indexOf(token, pos);
     if (at < 0) throw new Error("raw JSON placeholder not found");
-    parts.push(json.slice(pos, at), raws[i]);
+    parts.push(json.slice(pos, at));
+    const raw = raws[i];
+    if (typeof raw === "string") parts.push(raw);
+    else {
+      parts.push("[");
+      for (let j = 0; j < raw.length; j++) parts.push(j ? "," : "", raw[j].text);
+      parts.push("]");
+    }
     pos = at + token.length;
   }
   parts.push(json.slice(pos));
@@ -144,7 +164,8 @@ export function stringifyWithRawJson(value: unknown): string {
  */
 export function stringifyFramed(value: unknown, nonce: string): string {
   // Arrays stay arrays here: the gateway shapes this result against the operation, element by element.
-  const { json, raws } = stringifyCollecting(value, nonce, false);
+  const { json, raws: collected } = stringifyCollecting(value, nonce, false);
+  const raws = collected as string[]; // no arrays joined: each raw is one value's text
   if (!raws.length) return `${json}\n`;
   return `${nonce}:${raws.map((r) => r.length).join(",")}\n${json}\n${raws.join("")}`;
 }
