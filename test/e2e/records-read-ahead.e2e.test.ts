@@ -22,7 +22,7 @@ describe("pull read-ahead", () => {
     expect(res.data?.pushChanges.applied).toBe(docs.length);
   };
   /** Waits until the read-ahead started by the last pull has its page (it runs on its own connection). */
-  const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
+  const settle = () => t.stack.sync.records.readAhead.idle();
   const name = (i: number) => `d${String(i).padStart(2, "0")}`;
 
   beforeAll(async () => {

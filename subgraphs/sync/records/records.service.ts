@@ -707,6 +707,11 @@ export class ReadAhead {
     this.pages.set(key, { at: now, page: readRawPage(run, tenantId, names, after, limit).catch(() => null) });
   }
 
+  /** Resolves when every page being read ahead has been read (for tests). */
+  async idle(): Promise<void> {
+    await Promise.all([...this.pages.values()].map((p) => p.page));
+  }
+
   /** The page read ahead for exactly this read, when still what a read now would give; else undefined (read it now). */
   async take(run: Sql, tenantId: string, names: string[], after: bigint, limit: number): Promise<RawPage | undefined> {
     const key = ReadAhead.key(tenantId, names, after, limit);
