@@ -13,13 +13,14 @@ import type { ForwardedContext, ForwardingDataSource } from "./data-source.js";
 // copies the subgraph's answer. A pull page is a megabyte of such copying. So once the planner has shown that an
 // operation is such a plan, later requests of the same parsed document are sent to that subgraph as the plan would send
 // them, and the subgraph's `data` comes back as JSON text (a split result, kernel/http.ts) that goes into the client's
-// response as it is. Everything before execution (token, rate limit, cost, validation, the plan itself) is unchanged.
+// response as it is. Everything before execution (token, rate limit, cost, document validation, the plan itself) is
+// unchanged; the variables are checked by the subgraph, and any it refuses go to the general path (below).
 //
 // An operation passes through only when the fetch's selection is the client's, printed alike: no fragments to expand,
-// no `__typename` or aliases added by the planner, no @skip/@include at the gateway, no rewrites, no entity lookups. A
-// subgraph that refuses a request before executing it (non-2xx: bad variables, token refused) leaves the request to
-// the general path, which answers with the gateway's own errors as before; errors from execution are reported as the
-// general path reports them (message, path, the subgraph's extensions plus serviceName).
+// no `__typename` or aliases added by the planner (@skip/@include travel in the fetch, as on the general path), no
+// rewrites, no entity lookups. A subgraph that refuses a request before executing it (non-2xx: bad variables, token
+// refused) leaves the request to the general path, which answers with the gateway's own errors as before; errors from
+// execution are reported as the general path reports them (message, path, the subgraph's extensions plus serviceName).
 
 // The gateway interface as Apollo Server takes it (types of the version it depends on).
 type GatewayInterface = ApolloServerOptionsWithGateway<BaseContext>["gateway"];

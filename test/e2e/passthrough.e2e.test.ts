@@ -97,8 +97,9 @@ describe("gateway pass-through", () => {
     expect(plain.status).toBe(general.status);
     expect(plain.body).toEqual(general.body);
     expect(plain.body.errors[0].extensions.code).toBe("BAD_USER_INPUT");
-    // Refused by the gateway's validation before anything was sent (the general path validates variables first).
+    // Refused by the subgraph before executing (HTTP 400), so the general path answered with the gateway's own error.
     expect(counts().passedThrough).toBe(mark.passedThrough);
+    expect(counts().refused).toBe(mark.refused + 1);
 
     // A variable the supergraph accepts is checked again by the subgraph; a push row the subgraph rejects is reported
     // per row and nothing else of the push is lost.
