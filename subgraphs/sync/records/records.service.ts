@@ -427,8 +427,7 @@ export class RecordsService {
       page = fast.page ?? (await this.readLoop(run, tenantId, rules, names, after, limit, opts));
     } else {
       const rows = (await run(
-        `select ${CHANGED_ROW_COLUMNS}, (select json_agg(json_build_array(c.name, c.primary_key, c.purged_through_seq::text))::text from sync.collection c
-            where c.tenant_id = ? and c.name = any(array(select jsonb_array_elements_text(?::jsonb)))) as meta
+        `select ${CHANGED_ROW_COLUMNS}, ${COLLECTION_META} as meta
            from sync.record where tenant_id = ? and collection = any(array(select jsonb_array_elements_text(?::jsonb))) and seq > ?::bigint order by seq limit ?`,
         [tenantId, JSON.stringify(names), tenantId, JSON.stringify(names), after.toString(), batchSize(limit, filtered) + 1],
       )) as (ChangedRow & { meta: string | null })[];
