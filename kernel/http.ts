@@ -1,18 +1,18 @@
 import { randomUUID } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import express, { type Express, type Request } from "express";
+import express, { type Express } from "express";
 import { ApolloServer, type ApolloServerPlugin, type BaseContext } from "@apollo/server";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
-import { expressMiddleware } from "@as-integrations/express5";
 import { GraphQLError, type FormattedExecutionResult, type GraphQLSchema } from "graphql";
 import { WebSocketServer } from "ws";
 import { useServer } from "graphql-ws/use/ws";
 import type { Logger } from "pino";
-import { CLIENT_IP_HEADER, CLIENT_USER_AGENT_HEADER, REQUEST_ID_HEADER, normalizeRequestId, type ClientInfo } from "./request-id.js";
+import { REQUEST_ID_HEADER, normalizeRequestId } from "./request-id.js";
+import { graphqlEndpoint, mountGraphQLEndpoint, registerLocalEndpoint, type EndpointContextInput } from "./graphql-endpoint.js";
 import { formatErrorFor } from "./errors.js";
-import { graphqlJsonBody, jsonBodyErrors, rejectNulCharacters } from "./input-guards.js";
+import { jsonBodyErrors, rejectNulCharacters } from "./input-guards.js";
 
 /** What a running HTTP service exposes to its composition root. */
 export interface RunningService {
@@ -128,10 +128,14 @@ function stringifyCollecting(value: unknown, marker: string, joinArrays: boolean
   }
 }
 
-/** Puts each raw text where its placeholder is (they appear in order, each exactly once). */
-function splice(json: string, marker: string, raws: Raw[]): string {
-  if (!raws.length) return json;
-  const parts: string[] = [];
+/**
+ * `prefix`, then `json` with each raw text put where its placeholder is (they appear in order, each exactly once), then
+ * `suffix`, joined once: the result is one flat string, which the socket encodes (or a reader slices) without first
+ * copying it again (a string built by `+` is flattened, that is copied, by the first indexOf, slice or write).
+ */
+function splice(json: string, marker: string, raws: Raw[], prefix: string, suffix: string): string {
+  if (!raws.length) return prefix + json + suffix;
+  const parts: string[] = [prefix];
   let pos = 0;
   for (let i = 0; i < raws.length; i++) {
     const token = `"${marker}${i}"`;
@@ -147,7 +151,7 @@ function splice(json: string, marker: string, raws: Raw[]): string {
     }
     pos = at + token.length;
   }
-  parts.push(json.slice(pos));
+  parts.push(json.slice(pos), suffix);
   return parts.join("");
 }
 
@@ -155,7 +159,7 @@ function splice(json: string, marker: string, raws: Raw[]): string {
 export function stringifyWithRawJson(value: unknown): string {
   const marker = rawJsonNonce();
   const { json, raws } = stringifyCollecting(value, marker, true);
-  return `${splice(json, marker, raws)}\n`;
+  return splice(json, marker, raws, "", "\n");
 }
 
 /**
@@ -221,8 +225,9 @@ export const SPLIT_RESULT_HEADER = "x-tributary-split-result";
 export function stringifySplit(value: FormattedExecutionResult, nonce: string): string {
   const { data, ...rest } = value;
   if (!data) return stringifyWithRawJson(value);
-  const text = stringifyWithRawJson(data);
-  return `${nonce}\n${JSON.stringify(rest)}\n${text.slice(0, -1)}`;
+  const marker = rawJsonNonce();
+  const { json, raws } = stringifyCollecting(data, marker, true);
+  return splice(json, marker, raws, `${nonce}\n${JSON.stringify(rest)}\n`, "");
 }
 
 /**
@@ -275,7 +280,7 @@ export async function startSubgraphServer<TContext extends BaseContext>(opts: {
   port: number;
   schema: GraphQLSchema;
   logger: Logger;
-  context: (input: { authorization?: string; requestId: string; client: ClientInfo }) => Promise<TContext>;
+  context: (input: EndpointContextInput) => Promise<TContext>;
   ready: ReadinessCheck;
   routes?: (app: Express) => void;
 }): Promise<RunningService> {
@@ -324,28 +329,13 @@ export async function startSubgraphServer<TContext extends BaseContext>(opts: {
 
   mountHealth(app, opts.ready);
   opts.routes?.(app);
-  app.use(
-    "/graphql",
-    ...graphqlJsonBody("2mb"),
-    expressMiddleware(apollo, {
-      context: async ({ req, res }) => {
-        const requestId = normalizeRequestId(req.headers[REQUEST_ID_HEADER]);
-        res.setHeader(REQUEST_ID_HEADER, requestId);
-        try {
-          return await opts.context({ authorization: authorizationOf(req), requestId, client: clientOf(req) });
-        } catch (err) {
-          // Refused before execution: 401 for who-are-you problems, 403 for suspended tenants; the body keeps the code.
-          if (err instanceof GraphQLError && typeof err.extensions.code === "string") {
-            throw withHttpStatus(err, err.extensions.code === "UNAUTHENTICATED" ? 401 : err.extensions.code === "UPSTREAM_UNAVAILABLE" ? 503 : 403);
-          }
-          throw err;
-        }
-      },
-    }),
-  );
+  const endpoint = graphqlEndpoint(apollo, "2mb", opts.context);
+  mountGraphQLEndpoint(app, "/graphql", "2mb", endpoint);
   app.use(jsonBodyErrors);
 
   const { port, url, wsUrl } = await listenGraphQL(httpServer, opts.host, opts.port);
+  // A gateway in this process calls the endpoint directly (kernel/graphql-endpoint.ts).
+  const unregister = registerLocalEndpoint(url, endpoint);
   opts.logger.info({ port }, `${opts.name} listening`);
   return {
     name: opts.name,
@@ -353,18 +343,9 @@ export async function startSubgraphServer<TContext extends BaseContext>(opts: {
     url,
     wsUrl,
     async stop() {
+      unregister();
       await apollo.stop();
     },
-  };
-}
-
-/** The original client as the gateway reports it (subgraphs are internal: only the gateway calls them). */
-function clientOf(req: Request): ClientInfo {
-  const ip = req.headers[CLIENT_IP_HEADER];
-  const ua = req.headers[CLIENT_USER_AGENT_HEADER] ?? req.headers["user-agent"];
-  return {
-    ip: typeof ip === "string" && ip.length <= 64 ? ip : req.socket.remoteAddress,
-    userAgent: typeof ua === "string" ? ua.slice(0, 512) : undefined,
   };
 }
 
@@ -377,14 +358,4 @@ export async function listenGraphQL(httpServer: http.Server, host: string, port:
   const actual = (httpServer.address() as AddressInfo).port;
   const reachable = host === "0.0.0.0" ? "127.0.0.1" : host;
   return { port: actual, url: `http://${reachable}:${actual}/graphql`, wsUrl: `ws://${reachable}:${actual}/graphql` };
-}
-
-function authorizationOf(req: Request): string | undefined {
-  const value = req.headers.authorization;
-  return typeof value === "string" && value.length > 0 ? value : undefined;
-}
-
-/** Marks a context-creation error (bad token) with an HTTP status for Apollo. */
-export function withHttpStatus(error: GraphQLError, status: number): GraphQLError {
-  return new GraphQLError(error.message, { extensions: { ...error.extensions, http: { status } } });
 }

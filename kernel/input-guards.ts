@@ -20,9 +20,15 @@ function documentHasNul(document: DocumentNode): boolean {
 }
 
 /** `\u0000`: the only way JSON text can write U+0000 (a raw control character is not valid JSON). */
-const NUL_ESCAPE = Buffer.from("\\u0000");
+const NUL_ESCAPE = "\\u0000";
 /** Variables of request bodies whose JSON text held no `\u0000`: they hold no NUL, in values or keys, unwalked. */
 const nulFreeVariables = new WeakSet<object>();
+
+/** Notes that the variables of `body` (parsed from `text`) need no walk for NUL when `text` holds no `\u0000`. */
+export function noteNulFreeVariables(body: unknown, text: string | Buffer): void {
+  const variables = (body as { variables?: unknown } | undefined)?.variables;
+  if (variables && typeof variables === "object" && !text.includes(NUL_ESCAPE)) nulFreeVariables.add(variables);
+}
 
 /**
  * The GraphQL endpoint's JSON body parser (`limit` as express.json's): it also notes bodies whose text holds no
@@ -30,10 +36,10 @@ const nulFreeVariables = new WeakSet<object>();
  */
 export function graphqlJsonBody(limit: string): RequestHandler[] {
   return [
-    express.json({ limit, verify: (req, _res, buf) => void ((req as { nulFree?: boolean }).nulFree = !buf.includes(NUL_ESCAPE)) }),
+    express.json({ limit, verify: (req, _res, buf) => void ((req as { bodyBytes?: Buffer }).bodyBytes = buf) }),
     (req, _res, next) => {
-      const variables = (req.body as { variables?: unknown } | undefined)?.variables;
-      if ((req as { nulFree?: boolean }).nulFree && variables && typeof variables === "object") nulFreeVariables.add(variables);
+      const bytes = (req as { bodyBytes?: Buffer }).bodyBytes;
+      if (bytes) noteNulFreeVariables(req.body, bytes);
       next();
     },
   ];
@@ -65,6 +71,11 @@ export function rejectNulCharacters<T extends BaseContext>(): ApolloServerPlugin
 export const jsonBodyErrors: ErrorRequestHandler = (err, _req, res, next) => {
   if (res.headersSent) return next(err);
   const status = typeof err?.status === "number" && err.status >= 400 && err.status < 500 ? err.status : 500;
-  const message = status === 413 ? "Request body too large" : status < 500 ? "Malformed request body" : "Internal server error";
-  res.status(status).json({ errors: [{ message, extensions: { code: status < 500 ? "BAD_REQUEST" : "INTERNAL_SERVER_ERROR" } }] });
+  res.status(status).json(bodyErrorResult(status));
 };
+
+/** The answer to a request body that cannot be read (HTTP status 413, other 4xx, or 500). */
+export function bodyErrorResult(status: number): { errors: { message: string; extensions: { code: string } }[] } {
+  const message = status === 413 ? "Request body too large" : status < 500 ? "Malformed request body" : "Internal server error";
+  return { errors: [{ message, extensions: { code: status < 500 ? "BAD_REQUEST" : "INTERNAL_SERVER_ERROR" } }] };
+}

@@ -23,6 +23,7 @@ import {
 import type { SubscribePayload } from "graphql-ws";
 import type { Logger } from "pino";
 import proxyaddr from "proxy-addr";
+import { withHttpStatus } from "../../kernel/errors.js";
 import { DEFAULT_QUERY_LIMITS, QueryCostGuard, queryTooComplex, type QueryLimits } from "./query-cost.js";
 import {
   DEFAULT_RATE_LIMIT,
@@ -155,11 +156,6 @@ export async function prepareWsOperation(opts: {
   const tooComplex = guards?.cost.checkOperation(schema, document, payload.operationName, payload.variables);
   if (tooComplex) return [tooComplex];
   return { schema, document, operationName: payload.operationName, variableValues: payload.variables };
-}
-
-/** Apollo reads `extensions.http` for the response status and strips it from the body. */
-function withHttpStatus(error: GraphQLError, status: number): GraphQLError {
-  return new GraphQLError(error.message, { extensions: { ...error.extensions, http: { status } } });
 }
 
 function withCode(err: unknown, code: string): GraphQLError {
