@@ -18,6 +18,11 @@ export interface ForwardedContext {
    * as text (a pull's documents) framed, and those values pass through the gateway as text (kernel/http.ts, RawJson).
    */
   rawJson?: boolean;
+  /**
+   * The client's request body (its bytes and the object parsed from them), when it holds only query, operationName and
+   * variables: an operation that passes through unchanged can forward it as it came (gateway/passthrough.ts).
+   */
+  clientBody?: { bytes: Buffer; parsed: Record<string, unknown> };
 }
 
 type FetcherRequestInit = NonNullable<Parameters<RemoteGraphQLDataSource["fetcher"]>[1]>;
@@ -127,18 +132,22 @@ export class ForwardingDataSource extends RemoteGraphQLDataSource<ForwardedConte
 
   /**
    * Sends an operation of the query plan as the general path does (same headers), for the gateway's pass-through
-   * (gateway/passthrough.ts); `extra` are further request headers. Resolves with the answer's status and body text.
+   * (gateway/passthrough.ts); `extra` are further request headers. The body is the operation to send, or the client's
+   * own body when it asks exactly that (then it is not serialised again; in-process, not even parsed again).
+   * Resolves with the answer's status and body text.
    */
   async passthrough(
-    body: { query: string; operationName?: string; variables: Record<string, unknown> },
+    body: { query: string; operationName?: string; variables: Record<string, unknown> } | { client: NonNullable<ForwardedContext["clientBody"]> },
     ctx: Partial<ForwardedContext>,
     extra: Record<string, string>,
   ): Promise<{ status: number; text: string }> {
-    const res = await postToSubgraph(this.url!, {
-      method: "POST",
-      headers: { "content-type": "application/json", ...forwardedHeaders(ctx), ...extra },
-      body: JSON.stringify(body),
-    });
+    const headers = { "content-type": "application/json", ...forwardedHeaders(ctx), ...extra };
+    const local = "client" in body ? localEndpoint(this.url!) : undefined;
+    if (local && "client" in body) {
+      const answer = await local({ method: "POST", headers, search: "", body: body.client.bytes, parsed: body.client.parsed });
+      return { status: answer.status, text: answer.body };
+    }
+    const res = await postToSubgraph(this.url!, { method: "POST", headers, body: "client" in body ? body.client.bytes : JSON.stringify(body) });
     return { status: res.status, text: await res.text() };
   }
 

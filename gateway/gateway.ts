@@ -13,11 +13,11 @@ import { useServer } from "graphql-ws/use/ws";
 import type { Logger } from "pino";
 import { WebSocketServer } from "ws";
 import { TokenVerifier, type Caller } from "../kernel/auth.js";
-import { Errors, ErrorCode, formatErrorFor } from "../kernel/errors.js";
+import { Errors, ErrorCode, formatErrorFor, withHttpStatus } from "../kernel/errors.js";
 import type { PubSub } from "../kernel/pubsub/pubsub.js";
 import { SUBGRAPH_NAMES, type GatewayConfig, type SubgraphName } from "./config.js";
 import { listenGraphQL, mountHealth, operationLogPlugin, stringifyWithRawJson } from "../kernel/http.js";
-import { graphqlJsonBody, jsonBodyErrors, rejectNulCharacters } from "../kernel/input-guards.js";
+import { graphqlJsonBody, jsonBodyBytes, jsonBodyErrors, rejectNulCharacters } from "../kernel/input-guards.js";
 import { API_KEY_EXCHANGE_PATH, REVOCATIONS_PATH } from "../kernel/internal-auth.js";
 import { REQUEST_ID_HEADER, normalizeRequestId } from "../kernel/request-id.js";
 import { PassthroughGateway } from "./passthrough.js";
@@ -221,7 +221,7 @@ export async function startGateway(config: GatewayConfig, deps: { logger: Logger
         }
         // Charged before parsing and planning: a limited client costs neither.
         await guards?.chargeHttp(req, res, principal);
-        return { authorization: forward, requestId, principal, clientIp, userAgent: req.headers["user-agent"], rawJson: true };
+        return { authorization: forward, requestId, principal, clientIp, userAgent: req.headers["user-agent"], rawJson: true, clientBody: clientBodyOf(req) };
       },
     }),
   );
@@ -284,9 +284,17 @@ function maskResult(result: ExecutionResult, format: (f: GraphQLFormattedError, 
   return { ...result, errors };
 }
 
+/** A GraphQL request body as the client sent it (bytes and parsed), when it holds nothing but query, operationName and variables. */
+function clientBodyOf(req: express.Request): ForwardedContext["clientBody"] {
+  const bytes = jsonBodyBytes(req);
+  const body = req.body as Record<string, unknown> | undefined;
+  if (!bytes || !body || typeof body !== "object" || Array.isArray(body) || typeof body.query !== "string") return undefined;
+  for (const key in body) if (key !== "query" && key !== "operationName" && key !== "variables") return undefined;
+  return { bytes, parsed: body };
+}
+
 function withStatus(err: unknown, status: number): GraphQLError {
-  const e = err instanceof GraphQLError && typeof err.extensions.code === "string" ? err : Errors.unauthenticated();
-  return new GraphQLError(e.message, { extensions: { ...e.extensions, http: { status } } });
+  return withHttpStatus(err instanceof GraphQLError && typeof err.extensions.code === "string" ? err : Errors.unauthenticated(), status);
 }
 
 function closeReason(err: unknown): string {

@@ -33,10 +33,15 @@ type ResolvedPlan = Parameters<NonNullable<GatewayConfig["experimental_didResolv
 interface Route {
   fetch: FetchNode;
   dataSource: ForwardingDataSource;
+  /** The fetch's operation is the client's, but for its name: the client's own request body can be sent as it came. */
+  verbatim: boolean;
 }
 
-/** Whether `node` is a fetch the client's operation can pass through (see above). */
-export function passthroughFetch(queryPlan: QueryPlan, operation: OperationDefinitionNode, document: DocumentNode): FetchNode | null {
+/**
+ * Whether `node` is a fetch the client's operation can pass through (see above), and whether it is the client's
+ * operation but for its name (same variable definitions too): then the client's request can go to the subgraph as it is.
+ */
+export function passthroughFetch(queryPlan: QueryPlan, operation: OperationDefinitionNode, document: DocumentNode): { fetch: FetchNode; verbatim: boolean } | null {
   const node = queryPlan.node;
   if (!node || node.kind !== "Fetch") return null;
   if (node.requires?.length || node.inputRewrites?.length || node.outputRewrites?.length || node.contextRewrites?.length || node.hasDefers) return null;
@@ -52,7 +57,9 @@ export function passthroughFetch(queryPlan: QueryPlan, operation: OperationDefin
   const fetchedOp = fetched.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
   if (!fetchedOp || fetched.definitions.length !== 1) return null;
   if (operation.directives?.length || fetchedOp.directives?.length) return null;
-  return print(fetchedOp.selectionSet) === print(operation.selectionSet) ? node : null;
+  if (print(fetchedOp.selectionSet) !== print(operation.selectionSet)) return null;
+  const definitions = (op: OperationDefinitionNode) => (op.variableDefinitions ?? []).map((d) => print(d)).join(",");
+  return { fetch: node, verbatim: definitions(fetchedOp) === definitions(operation) };
 }
 
 /**
@@ -61,8 +68,11 @@ export function passthroughFetch(queryPlan: QueryPlan, operation: OperationDefin
  */
 export class PassthroughGateway implements GatewayInterface {
   private routes = new WeakMap<DocumentNode, Map<string, Route | null>>();
-  /** Operations answered by pass-through, and those a subgraph refused before executing (then answered by the general path). */
-  readonly stats = { passedThrough: 0, refused: 0 };
+  /**
+   * Operations answered by pass-through (`asIs`: of them, those sent as the client's own body), and those a subgraph
+   * refused before executing (then answered by the general path).
+   */
+  readonly stats = { passedThrough: 0, asIs: 0, refused: 0 };
 
   constructor(private readonly inner: ApolloGateway) {}
 
@@ -74,9 +84,9 @@ export class PassthroughGateway implements GatewayInterface {
     let byName = this.routes.get(document);
     if (!byName) this.routes.set(document, (byName = new Map()));
     if (byName.has(key)) return;
-    const fetch = passthroughFetch(queryPlan, operation, document);
-    const dataSource: unknown = fetch ? serviceMap[fetch.serviceName] : undefined;
-    byName.set(key, fetch && dataSource && typeof (dataSource as ForwardingDataSource).passthrough === "function" ? { fetch, dataSource: dataSource as ForwardingDataSource } : null);
+    const found = passthroughFetch(queryPlan, operation, document);
+    const dataSource: unknown = found ? serviceMap[found.fetch.serviceName] : undefined;
+    byName.set(key, found && dataSource && typeof (dataSource as ForwardingDataSource).passthrough === "function" ? { ...found, dataSource: dataSource as ForwardingDataSource } : null);
   };
 
   async load(options: Parameters<GatewayInterface["load"]>[0]): Promise<GatewayLoadResult> {
@@ -97,18 +107,28 @@ export class PassthroughGateway implements GatewayInterface {
     return this.inner.stop();
   }
 
+  /** The fetch's operation with the client's values of the variables it uses. */
+  private fetchBody(fetch: FetchNode, requestContext: GatewayGraphQLRequestContext): { query: string; operationName?: string; variables: Record<string, unknown> } {
+    const variables: Record<string, unknown> = {};
+    const given = requestContext.request.variables ?? {};
+    for (const name of fetch.variableUsages ?? []) if (Object.hasOwn(given, name) && given[name] !== undefined) variables[name] = given[name];
+    return { query: fetch.operation, operationName: fetch.operationName, variables };
+  }
+
   private async execute(requestContext: GatewayGraphQLRequestContext, general: GatewayExecutor): ReturnType<GatewayExecutor> {
     const context = requestContext.context as Partial<ForwardedContext>;
     const route = context.rawJson && requestContext.document ? this.routes.get(requestContext.document)?.get(requestContext.request.operationName ?? "") : undefined;
     if (!route) return general(requestContext);
     const { fetch, dataSource } = route;
-    const variables: Record<string, unknown> = {};
-    const given = requestContext.request.variables ?? {};
-    for (const name of fetch.variableUsages ?? []) if (Object.hasOwn(given, name) && given[name] !== undefined) variables[name] = given[name];
     const nonce = rawJsonNonce();
     let answer: { status: number; text: string };
     try {
-      answer = await dataSource.passthrough({ query: fetch.operation, operationName: fetch.operationName, variables }, context, { [SPLIT_RESULT_HEADER]: nonce });
+      // The client's body as it came when it asks just what the fetch asks (the same document text, as parsed and
+      // planned); otherwise the fetch's operation with the variables it uses.
+      const client = context.clientBody;
+      const asIs = route.verbatim && client !== undefined && client.parsed.query === requestContext.request.query;
+      answer = await dataSource.passthrough(asIs ? { client } : this.fetchBody(fetch, requestContext), context, { [SPLIT_RESULT_HEADER]: nonce });
+      if (asIs && answer.status >= 200 && answer.status < 300) this.stats.asIs++;
     } catch (err) {
       // Reported as the general path reports an unreachable subgraph (the gateway's formatError maps it).
       const error = new GraphQLError(`Error while fetching subquery from service "${fetch.serviceName}": ${(err as Error).message}`, {

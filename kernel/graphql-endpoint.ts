@@ -22,8 +22,13 @@ export interface EndpointRequest {
   headers: Readonly<Record<string, string | string[] | undefined>>;
   /** The URL's query string (`?…`, GET requests), or "". */
   search: string;
-  /** The body's text (undefined: no body). */
-  body: string | undefined;
+  /** The body (undefined: no body). */
+  body: string | Buffer | undefined;
+  /**
+   * The body already parsed (in-process callers that hold it: a gateway forwarding its client's body as it came). It is
+   * used as it is: the caller must not use it afterwards.
+   */
+  parsed?: object;
   /** The TCP peer (HTTP only). */
   remoteAddress?: string;
 }
@@ -64,7 +69,7 @@ export function graphqlEndpoint<TContext extends BaseContext>(
     if (request.body !== undefined && JSON_MEDIA_TYPE.test(headers.get("content-type") ?? "")) {
       if (Buffer.byteLength(request.body) > maxBytes) return bodyError(413);
       try {
-        body = JSON.parse(request.body);
+        body = request.parsed ?? JSON.parse(typeof request.body === "string" ? request.body : request.body.toString("utf8"));
       } catch {
         return bodyError(400);
       }

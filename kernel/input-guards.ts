@@ -38,12 +38,15 @@ export function graphqlJsonBody(limit: string): RequestHandler[] {
   return [
     express.json({ limit, verify: (req, _res, buf) => void ((req as { bodyBytes?: Buffer }).bodyBytes = buf) }),
     (req, _res, next) => {
-      const bytes = (req as { bodyBytes?: Buffer }).bodyBytes;
+      const bytes = jsonBodyBytes(req);
       if (bytes) noteNulFreeVariables(req.body, bytes);
       next();
     },
   ];
 }
+
+/** The bytes of a request body {@link graphqlJsonBody} parsed (undefined for any other request). */
+export const jsonBodyBytes = (req: object): Buffer | undefined => (req as { bodyBytes?: Buffer }).bodyBytes;
 
 /**
  * PostgreSQL text cannot hold U+0000. Refuse it up front (literals and variables) with BAD_USER_INPUT instead of

@@ -65,6 +65,32 @@ describe("gateway pass-through", () => {
     expect(seen).toEqual(Array.from({ length: 30 }, (_, i) => i));
   });
 
+  it("sends the client's own body when the fetch asks just that, else the plan's operation: the same answers", async () => {
+    const rows = (from: number) => [{ assumedMasterState: null, newDocumentState: { id: `as-is-${from}`, n: from } }];
+    await send(PUSH, { input: { collection: "notes", rows: rows(0) } });
+    let mark = counts();
+    const plain = await send(PUSH, { input: { collection: "notes", rows: rows(1) } });
+    expect(counts()).toMatchObject({ passedThrough: mark.passedThrough + 1, asIs: mark.asIs + 1 });
+    expect(plain.body).toEqual({ data: { pushChanges: { applied: 1, conflicts: [], replayed: false, rejected: [] } } });
+    // A body with more than query, operationName and variables (here extensions) is not forwarded as it came.
+    mark = counts();
+    const withExtensions = await t.raw(JSON.stringify({ query: PUSH, variables: { input: { collection: "notes", rows: rows(2) } }, extensions: {} }), { authorization: `Bearer ${a.token}` });
+    expect(counts()).toMatchObject({ passedThrough: mark.passedThrough + 1, asIs: mark.asIs });
+    expect(withExtensions.body).toEqual(plain.body);
+    // Variable definitions the planner writes otherwise (a default value): the plan's operation is sent.
+    const withDefault = 'query Pull($checkpoint: String, $limit: Int! = 2) { pullChanges(collections: ["notes"], checkpoint: $checkpoint, limit: $limit) { documents checkpoint hasMore } }';
+    await send(withDefault, { checkpoint: null });
+    mark = counts();
+    const a1 = await send(withDefault, { checkpoint: null });
+    expect(counts().passedThrough).toBe(mark.passedThrough + 1);
+    const g1 = await send(PULL_GENERAL, { checkpoint: null, limit: 2 });
+    expect(a1.body).toEqual(g1.body);
+    expect(a1.body.data.pullChanges.documents).toHaveLength(2);
+    // Every pushed row arrived once.
+    const listed = await send('query { records(collection: "notes", search: "as-is-") { nodes { id } } }', {});
+    expect(listed.body.data.records.nodes.map((r: { id: string }) => r.id).sort()).toEqual(["as-is-0", "as-is-1", "as-is-2"]);
+  });
+
   it("keeps the client's aliases and the order of its fields", async () => {
     const query = 'query { p: pullChanges(collections: ["notes"], limit: 3) { more: hasMore docs: documents } }';
     await send(query, {});
