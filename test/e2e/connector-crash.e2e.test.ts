@@ -83,7 +83,7 @@ describe("a connector worker killed mid-run", () => {
     await db.connect();
     try {
       const { rows } = await db.query(
-        "select count(*)::int as versions, count(distinct record_id)::int as records, max(version)::int as top from sync.record_history where tenant_id = $1 and collection = 'partners'",
+        "select count(*)::int as versions, count(distinct record_id)::int as records, max(version)::int as top from sync.record_versions where tenant_id = $1 and collection = 'partners'",
         [a.tenantId],
       );
       expect(rows[0]).toEqual({ versions: total, records: total, top: 1 });

@@ -230,6 +230,11 @@ describe("records admin: conflicts, history, devices, tombstones, bad input", ()
 
     it("lists versions newest first with field-level changes, client ids and sync runs; pages; refuses bad cursors and unknown records", async () => {
       const r1 = await pushOk(a.token, "hist", [{ newDocumentState: { id: "h1", title: "a", n: 1, tag: "x" } }], { clientId: "dev-1", mutationId: "h-1" });
+      // Still at version 1, its creation is kept on the record row (no history row yet): the same entry either way.
+      const created = await history(a.token, "hist", "h1");
+      expect(created.nodes.map((v) => [v.version, v.operation, v.actorType, v.actorId, v.clientId, v.syncRunId, v.changes.length])).toEqual([
+        [1, "CREATE", "USER", a.userId, "dev-1", r1.syncRunId, 4],
+      ]);
       const r2 = await pushOk(a.token, "hist", [{ assumedMasterState: { id: "h1", title: "a", n: 1, tag: "x" }, newDocumentState: { id: "h1", title: "b", n: 1, tag: "x" } }], {
         clientId: "dev-2",
         mutationId: "h-2",
@@ -288,6 +293,8 @@ describe("records admin: conflicts, history, devices, tombstones, bad input", ()
           at: undefined,
         },
       ]);
+      // Written out at the first change, the creation kept its time.
+      expect(all.nodes[3]!.at).toBe(created.nodes[0]!.at);
       const times = all.nodes.map((v) => Date.parse(v.at));
       expect(times.every((x, i) => i === 0 || x <= times[i - 1]!)).toBe(true);
       // syncRunId is the push's entry in the sync log.

@@ -324,7 +324,7 @@ describe("records: property test (concurrent writers, retries, pullers, subscrib
     const { rows: stored } = await db.query<{ id: string; version: number }>("select id, version from sync.record where tenant_id = $1 and collection = $2", [who.tenantId, COLLECTION]);
     const versions = new Map(stored.map((r) => [r.id, r.version]));
     const { rows: historyRows } = await db.query<{ record_id: string; versions: number[] }>(
-      "select record_id, array_agg(version order by version) as versions from sync.record_history where tenant_id = $1 and collection = $2 group by record_id",
+      "select record_id, array_agg(version order by version) as versions from sync.record_versions where tenant_id = $1 and collection = $2 group by record_id",
       [who.tenantId, COLLECTION],
     );
     const history = new Map(historyRows.map((r) => [r.record_id, r.versions]));
@@ -391,7 +391,7 @@ describe("records: property test (concurrent writers, retries, pullers, subscrib
         [victim.tenantId, COLLECTION, `${tag}-%`],
       );
       expect({ tag, versions: rows.map((r) => [r.version, Number(r.count)]) }).toEqual({ tag, versions: [[1, ROWS]] });
-      const history = await db.query<{ n: string }>("select count(*) as n from sync.record_history where tenant_id = $1 and collection = $2 and record_id like $3", [
+      const history = await db.query<{ n: string }>("select count(*) as n from sync.record_versions where tenant_id = $1 and collection = $2 and record_id like $3", [
         victim.tenantId,
         COLLECTION,
         `${tag}-%`,

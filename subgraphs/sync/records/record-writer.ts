@@ -105,10 +105,14 @@ async function reserveSeq(run: Sql, tenantId: string, count: number): Promise<bi
 }
 
 /**
- * Inserts, with their history, the documents a client believes are new — in one statement, without reading first.
- * Ids that already exist are left untouched and returned as not inserted, for the caller to settle as conflicts (their
- * reserved seq values are simply skipped: pullers only need seq order, not contiguity). Takes the tenant's sequence
- * lock first if the caller has not. `text`, when given, is `JSON.stringify(data)` already made (sent as is).
+ * Inserts the documents a client believes are new — in one statement, without reading first. Ids that already exist
+ * are left untouched and returned as not inserted, for the caller to settle as conflicts (their reserved seq values are
+ * simply skipped: pullers only need seq order, not contiguity). Takes the tenant's sequence lock first if the caller has
+ * not. `text`, when given, is `JSON.stringify(data)` already made (sent as is).
+ *
+ * A creation's history is the record row itself (its origin columns say who, when, from which client or run) until
+ * the record's first change, which writes it out as the version-1 history row (see {@link applyWrites});
+ * `sync.record_versions` reads both as one history. Writing it eagerly was half of an ingest batch's statement time.
  */
 export async function insertNew(
   run: Sql,
@@ -122,42 +126,24 @@ export async function insertNew(
   // The batch as one JSON array, assembled from each document's text (the documents are not serialised again).
   const rows = `[${docs.map((d) => `{"id":${JSON.stringify(d.id)},"data":${d.text ?? JSON.stringify(d.data)}}`).join(",")}]`;
   // One statement: `s` reserves the batch's seq values (taking the tenant's sequence lock, before any record is
-  // written: every row of `r` needs it), the records are inserted in order with seq = first + position, then history.
+  // written: every row of `r` needs it), then the records are inserted in order with seq = first + position.
   const inserted = await run(
     `with s as (insert into sync.tenant_seq (tenant_id, value) values (?, ?) on conflict (tenant_id) do update set value = sync.tenant_seq.value + excluded.value
                 returning value - ? as base),
-          r as (select r.id, r.data, s.base + r.ord as seq from s, rows from (jsonb_to_recordset(?::jsonb) as (id text, data jsonb)) with ordinality as r(id, data, ord)),
-          ins as (insert into sync.record (tenant_id, collection, id, data, deleted, version, seq, updated_at, origin_client_id, origin_user_id, origin_run_id)
-                  select ?::uuid, ?, r.id, r.data, false, 1, r.seq, ?::timestamptz, ?, ?::uuid, ?::uuid from r
-                  on conflict (tenant_id, collection, id) do nothing returning id, seq)
-     insert into sync.record_history (tenant_id, collection, record_id, version, seq, operation, changes, at, actor_type, actor_id, client_id, sync_run_id)
-     select ?::uuid, ?, ins.id, 1, ins.seq, 'CREATE', null, ?::timestamptz, ?, ?::uuid, ?, ?::uuid from ins returning record_id`,
-    [
-      tenantId,
-      docs.length,
-      docs.length,
-      rows,
-      tenantId,
-      collection,
-      now.toISOString(),
-      origin.clientId,
-      origin.actorId,
-      origin.runId,
-      tenantId,
-      collection,
-      now.toISOString(),
-      origin.actorType,
-      origin.actorId,
-      origin.clientId,
-      origin.runId,
-    ],
+          r as (select r.id, r.data, s.base + r.ord as seq from s, rows from (jsonb_to_recordset(?::jsonb) as (id text, data jsonb)) with ordinality as r(id, data, ord))
+     insert into sync.record (tenant_id, collection, id, data, deleted, version, seq, updated_at, origin_client_id, origin_user_id, origin_run_id, origin_actor_type)
+     select ?::uuid, ?, r.id, r.data, false, 1, r.seq, ?::timestamptz, ?, ?::uuid, ?::uuid, ? from r
+     on conflict (tenant_id, collection, id) do nothing returning id`,
+    [tenantId, docs.length, docs.length, rows, tenantId, collection, now.toISOString(), origin.clientId, origin.actorId, origin.runId, origin.actorType],
   );
-  return new Set(inserted.map((r) => r.record_id as string));
+  return new Set(inserted.map((r) => r.id as string));
 }
 
 /**
  * Writes `writes` (distinct ids, locks held) as the next versions: one seq each in order, history rows beside them,
- * in one statement. Returns the seq of the last write.
+ * in one statement. Returns the seq of the last write. A creation (version 1) writes no history row: the record row
+ * keeps who made it until its first change, when that version-1 row is written out from the row as it was (the
+ * statement's snapshot: before this write replaces it).
  */
 export async function applyWrites(run: Sql, tenantId: string, collection: string, writes: RecordWrite[], origin: WriteOrigin, now = new Date()): Promise<bigint> {
   if (!writes.length) return 0n;
@@ -177,14 +163,37 @@ export async function applyWrites(run: Sql, tenantId: string, collection: string
   const at = now.toISOString();
   await run(
     `with r as (select * from jsonb_to_recordset(?::jsonb) as r(id text, data jsonb, deleted boolean, version int, seq bigint, op text, changes jsonb)),
-          up as (insert into sync.record (tenant_id, collection, id, data, deleted, version, seq, updated_at, origin_client_id, origin_user_id, origin_run_id)
-                 select ?::uuid, ?, r.id, r.data, r.deleted, r.version, r.seq, ?::timestamptz, ?, ?::uuid, ?::uuid from r
+          created as (insert into sync.record_history (tenant_id, collection, record_id, version, seq, operation, changes, at, actor_type, actor_id, client_id, sync_run_id)
+                      select c.tenant_id, c.collection, c.id, 1, c.seq, 'CREATE', null, c.updated_at, c.origin_actor_type, c.origin_user_id, c.origin_client_id, c.origin_run_id
+                        from sync.record c join r on c.id = r.id
+                       where c.tenant_id = ? and c.collection = ? and c.version = 1 and c.origin_actor_type is not null
+                      on conflict do nothing),
+          up as (insert into sync.record (tenant_id, collection, id, data, deleted, version, seq, updated_at, origin_client_id, origin_user_id, origin_run_id, origin_actor_type)
+                 select ?::uuid, ?, r.id, r.data, r.deleted, r.version, r.seq, ?::timestamptz, ?, ?::uuid, ?::uuid, ? from r
                  on conflict (tenant_id, collection, id) do update set data = excluded.data, deleted = excluded.deleted, version = excluded.version,
                    seq = excluded.seq, updated_at = excluded.updated_at, origin_client_id = excluded.origin_client_id,
-                   origin_user_id = excluded.origin_user_id, origin_run_id = excluded.origin_run_id)
+                   origin_user_id = excluded.origin_user_id, origin_run_id = excluded.origin_run_id, origin_actor_type = excluded.origin_actor_type)
      insert into sync.record_history (tenant_id, collection, record_id, version, seq, operation, changes, at, actor_type, actor_id, client_id, sync_run_id)
-     select ?::uuid, ?, r.id, r.version, r.seq, r.op::sync.record_operation, r.changes, ?::timestamptz, ?, ?::uuid, ?, ?::uuid from r`,
-    [JSON.stringify(rows), tenantId, collection, at, origin.clientId, origin.actorId, origin.runId, tenantId, collection, at, origin.actorType, origin.actorId, origin.clientId, origin.runId],
+     select ?::uuid, ?, r.id, r.version, r.seq, r.op::sync.record_operation, r.changes, ?::timestamptz, ?, ?::uuid, ?, ?::uuid from r where r.version > 1`,
+    [
+      JSON.stringify(rows),
+      tenantId,
+      collection,
+      tenantId,
+      collection,
+      at,
+      origin.clientId,
+      origin.actorId,
+      origin.runId,
+      origin.actorType,
+      tenantId,
+      collection,
+      at,
+      origin.actorType,
+      origin.actorId,
+      origin.clientId,
+      origin.runId,
+    ],
   );
   return first + BigInt(writes.length) - 1n;
 }

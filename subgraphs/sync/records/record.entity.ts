@@ -43,6 +43,13 @@ export class SyncRecord {
   /** The push or connector run that wrote this version. */
   @Property({ type: "uuid", nullable: true })
   originRunId?: string | null;
+
+  /**
+   * Who wrote this version (USER, API_KEY, CONNECTOR, ...). Set on every write since history became lazy for creations:
+   * a record at version 1 with this set has no history row yet, its creation is this row (see sync.record_versions).
+   */
+  @Property({ type: "string", length: 20, nullable: true })
+  originActorType?: string | null;
 }
 
 /** The per-tenant sequence counter. Its row is locked by each writing transaction until commit (commit order = seq order). */

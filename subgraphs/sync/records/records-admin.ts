@@ -176,7 +176,7 @@ export async function recordHistory(
   if (!current || (access.pullFilters !== null && !visibleUnder(parseJson(current.data), access.pullFilters))) throw RecordErrors.recordNotFound(collection.name, args.id);
   const before = args.after ? decodeCursor(args.after, isVersion)[0] : 2 ** 31 - 1;
   const rows = (await run(
-    `select version, operation, changes, at, actor_type, actor_id, client_id, sync_run_id from sync.record_history
+    `select version, operation, changes, at, actor_type, actor_id, client_id, sync_run_id from sync.record_versions
       where tenant_id = ? and collection = ? and record_id = ? and version < ? order by version desc limit ?`,
     [tenantId, collection.name, args.id, before, args.first + 1],
   )) as { version: number; operation: RecordOperation; changes: unknown; at: Date; actor_type: string; actor_id: string | null; client_id: string | null; sync_run_id: string | null }[];

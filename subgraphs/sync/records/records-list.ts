@@ -73,13 +73,14 @@ interface ListedRow {
 }
 
 /**
- * The columns of {@link ListedRow} and the table: the record, and the actor type of its current version (from its
- * history). A subquery per row, not a join: it is always one primary-key lookup, whatever the planner thinks of the
- * tables' sizes (a join planned on stale statistics scanned the collection's whole history for each row).
+ * The columns of {@link ListedRow} and the table: the record, and the actor type of its current version (on the row
+ * for versions written since it is kept there, else from its history). A subquery per row, not a join: it is always
+ * one primary-key lookup, whatever the planner thinks of the tables' sizes (a join planned on stale statistics
+ * scanned the collection's whole history for each row).
  */
 const LISTED_FROM = `r.id, r.data::text as data, r.version, r.updated_at, r.origin_client_id, r.origin_user_id, r.origin_run_id,
-   (select h.actor_type from sync.record_history h
-     where h.tenant_id = r.tenant_id and h.collection = r.collection and h.record_id = r.id and h.version = r.version) as actor_type
+   coalesce(r.origin_actor_type, (select h.actor_type from sync.record_history h
+     where h.tenant_id = r.tenant_id and h.collection = r.collection and h.record_id = r.id and h.version = r.version)) as actor_type
    from sync.record r`;
 
 /** A listed record; its document goes out as the stored JSON text (kernel/http.ts splices it into the response). */
