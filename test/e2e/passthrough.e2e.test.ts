@@ -175,4 +175,43 @@ describe("gateway pass-through", () => {
     const anonymous = await t.raw(JSON.stringify({ query: PULL, variables: { checkpoint: null, limit: 5 } }));
     expect(anonymous.body.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
   });
+
+  it("pulls pages holding exactly the stored documents: tombstones, unicode, escapes, _deleted in text and as a nested key, several collections", async () => {
+    for (const name of ["misc-a", "misc-b"]) expect((await t.request(CreateCollectionDocument, { input: { name } }, a.token)).errors).toBeUndefined();
+    const docsA: Record<string, unknown>[] = [
+      { id: "a1", s: "plain" },
+      { id: "a2", s: "emoji \u{1F600} and é, 中文", nested: { deep: [1, { x: null }] } },
+      { id: "a3", note: 'a "_deleted": true},{ inside a string' },
+      { id: "a4", nested: { _deleted: true } },
+      { id: "a5", s: "line\nbreak\ttab \\ backslash" },
+    ];
+    const docsB: Record<string, unknown>[] = [{ id: "b1", n: 1 }, { id: "b2", arr: [] }];
+    const push = (collection: string, rows: Record<string, unknown>[]) =>
+      send(PUSH, { input: { collection, rows: rows.map((d) => ({ assumedMasterState: null, newDocumentState: d })) } });
+    expect((await push("misc-a", docsA)).body.data.pushChanges.applied).toBe(docsA.length);
+    expect((await push("misc-b", docsB)).body.data.pushChanges.applied).toBe(docsB.length);
+    // A tombstone: deleted, body kept.
+    const del = await send(PUSH, { input: { collection: "misc-a", rows: [{ assumedMasterState: { ...docsA[0], _deleted: false }, newDocumentState: { ...docsA[0], _deleted: true } }] } });
+    expect(del.body.data.pushChanges.applied).toBe(1);
+    const expected = new Map<string, unknown>([
+      ...docsA.slice(1).map((d) => [d.id as string, { ...d, _deleted: false }] as const),
+      ["a1", { ...docsA[0], _deleted: true }],
+      ...docsB.map((d) => [d.id as string, { ...d, _deleted: false }] as const),
+    ]);
+    const both = 'query Pull($checkpoint: String, $limit: Int!) { pullChanges(collections: ["misc-a", "misc-b"], checkpoint: $checkpoint, limit: $limit) { documents checkpoint hasMore } }';
+    for (const limit of [1, 2, 3, 50]) {
+      await send(both, { checkpoint: null, limit });
+      const got = new Map<string, unknown>();
+      let checkpoint: string | null = null;
+      for (let page = 0; page < 20; page++) {
+        const res = await send(both, { checkpoint, limit });
+        const data = res.body.data.pullChanges as { documents: { id: string }[]; checkpoint: string; hasMore: boolean };
+        expect(data.documents.length).toBeLessThanOrEqual(limit);
+        for (const d of data.documents) got.set(d.id, d);
+        checkpoint = data.checkpoint;
+        if (!data.hasMore) break;
+      }
+      expect({ limit, got: Object.fromEntries(got) }).toEqual({ limit, got: Object.fromEntries(expected) });
+    }
+  });
 });
