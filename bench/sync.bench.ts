@@ -6,7 +6,8 @@
 // 2. Pull: the pushed rows pulled through the gateway in pages of 1,000 from a null checkpoint to the end, against a
 //    raw keyset read of the same rows (seq > $2 order by seq limit 1000, looping) on one connection (target >= 50%).
 //    Push and pull are also measured straight at the sync subgraph (same client, no gateway hop), to show what the
-//    gateway hop costs and what the subgraph alone reaches.
+//    gateway hop costs and what the subgraph alone reaches, and pull through the gateway with the sync subgraph over
+//    loopback HTTP (the distributed layout; in one process the gateway calls subgraphs in-process).
 // 3. Stream: 1,000 recordsChanged subscriptions at the head (graphql-ws clients in a worker thread, spread over a
 //    few sockets); small pushes; latency from the push response arriving to each subscriber's receipt (p50/p99), and
 //    SQL reads per pushed batch counted by PostgreSQL itself (pg_stat_statements, beyond what the push alone costs).
@@ -28,6 +29,7 @@ import { pino } from "pino";
 import { startStack, type RunningStack } from "../bin/stack.js";
 import { PLANS } from "../gateway/guards/plans.js";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "../kernel/embedded-postgres.js";
+import { localEndpoint, registerLocalEndpoint } from "../kernel/graphql-endpoint.js";
 import { ensureTenantWithAdmin } from "../subgraphs/tenants/tenant/demo-seed.js";
 import { nowMs, PhaseMeter, PhaseProfiler, postmasterPid } from "./cpu.js";
 import { StreamClients } from "./stream-clients.js";
@@ -249,7 +251,22 @@ export async function run(): Promise<Figures> {
       const got = await gatewayPull(bench, null, directPageMs, stack.sync.url);
       if (got.rows !== pushRows) throw new Error(`pulled ${got.rows} rows from the sync subgraph; pushed ${pushRows}`);
     }
+    // The same pages through the gateway with the sync subgraph reached over loopback HTTP, as in the distributed layout
+    // (each service its own process): its in-process endpoint unregistered meanwhile (kernel/graphql-endpoint.ts).
+    const httpPageMs: number[] = [];
+    const syncEndpoint = localEndpoint(stack.sync.url);
+    if (!syncEndpoint) throw new Error("the sync subgraph serves no in-process endpoint");
+    registerLocalEndpoint(stack.sync.url, syncEndpoint)();
+    try {
+      for (let round = 0; round < cfg.pullRounds; round++) {
+        const got = await gatewayPull(bench, null, httpPageMs);
+        if (got.rows !== pushRows) throw new Error(`pulled ${got.rows} rows through the gateway over HTTP; pushed ${pushRows}`);
+      }
+    } finally {
+      registerLocalEndpoint(stack.sync.url, syncEndpoint);
+    }
     const pulledRows = pushRows * cfg.pullRounds;
+    const httpPullRate = pulledRows / (sum(httpPageMs) / 1000);
     const gwPullRate = pulledRows / (sum(gwPageMs) / 1000);
     const dbPullRate = pulledRows / (sum(dbPageMs) / 1000);
     const directPullRate = pulledRows / (sum(directPageMs) / 1000);
@@ -342,7 +359,7 @@ export async function run(): Promise<Figures> {
     if (stats.errors.length) say(`  stream errors: ${stats.errors.join("; ")}`);
 
     const figures: Figures = {
-      "setup": `in-process stack (gateway with guards + 4 subgraphs), embedded PostgreSQL (fsync on), pub/sub ${process.env.REDIS_URL ? "redis" : "memory"}${profiler.enabled ? ", CPU PROFILER ON (figures include its overhead)" : ""}`,
+      "setup": `in-process stack (gateway with guards + 4 subgraphs, called in-process as the embedded default does), embedded PostgreSQL (fsync on), pub/sub ${process.env.REDIS_URL ? "redis" : "memory"}${profiler.enabled ? ", CPU PROFILER ON (figures include its overhead)" : ""}`,
       "machine load (1-min average) at start / end": `${loadAtStart.toFixed(2)} / ${loadavg()[0].toFixed(2)} (2 cores: above ~1.5, other work competes with the run)`,
       "document size avg (bytes)": Math.round(docBytes),
       "push: rows": `${pushRows} (${cfg.pushBatches} batches of ${BATCH_ROWS}, one client, ${cfg.idempotent ? "with" : "without"} clientId+mutationId, JSON Schema validated)`,
@@ -363,6 +380,7 @@ export async function run(): Promise<Figures> {
       "pull: sync subgraph direct rows/s (no gateway hop)": round(directPullRate, 0),
       "pull: ratio sync-direct/ceiling": round(directPullRate / dbPullRate, 3),
       "pull: sync-direct ms per page p50": round(pct(directPageMs, 0.5), 1),
+      "pull: gateway with subgraphs over loopback HTTP (distributed layout) rows/s / ratio": `${round(httpPullRate, 0)} / ${round(httpPullRate / dbPullRate, 3)}`,
       "stream: subscriptions": `${cfg.subscriptions} on ${cfg.sockets} WebSockets to one gateway, at the head; ${cfg.streamPushes} pushes of ${cfg.streamRows} rows`,
       "stream: time until all subscriptions delivered a first push (ms)": Math.round(setupMs),
       "stream: latency push ack -> receipt p50 ms": round(pct(latencies, 0.5), 1),
