@@ -270,7 +270,13 @@ function gatewayFormatError(logger: Logger) {
         return { message: "A backing service is unavailable", path: formatted.path, extensions: { code: ErrorCode.UPSTREAM_UNAVAILABLE } };
       }
     }
-    return base(formatted, error);
+    // Which subgraph answered is the deployment's business, not the client's: Apollo's `serviceName` is dropped.
+    const out = base(formatted, error);
+    if (out.extensions && "serviceName" in out.extensions) {
+      const { serviceName: _internal, ...extensions } = out.extensions;
+      return { ...out, extensions };
+    }
+    return out;
   };
 }
 

@@ -11,6 +11,7 @@ import {
   StartSyncDocument,
 } from "../__generated__/graphql.js";
 import { startOdooSimulator, type OdooSimulator } from "../../simulators/odoo/odoo.simulator.js";
+import { RECORD_VERSIONS } from "../../subgraphs/sync/records/record-writer.js";
 import { startConnectorsProcess, startTestStack, type TenantLogin, type TestStack } from "../harness/stack.js";
 import { pulledState, waitUntil } from "./e2e-helpers.js";
 
@@ -83,7 +84,7 @@ describe("a connector worker killed mid-run", () => {
     await db.connect();
     try {
       const { rows } = await db.query(
-        "select count(*)::int as versions, count(distinct record_id)::int as records, max(version)::int as top from sync.record_versions where tenant_id = $1 and collection = 'partners'",
+        `select count(*)::int as versions, count(distinct record_id)::int as records, max(version)::int as top from ${RECORD_VERSIONS} v where tenant_id = $1 and collection = 'partners'`,
         [a.tenantId],
       );
       expect(rows[0]).toEqual({ versions: total, records: total, top: 1 });

@@ -113,6 +113,8 @@ describe("gateway pass-through", () => {
     expect(plain.body.data).toBeNull();
     expect(plain.body.errors).toHaveLength(1);
     expect(plain.body.errors[0]).toMatchObject({ path: ["pushChanges"], extensions: { code: "BAD_USER_INPUT" } });
+    // Which subgraph answered stays inside the deployment.
+    expect(plain.body.errors[0].extensions.serviceName).toBeUndefined();
   });
 
   it("leaves operations the subgraph refuses before executing to the general path: the gateway's own error, nothing applied", async () => {

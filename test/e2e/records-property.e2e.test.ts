@@ -16,6 +16,7 @@ import WebSocket from "ws";
 import { CreateCollectionDocument, PullChangesDocument, PushChangesDocument, RecordsChangedDocument, type PullChangesQuery, type PushChangesMutation } from "../__generated__/graphql.js";
 import { startGatewayProcess, startSyncProcess, startTestStack, type TenantLogin, type TestStack } from "../harness/stack.js";
 import { gqlAt, prng, pulledState, sleep, waitUntil } from "./e2e-helpers.js";
+import { RECORD_VERSIONS } from "../../subgraphs/sync/records/record-writer.js";
 import { STREAM_POLL_MS, recordsChannel } from "../../subgraphs/sync/records/records.service.js";
 
 type Doc = Record<string, unknown> & { id: string };
@@ -324,7 +325,7 @@ describe("records: property test (concurrent writers, retries, pullers, subscrib
     const { rows: stored } = await db.query<{ id: string; version: number }>("select id, version from sync.record where tenant_id = $1 and collection = $2", [who.tenantId, COLLECTION]);
     const versions = new Map(stored.map((r) => [r.id, r.version]));
     const { rows: historyRows } = await db.query<{ record_id: string; versions: number[] }>(
-      "select record_id, array_agg(version order by version) as versions from sync.record_versions where tenant_id = $1 and collection = $2 group by record_id",
+      `select record_id, array_agg(version order by version) as versions from ${RECORD_VERSIONS} v where tenant_id = $1 and collection = $2 group by record_id`,
       [who.tenantId, COLLECTION],
     );
     const history = new Map(historyRows.map((r) => [r.record_id, r.versions]));
@@ -391,7 +392,7 @@ describe("records: property test (concurrent writers, retries, pullers, subscrib
         [victim.tenantId, COLLECTION, `${tag}-%`],
       );
       expect({ tag, versions: rows.map((r) => [r.version, Number(r.count)]) }).toEqual({ tag, versions: [[1, ROWS]] });
-      const history = await db.query<{ n: string }>("select count(*) as n from sync.record_versions where tenant_id = $1 and collection = $2 and record_id like $3", [
+      const history = await db.query<{ n: string }>(`select count(*) as n from ${RECORD_VERSIONS} v where tenant_id = $1 and collection = $2 and record_id like $3`, [
         victim.tenantId,
         COLLECTION,
         `${tag}-%`,

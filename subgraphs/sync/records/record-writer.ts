@@ -105,6 +105,17 @@ async function reserveSeq(run: Sql, tenantId: string, count: number): Promise<bi
 }
 
 /**
+ * Every record's versions as one history, for use as a FROM item: the history rows, and the creation of each record
+ * still at version 1 written since creations are kept on the record row (origin_actor_type set), which has no history
+ * row until the record's first change (see {@link insertNew}). Filters on its columns reach both branches.
+ */
+export const RECORD_VERSIONS = `(select h.tenant_id, h.collection, h.record_id, h.version, h.seq, h.operation, h.changes, h.at, h.actor_type, h.actor_id, h.client_id, h.sync_run_id
+     from sync.record_history h
+   union all
+   select r.tenant_id, r.collection, r.id, 1, r.seq, 'CREATE'::sync.record_operation, null::jsonb, r.updated_at, r.origin_actor_type, r.origin_user_id, r.origin_client_id, r.origin_run_id
+     from sync.record r where r.version = 1 and r.origin_actor_type is not null)`;
+
+/**
  * Inserts the documents a client believes are new — in one statement, without reading first. Ids that already exist
  * are left untouched and returned as not inserted, for the caller to settle as conflicts (their reserved seq values are
  * simply skipped: pullers only need seq order, not contiguity). Takes the tenant's sequence lock first if the caller has
@@ -112,7 +123,7 @@ async function reserveSeq(run: Sql, tenantId: string, count: number): Promise<bi
  *
  * A creation's history is the record row itself (its origin columns say who, when, from which client or run) until
  * the record's first change, which writes it out as the version-1 history row (see {@link applyWrites});
- * `sync.record_versions` reads both as one history. Writing it eagerly was half of an ingest batch's statement time.
+ * {@link RECORD_VERSIONS} reads both as one history. Writing it eagerly was half of an ingest batch's statement time.
  */
 export async function insertNew(
   run: Sql,

@@ -46,7 +46,7 @@ export class SyncRecord {
 
   /**
    * Who wrote this version (USER, API_KEY, CONNECTOR, ...). Set on every write since history became lazy for creations:
-   * a record at version 1 with this set has no history row yet, its creation is this row (see sync.record_versions).
+   * a record at version 1 with this set has no history row yet, its creation is this row (see RECORD_VERSIONS in record-writer.ts).
    */
   @Property({ type: "string", length: 20, nullable: true })
   originActorType?: string | null;

@@ -6,7 +6,7 @@ import { isUuid } from "../../../kernel/loaders.js";
 import { visibleUnder, type Caller, type CollectionAccess } from "./access.js";
 import { Conflict, ConflictResolution, ConflictStatus } from "./conflict.entity.js";
 import { RecordOperation, type FieldChanges } from "./history.entity.js";
-import { applyWrites, asDocument, loadForUpdate, lockTenantSequence, parseJson, rollBack, sqlIn, type Doc } from "./record-writer.js";
+import { applyWrites, asDocument, loadForUpdate, lockTenantSequence, parseJson, RECORD_VERSIONS, rollBack, sqlIn, type Doc } from "./record-writer.js";
 import { RecordErrors } from "./records.errors.js";
 import { recordsChannel, writeActorOf, type RecordsService } from "./records.service.js";
 import { RecordHistoryEntry, type ConflictPage, type RecordHistoryPage, type SyncClientPage } from "./records.types.js";
@@ -176,7 +176,7 @@ export async function recordHistory(
   if (!current || (access.pullFilters !== null && !visibleUnder(parseJson(current.data), access.pullFilters))) throw RecordErrors.recordNotFound(collection.name, args.id);
   const before = args.after ? decodeCursor(args.after, isVersion)[0] : 2 ** 31 - 1;
   const rows = (await run(
-    `select version, operation, changes, at, actor_type, actor_id, client_id, sync_run_id from sync.record_versions
+    `select version, operation, changes, at, actor_type, actor_id, client_id, sync_run_id from ${RECORD_VERSIONS} v
       where tenant_id = ? and collection = ? and record_id = ? and version < ? order by version desc limit ?`,
     [tenantId, collection.name, args.id, before, args.first + 1],
   )) as { version: number; operation: RecordOperation; changes: unknown; at: Date; actor_type: string; actor_id: string | null; client_id: string | null; sync_run_id: string | null }[];
