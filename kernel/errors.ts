@@ -41,12 +41,12 @@ export function appError(code: ErrorCode, message: string, extensions: Record<st
   return new GraphQLError(message, { extensions: { ...extensions, code } });
 }
 
-/** Cross-cutting factories; features add their own (`TenantErrors.notFound(id)`). */
 /** The error with an HTTP status for Apollo, which reads `extensions.http` for the response status and strips it from the body. */
 export function withHttpStatus(error: GraphQLError, status: number): GraphQLError {
   return new GraphQLError(error.message, { extensions: { ...error.extensions, http: { status } } });
 }
 
+/** Cross-cutting factories; features add their own (`TenantErrors.notFound(id)`). */
 export const Errors = {
   unauthenticated: (reason = "Authentication required") => appError(ErrorCode.UNAUTHENTICATED, reason),
   forbidden: (reason = "Not allowed") => appError(ErrorCode.FORBIDDEN, reason),
