@@ -262,10 +262,15 @@ export class RecordsService {
           continue;
         }
         const nextDoc = { ...v.next, _deleted: v.deleted };
+        // Already the server's state (a repeated push, or a client that saw the change come back): a no-op success
+        // whatever the strategy and the assumed state. Never a conflict, never an open MANUAL conflict.
+        if (curDoc && equal(curDoc, nextDoc)) {
+          unchanged++;
+          continue;
+        }
         if (!curDoc || sameDoc(v.assumed, curDoc) || strategy === ConflictStrategy.CLIENT_WINS) {
-          if (curDoc && equal(curDoc, nextDoc)) unchanged++;
           // Deleting what the server never had stores a bare tombstone: nothing unchecked is kept.
-          else if (!cur && v.deleted) writes.push({ id: v.id, data: { [collection.primaryKey]: v.id }, deleted: true, prev: null });
+          if (!cur && v.deleted) writes.push({ id: v.id, data: { [collection.primaryKey]: v.id }, deleted: true, prev: null });
           else writes.push({ id: v.id, data: v.next, deleted: v.deleted, prev: cur });
           continue;
         }
