@@ -29,6 +29,7 @@ import {
   type MoodleStore,
   type MoodleUserRecord,
 } from "./moodle.store.js";
+import { externalFormatString, externalFormatText, formatString, type ExternalSettings } from "./moodle.text.js";
 
 export const MOODLE_RELEASE = "4.5.5+ (Build: 20250613)";
 export const MOODLE_VERSION = "2024100705.01";
@@ -44,6 +45,8 @@ export interface CallContext {
   /** The site's wwwroot (no trailing slash). */
   wwwroot: string;
   siteName: string;
+  /** The call's external settings (`moodlewssettingraw`): text as stored, or formatted as Moodle formats it. */
+  settings: ExternalSettings;
 }
 
 export interface FunctionDef {
@@ -98,13 +101,14 @@ const fullnameOf = (u: MoodleUserRecord) => `${u.firstname} ${u.lastname}`;
 function courseListEntry(ctx: CallContext, c: MoodleCourseRecord): Record<string, unknown> {
   const admin = isAdmin(ctx);
   const site = c.format === "site";
-  const o: Record<string, unknown> = { id: c.id, shortname: c.shortname, categoryid: c.category };
+  // course/externallib.php get_courses(): fullname, shortname, displayname through util::format_string, summary
+  // through util::format_text; idnumber and the rest as stored.
+  const o: Record<string, unknown> = { id: c.id, shortname: externalFormatString(ctx.settings, c.shortname), categoryid: c.category };
   if (admin) o.categorysortorder = ctx.store.sortorderOf(c);
-  o.fullname = c.fullname;
-  o.displayname = c.fullname;
+  o.fullname = externalFormatString(ctx.settings, c.fullname);
+  o.displayname = externalFormatString(ctx.settings, c.fullname);
   if (admin) o.idnumber = c.idnumber;
-  o.summary = c.summary;
-  o.summaryformat = c.summaryformat;
+  [o.summary, o.summaryformat] = externalFormatText(ctx.settings, c.summary, c.summaryformat);
   o.format = c.format;
   if (admin) {
     o.showgrades = c.showgrades;
@@ -148,17 +152,20 @@ function courseFieldEntry(ctx: CallContext, c: MoodleCourseRecord): Record<strin
     .map((e) => store.users.get(e.userid))
     .filter((u): u is MoodleUserRecord => !!u && !u.deleted)
     .map((u) => ({ id: u.id, fullname: fullnameOf(u) }));
+  // get_course_public_information(): fullname, displayname, shortname, categoryname through util::format_string,
+  // summary through util::format_text; contacts' fullname (fullname()) and the other fields as stored.
+  const [summary, summaryformat] = externalFormatText(ctx.settings, c.summary, c.summaryformat);
   return {
     id: c.id,
-    fullname: c.fullname,
-    displayname: c.fullname,
-    shortname: c.shortname,
+    fullname: externalFormatString(ctx.settings, c.fullname),
+    displayname: externalFormatString(ctx.settings, c.fullname),
+    shortname: externalFormatString(ctx.settings, c.shortname),
     courseimage: `${ctx.wwwroot}/pluginfile.php/${c.contextid}/course/generated/course.svg`,
     categoryid: c.category,
-    categoryname: store.categories.get(c.category)?.name ?? "",
+    categoryname: externalFormatString(ctx.settings, store.categories.get(c.category)?.name ?? ""),
     sortorder: store.sortorderOf(c),
-    summary: c.summary,
-    summaryformat: c.summaryformat,
+    summary,
+    summaryformat,
     summaryfiles: [],
     overviewfiles: [],
     showactivitydates: c.showactivitydates,
@@ -255,8 +262,9 @@ function userDetails(ctx: CallContext, u: MoodleUserRecord, opts: UserDetailOpti
     if (want("trackforums")) o.trackforums = u.trackforums;
   }
   if (want("description") && u.description) {
-    o.description = u.description;
-    o.descriptionformat = u.descriptionformat;
+    // user/lib.php user_get_user_details(): the description through util::format_text; every other user field as
+    // stored (no escaping).
+    [o.description, o.descriptionformat] = externalFormatText(ctx.settings, u.description, u.descriptionformat);
   }
   if (want("city") && u.city) o.city = u.city;
   if (want("country") && u.country) o.country = u.country;
@@ -268,7 +276,12 @@ function userDetails(ctx: CallContext, u: MoodleUserRecord, opts: UserDetailOpti
   }
   if (want("preferences") && self && u.preferences.length) o.preferences = u.preferences;
   if (inCourse && want("enrolledcourses")) {
-    o.enrolledcourses = sortedCourses(ctx, ctx.store.coursesOfUser(u.id)).map((c) => ({ id: c.id, fullname: c.fullname, shortname: c.shortname }));
+    o.enrolledcourses = sortedCourses(ctx, ctx.store.coursesOfUser(u.id)).map((c) => ({
+      id: c.id,
+      // weblib format_string directly (not util::format_string): escaped even when the call asks for raw text.
+      fullname: formatString(c.fullname),
+      shortname: formatString(c.shortname),
+    }));
   }
   return o;
 }
@@ -475,7 +488,7 @@ const functions: FunctionDef[] = [
       const u = ctx.user;
       const admin = isAdmin(ctx);
       return {
-        sitename: ctx.siteName,
+        sitename: externalFormatString(ctx.settings, ctx.siteName),
         username: u.username,
         firstname: u.firstname,
         lastname: u.lastname,
@@ -533,10 +546,9 @@ const functions: FunctionDef[] = [
       if (!isAdmin(ctx)) cats = cats.filter((c) => c.visible);
       return cats.map((c) => ({
         id: c.id,
-        name: c.name,
+        name: externalFormatString(ctx.settings, c.name),
         idnumber: c.idnumber,
-        description: c.description,
-        descriptionformat: c.descriptionformat,
+        ...(([description, descriptionformat]) => ({ description, descriptionformat }))(externalFormatText(ctx.settings, c.description, c.descriptionformat)),
         parent: c.parent,
         sortorder: c.sortorder,
         coursecount: ctx.store.courseCount(c.id),
@@ -1125,13 +1137,21 @@ const functions: FunctionDef[] = [
         return e.status === 0 && e.timestart <= now && (e.timeend === 0 || e.timeend > now);
       });
       return sortedCourses(ctx, ids).map((c) => {
-        const o: Record<string, unknown> = { id: c.id, shortname: c.shortname, fullname: c.fullname, displayname: c.fullname };
+        // enrol/externallib.php get_users_courses(): displayname, fullname, shortname through util::format_string,
+        // summary through util::format_text.
+        const o: Record<string, unknown> = {
+          id: c.id,
+          shortname: externalFormatString(ctx.settings, c.shortname),
+          fullname: externalFormatString(ctx.settings, c.fullname),
+          displayname: externalFormatString(ctx.settings, c.fullname),
+        };
+        const [summary, summaryformat] = externalFormatText(ctx.settings, c.summary, c.summaryformat);
         if (p.returnusercount) o.enrolledusercount = store.enrolments.get(c.id)?.size ?? 0;
         Object.assign(o, {
           idnumber: c.idnumber,
           visible: c.visible,
-          summary: c.summary,
-          summaryformat: c.summaryformat,
+          summary,
+          summaryformat,
           format: c.format,
           courseimage: `${ctx.wwwroot}/pluginfile.php/${c.contextid}/course/generated/course.svg`,
           showgrades: c.showgrades === 1,

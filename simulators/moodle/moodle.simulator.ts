@@ -21,6 +21,8 @@ import {
   type CallContext,
 } from "./moodle.functions.js";
 import { MoodleStore, SimClock, type CourseInput, type SeedOptions, type UserInput } from "./moodle.store.js";
+import { cleanParam } from "./moodle.params.js";
+import type { ExternalSettings } from "./moodle.text.js";
 
 export const REST_PATH = "/webservice/rest/server.php";
 const CONTROL_PREFIX = "/__sim/";
@@ -295,6 +297,11 @@ export async function startMoodleSimulator(options: MoodleSimulatorOptions = {})
     delete params.moodlewsrestformat;
     delete params.wstoken;
     delete params.wsfunction;
+    // webservice/lib.php set_web_service_call_settings(): moodlewssetting{raw,fileurl,filter,lang,timezone} are read
+    // (optional_param, PARAM_BOOL for raw) and removed before the function's parameters are validated.
+    const rawSetting = params.moodlewssettingraw;
+    const settings: ExternalSettings = { raw: typeof rawSetting === "string" && cleanParam(rawSetting, "bool") === 1 };
+    for (const name of ["raw", "fileurl", "filter", "lang", "timezone"]) delete params[`moodlewssetting${name}`];
 
     stats.calls++;
     stats.byFunction[wsfunction] = (stats.byFunction[wsfunction] ?? 0) + 1;
@@ -372,7 +379,7 @@ export async function startMoodleSimulator(options: MoodleSimulatorOptions = {})
           `Access to the function ${wsfunction}() is not allowed. There could be multiple reasons for this: 1. The service linked to the user token does not contain the function. 2. The service is user-restricted and the user is not listed. 3. The service is IP-restricted and the user IP is not listed. 4. The service is time-restricted and the time has expired. 5. The token is time-restricted and the time has expired. 6. The service requires a specific capability which the user does not have. 7. The function is called with username/password (no user token is sent) and none of the services has the function to allow the user. These settings can be found in Administration > Site administration > Server > Web services > External services and Manage tokens.`,
         );
       }
-      const ctx: CallContext = { store, user, serviceFunctions: service, debug: config.debug, wwwroot, siteName };
+      const ctx: CallContext = { store, user, serviceFunctions: service, debug: config.debug, wwwroot, siteName, settings };
       const result = executeFunction(def, ctx, params);
       out = encodeResult(format, format === "xml" && def.xml ? def.xml(result) : result);
     } catch (err) {

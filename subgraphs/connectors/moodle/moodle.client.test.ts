@@ -58,6 +58,18 @@ describe("encoding", () => {
 });
 
 describe("typed calls", () => {
+  it("reads text as Moodle stores it (moodlewssettingraw): no &amp; in names, summaries with their own format", async () => {
+    const c = client();
+    const fullname = `R&D "Quoted" & 'single' Ü a < b > c 😀 日本語 Tom &amp; Jerry`;
+    const [created] = await c.createCourses([{ fullname, shortname: "ESC&1", categoryid: 1, summary: "a & b <b>bold</b>", summaryformat: 2 }]);
+    const expected = { fullname, shortname: "ESC&1", displayname: fullname, summary: "a & b <b>bold</b>", summaryformat: 2 };
+    expect((await c.getCourses([created!.id]))[0]).toMatchObject(expected);
+    expect((await c.getCoursesByField("id", created!.id)).courses[0]).toMatchObject(expected);
+    // The passthrough's generic call gets what Moodle answers by default (escaped, formatted).
+    const plain = await c.call<{ fullname: string; summaryformat: number }[]>("core_course_get_courses", { options: { ids: [created!.id] } });
+    expect(plain[0]).toMatchObject({ fullname: `R&amp;D "Quoted" &amp; 'single' Ü a &lt; b &gt; c 😀 日本語 Tom &amp; Jerry`, summaryformat: 1 });
+  });
+
   it("reads site info: release, version, user and the service's functions", async () => {
     const info = await client().getSiteInfo();
     expect(info.release).toBe("4.5.5+ (Build: 20250613)");

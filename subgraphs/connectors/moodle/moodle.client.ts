@@ -361,8 +361,10 @@ export class MoodleClient {
    * PERMISSION (accessexception, nopermissions...), NOT_FOUND (invalidrecord...), VALIDATION (invalidparameter,
    * shortnametaken...), UNAVAILABLE (HTTP 5xx, network, not JSON), TIMEOUT.
    */
-  async call<T = unknown>(wsfunction: string, params: Params = {}, opts: { signal?: AbortSignal } = {}): Promise<T> {
-    const body = encodeMoodleParams({ wstoken: this.#token, wsfunction, moodlewsrestformat: "json", ...params });
+  async call<T = unknown>(wsfunction: string, params: Params = {}, opts: { signal?: AbortSignal; raw?: boolean } = {}): Promise<T> {
+    // `moodlewssettingraw=1` (webservice/lib.php set_web_service_call_settings): text fields come back as stored
+    // instead of through format_string/format_text (escaped, summaries re-formatted as HTML) — see README.md.
+    const body = encodeMoodleParams({ wstoken: this.#token, wsfunction, moodlewsrestformat: "json", ...(opts.raw ? { moodlewssettingraw: 1 } : {}), ...params });
     const caller = NON_IDEMPOTENT.has(wsfunction) ? this.#createCaller : this.#caller;
     return caller.send(async (fetchFn, signal) => {
       let res: Response;
@@ -413,16 +415,16 @@ export class MoodleClient {
   // ---- typed functions ---------------------------------------------------------------------------------------------
 
   getSiteInfo(signal?: AbortSignal): Promise<MoodleSiteInfo> {
-    return this.call("core_webservice_get_site_info", {}, { signal });
+    return this.call("core_webservice_get_site_info", {}, { signal, raw: true });
   }
 
   getCategories(criteria: { key: string; value: string | number }[] = [], signal?: AbortSignal): Promise<MoodleCategory[]> {
-    return this.call("core_course_get_categories", criteria.length ? { criteria } : {}, { signal });
+    return this.call("core_course_get_categories", criteria.length ? { criteria } : {}, { signal, raw: true });
   }
 
   /** Every course (the site course id 1 included) or the given ids, in the server's (unspecified) order. */
   getCourses(ids?: number[], signal?: AbortSignal): Promise<MoodleCourse[]> {
-    return this.call("core_course_get_courses", ids?.length ? { options: { ids } } : {}, { signal });
+    return this.call("core_course_get_courses", ids?.length ? { options: { ids } } : {}, { signal, raw: true });
   }
 
   async getCoursesByField(
@@ -431,37 +433,37 @@ export class MoodleClient {
     signal?: AbortSignal,
   ): Promise<{ courses: MoodleCourseDetail[]; warnings: MoodleWarning[] }> {
     const v = Array.isArray(value) ? value.join(",") : value;
-    return this.call("core_course_get_courses_by_field", { field, value: v }, { signal });
+    return this.call("core_course_get_courses_by_field", { field, value: v }, { signal, raw: true });
   }
 
   createCourses(courses: MoodleCourseInput[], signal?: AbortSignal): Promise<{ id: number; shortname: string }[]> {
-    return this.call("core_course_create_courses", { courses }, { signal });
+    return this.call("core_course_create_courses", { courses }, { signal, raw: true });
   }
 
   /** Per-course failures (missing id, shortname taken, no permission) come back as warnings, not errors. */
   async updateCourses(courses: MoodleCourseUpdate[], signal?: AbortSignal): Promise<MoodleWarning[]> {
-    const r = await this.call<{ warnings?: MoodleWarning[] }>("core_course_update_courses", { courses }, { signal });
+    const r = await this.call<{ warnings?: MoodleWarning[] }>("core_course_update_courses", { courses }, { signal, raw: true });
     return r?.warnings ?? [];
   }
 
   /** Missing ids are warnings (`unknowncourseidnumber`); courses are hard-deleted. */
   async deleteCourses(courseids: number[], signal?: AbortSignal): Promise<MoodleWarning[]> {
-    const r = await this.call<{ warnings?: MoodleWarning[] }>("core_course_delete_courses", { courseids }, { signal });
+    const r = await this.call<{ warnings?: MoodleWarning[] }>("core_course_delete_courses", { courseids }, { signal, raw: true });
     return r?.warnings ?? [];
   }
 
   createUsers(users: MoodleUserInput[], signal?: AbortSignal): Promise<{ id: number; username: string }[]> {
-    return this.call("core_user_create_users", { users }, { signal });
+    return this.call("core_user_create_users", { users }, { signal, raw: true });
   }
 
   async updateUsers(users: MoodleUserUpdate[], signal?: AbortSignal): Promise<MoodleWarning[]> {
-    const r = await this.call<{ warnings?: MoodleWarning[] } | null>("core_user_update_users", { users }, { signal });
+    const r = await this.call<{ warnings?: MoodleWarning[] } | null>("core_user_update_users", { users }, { signal, raw: true });
     return r?.warnings ?? [];
   }
 
   /** Soft-deletes users (one transaction: a missing or already deleted id fails the whole call with NOT_FOUND). */
   async deleteUsers(userids: number[], signal?: AbortSignal): Promise<void> {
-    await this.call("core_user_delete_users", { userids }, { signal });
+    await this.call("core_user_delete_users", { userids }, { signal, raw: true });
   }
 
   /**
@@ -470,21 +472,21 @@ export class MoodleClient {
    * every user.
    */
   getUsers(criteria: { key: string; value: string | number }[], signal?: AbortSignal): Promise<{ users: MoodleUser[]; warnings: MoodleWarning[] }> {
-    return this.call("core_user_get_users", { criteria }, { signal });
+    return this.call("core_user_get_users", { criteria }, { signal, raw: true });
   }
 
   /** Users by id/idnumber/username/email — soft-deleted users included (by id), with no deleted flag. */
   getUsersByField(field: "id" | "idnumber" | "username" | "email", values: (string | number)[], signal?: AbortSignal): Promise<MoodleUser[]> {
-    return this.call("core_user_get_users_by_field", { field, values }, { signal });
+    return this.call("core_user_get_users_by_field", { field, values }, { signal, raw: true });
   }
 
   /** Manual enrolments; idempotent (enrolling again adds the role, keeps the enrolment). */
   async enrolUsers(enrolments: MoodleEnrolmentInput[], signal?: AbortSignal): Promise<void> {
-    await this.call("enrol_manual_enrol_users", { enrolments }, { signal });
+    await this.call("enrol_manual_enrol_users", { enrolments }, { signal, raw: true });
   }
 
   async unenrolUsers(enrolments: { userid: number; courseid: number; roleid?: number }[], signal?: AbortSignal): Promise<void> {
-    await this.call("enrol_manual_unenrol_users", { enrolments }, { signal });
+    await this.call("enrol_manual_unenrol_users", { enrolments }, { signal, raw: true });
   }
 
   getEnrolledUsers(courseid: number, options: EnrolledUsersOptions = {}, signal?: AbortSignal): Promise<MoodleEnrolledUser[]> {
@@ -493,12 +495,12 @@ export class MoodleClient {
       if (v === undefined) continue;
       opts.push({ name, value: Array.isArray(v) ? v.join(",") : typeof v === "boolean" ? (v ? 1 : 0) : v });
     }
-    return this.call("core_enrol_get_enrolled_users", opts.length ? { courseid, options: opts } : { courseid }, { signal });
+    return this.call("core_enrol_get_enrolled_users", opts.length ? { courseid, options: opts } : { courseid }, { signal, raw: true });
   }
 
   /** The user's active enrolments' courses. */
   getUsersCourses(userid: number, signal?: AbortSignal): Promise<MoodleUserCourse[]> {
-    return this.call("core_enrol_get_users_courses", { userid }, { signal });
+    return this.call("core_enrol_get_users_courses", { userid }, { signal, raw: true });
   }
 }
 
