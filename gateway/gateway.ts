@@ -8,7 +8,6 @@ import { expressMiddleware } from "@as-integrations/express5";
 import cors from "cors";
 import express from "express";
 import { GraphQLError, print, type ExecutionResult, type GraphQLFormattedError } from "graphql";
-import { CloseCode, type Context as WsContext } from "graphql-ws";
 import { useServer } from "graphql-ws/use/ws";
 import type { Logger } from "pino";
 import { WebSocketServer } from "ws";
@@ -16,7 +15,7 @@ import { TokenVerifier, type Caller } from "../kernel/auth.js";
 import { Errors, ErrorCode, formatErrorFor, withHttpStatus } from "../kernel/errors.js";
 import type { PubSub } from "../kernel/pubsub/pubsub.js";
 import { SUBGRAPH_NAMES, type GatewayConfig, type SubgraphName } from "./config.js";
-import { listenGraphQL, mountHealth, operationLogPlugin, stringifyWithRawJson } from "../kernel/http.js";
+import { listenGraphQL, mountHealth, operationLogPlugin, socketRefusal, stringifyWithRawJson, watchSocketCaller } from "../kernel/http.js";
 import { graphqlJsonBody, jsonBodyBytes, jsonBodyErrors, rejectNulCharacters } from "../kernel/input-guards.js";
 import { API_KEY_EXCHANGE_PATH, REVOCATIONS_PATH } from "../kernel/internal-auth.js";
 import { REQUEST_ID_HEADER, normalizeRequestId } from "../kernel/request-id.js";
@@ -103,35 +102,39 @@ export async function startGateway(config: GatewayConfig, deps: { logger: Logger
   const formatError = gatewayFormatError(logger);
 
   const wss = new WebSocketServer({ server: httpServer, path: "/graphql" });
-  const expiryTimers = new WeakMap<object, NodeJS.Timeout>();
+  const expiryTimers = new WeakMap<object, () => void>();
   const untrack = new WeakMap<object, () => void>();
   let apollo!: ApolloServer<GatewayContext>;
   const wsServer = useServer<Record<string, unknown> | undefined, { principal?: Caller; authorization?: string; requestId?: string }>(
     {
       schema: () => subscriptions.apiSchema,
+      // The caller is verified at `connection_init`: a socket without a valid token (none at all included) is refused
+      // there with 4401 (4403 for a suspended tenant), before any operation, and nothing is logged as an error.
       onConnect: async (ctx) => {
         const authorization = ctx.connectionParams?.authorization;
         ctx.extra.requestId = normalizeRequestId(ctx.connectionParams?.[REQUEST_ID_HEADER]);
-        if (authorization === undefined || authorization === null || authorization === "") return true;
+        const close = (code: number, reason: string) => ctx.extra.socket.close(code, reason);
         try {
+          if (authorization === undefined || authorization === null || authorization === "") {
+            throw Errors.unauthenticated("A token is required: connectionParams { authorization: \"Bearer <token>\" }");
+          }
           if (typeof authorization !== "string") throw Errors.unauthenticated("authorization must be a string");
           const { caller, forward } = await identity.authenticate(authorization, { requestId: ctx.extra.requestId, ip: ctx.extra.request.socket.remoteAddress });
           ctx.extra.principal = caller;
           ctx.extra.authorization = forward;
         } catch (err) {
-          const suspended = err instanceof GraphQLError && err.extensions.code === ErrorCode.TENANT_SUSPENDED;
-          ctx.extra.socket.close(suspended ? CloseCode.Forbidden : CloseCode.Unauthorized, closeReason(err));
+          const refusal = socketRefusal(err, logger);
+          close(refusal.code, refusal.reason);
           return false;
         }
         // Revoked (tenant suspended, session ended) while connected: closed at once.
-        untrack.set(ctx, identity.track(ctx.extra.principal, (code, reason) => ctx.extra.socket.close(code, reason)));
+        untrack.set(ctx, identity.track(ctx.extra.principal, close));
         // A socket lives longer than its token: close it when the token expires (the client reconnects with a new one).
-        const ms = ctx.extra.principal!.expiresAt.getTime() - Date.now();
-        expiryTimers.set(ctx, setTimeout(() => ctx.extra.socket.close(CloseCode.Unauthorized, "Token expired"), Math.max(0, ms)).unref());
+        expiryTimers.set(ctx, watchSocketCaller(ctx.extra.principal, close));
         return true;
       },
       onClose: (ctx) => {
-        clearTimeout(expiryTimers.get(ctx));
+        expiryTimers.get(ctx)?.();
         untrack.get(ctx)?.();
       },
       // Every operation on the socket (query, mutation or subscribe request) is parsed, validated and guarded here,
@@ -301,10 +304,6 @@ function clientBodyOf(req: express.Request): ForwardedContext["clientBody"] {
 
 function withStatus(err: unknown, status: number): GraphQLError {
   return withHttpStatus(err instanceof GraphQLError && typeof err.extensions.code === "string" ? err : Errors.unauthenticated(), status);
-}
-
-function closeReason(err: unknown): string {
-  return (err instanceof GraphQLError ? err.message : "Unauthorized").slice(0, 120);
 }
 
 // ---- Audit CSV export proxy (issue 6) --------------------------------------------------------------------------------

@@ -3,7 +3,7 @@ import { TokenVerifier, type Caller } from "../kernel/auth.js";
 import { Errors } from "../kernel/errors.js";
 import { internalHeaders } from "../kernel/internal-auth.js";
 import { REQUEST_ID_HEADER } from "../kernel/request-id.js";
-import { RevocationList, type Revocation } from "../kernel/revocations.js";
+import { RevocationList, revocationCloseCode, type Revocation } from "../kernel/revocations.js";
 
 /** A live WebSocket connection and how to close it. */
 interface TrackedSocket {
@@ -92,18 +92,14 @@ export class GatewayIdentity {
   private closeRevoked(r: Revocation): void {
     if (r.kind === "user") {
       for (const [key, cached] of this.exchanged) if (cached.caller.userId === r.userId) this.exchanged.delete(key);
-    } else if (r.suspended) {
+    } else if (r.kind === "tenant" && r.suspended) {
       for (const [key, cached] of this.exchanged) if (cached.caller.kind !== "platform" && cached.caller.tenantId === r.tenantId) this.exchanged.delete(key);
     }
     for (const s of [...this.sockets]) {
-      const c = s.caller;
-      if (r.kind === "tenant" && r.suspended && c.kind !== "platform" && c.tenantId === r.tenantId) {
-        s.close(4403, "Tenant suspended");
-        this.sockets.delete(s);
-      } else if (r.kind === "user" && c.userId === r.userId && c.issuedAt.getTime() < r.notBefore) {
-        s.close(4401, "Session revoked");
-        this.sockets.delete(s);
-      }
+      const code = revocationCloseCode(r, s.caller);
+      if (code === undefined) continue;
+      s.close(code, code === 4403 ? "Tenant suspended" : r.kind === "session" ? "Session ended" : "Session revoked");
+      this.sockets.delete(s);
     }
   }
 }

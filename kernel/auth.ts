@@ -21,6 +21,8 @@ export interface Principal {
   plan: string;
   /** Token id (`jti`), for revocation and audit. */
   tokenId: string;
+  /** The session (refresh-token family) a user's token was issued for (`sid`); absent for API keys. */
+  sessionId?: string;
   issuedAt: Date;
   expiresAt: Date;
 }
@@ -33,6 +35,7 @@ export interface PlatformPrincipal {
   platformRole: string;
   permissions: string[];
   tokenId: string;
+  sessionId?: string;
   issuedAt: Date;
   expiresAt: Date;
 }
@@ -53,6 +56,8 @@ export interface AccessTokenClaims {
   prl?: string;
   /** Issue time in milliseconds (`iat` has only seconds; revocations need better). */
   ims?: number;
+  /** Session id: the refresh-token family a user's token belongs to, so `logout` can end its access tokens at once. */
+  sid?: string;
 }
 
 export interface TokenVerifierOptions {
@@ -125,6 +130,7 @@ export class TokenVerifier {
       email: typeof payload.email === "string" ? payload.email : "",
       permissions: Array.isArray(payload.perms) ? payload.perms.filter((p) => typeof p === "string") : [],
       tokenId: payload.jti!,
+      ...(typeof payload.sid === "string" ? { sessionId: payload.sid } : {}),
       issuedAt: new Date(typeof payload.ims === "number" ? payload.ims : payload.iat! * 1000),
       expiresAt: new Date(payload.exp! * 1000),
     };

@@ -5,7 +5,7 @@ import express, { type Express } from "express";
 import { ApolloServer, type ApolloServerPlugin, type BaseContext } from "@apollo/server";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
-import { GraphQLError, type FormattedExecutionResult, type GraphQLSchema } from "graphql";
+import { GraphQLError, parse, validate, type FormattedExecutionResult, type GraphQLSchema } from "graphql";
 import { WebSocketServer } from "ws";
 import { useServer } from "graphql-ws/use/ws";
 import type { Logger } from "pino";
@@ -13,6 +13,8 @@ import { REQUEST_ID_HEADER, normalizeRequestId } from "./request-id.js";
 import { graphqlEndpoint, mountGraphQLEndpoint, registerLocalEndpoint, type EndpointContextInput } from "./graphql-endpoint.js";
 import { formatErrorFor } from "./errors.js";
 import { jsonBodyErrors, rejectNulCharacters } from "./input-guards.js";
+import type { AuthContext, Caller } from "./auth.js";
+import { revocationCloseCode, type RevocationList } from "./revocations.js";
 
 /** What a running HTTP service exposes to its composition root. */
 export interface RunningService {
@@ -283,6 +285,8 @@ export async function startSubgraphServer<TContext extends BaseContext>(opts: {
   context: (input: EndpointContextInput) => Promise<TContext>;
   ready: ReadinessCheck;
   routes?: (app: Express) => void;
+  /** Revocations heard by this process: open sockets of revoked callers are closed (4401, or 4403 for a tenant). */
+  revocations?: RevocationList;
 }): Promise<RunningService> {
   const app = express();
   app.disable("x-powered-by");
@@ -291,16 +295,60 @@ export async function startSubgraphServer<TContext extends BaseContext>(opts: {
   app.set("etag", false);
   const httpServer = http.createServer(app);
   const wss = new WebSocketServer({ server: httpServer, path: "/graphql" });
-  const wsServer = useServer<Record<string, unknown> | undefined, { requestId?: string }>(
+  const wsServer = useServer<Record<string, unknown> | undefined, SubgraphSocketExtra>(
     {
       schema: opts.schema,
-      context: async (ctx) => {
+      // The caller is verified at `connection_init`: a socket without a valid token is refused there (4401, 4403 for a
+      // suspended tenant), before any operation, and closed when its token expires or is revoked.
+      onConnect: async (ctx) => {
         const params = ctx.connectionParams ?? {};
-        return opts.context({
-          authorization: typeof params.authorization === "string" ? params.authorization : undefined,
+        const input: EndpointContextInput = {
+          authorization: typeof params.authorization === "string" && params.authorization ? params.authorization : undefined,
           requestId: normalizeRequestId(params[REQUEST_ID_HEADER]),
           client: {},
-        });
+        };
+        const close = (code: number, reason: string) => ctx.extra.socket.close(code, reason);
+        if (!input.authorization) {
+          close(4401, params.authorization === undefined ? "A token is required in connectionParams.authorization" : "authorization must be a string");
+          return false;
+        }
+        let caller: Caller | undefined;
+        try {
+          caller = callerOf(await opts.context(input));
+        } catch (err) {
+          const refusal = socketRefusal(err, opts.logger);
+          close(refusal.code, refusal.reason);
+          return false;
+        }
+        if (!caller) {
+          close(4401, "Invalid token");
+          return false;
+        }
+        ctx.extra.input = input;
+        ctx.extra.release = watchSocketCaller(caller, close, opts.revocations);
+        return true;
+      },
+      onClose: (ctx) => ctx.extra.release?.(),
+      // Each operation gets its own context (a fresh EntityManager); the token is checked again, so one that expired
+      // or was revoked a moment ago closes the socket as at connect (never a 4500 with a logged stack).
+      onSubscribe: async (ctx, _id, payload) => {
+        let document;
+        try {
+          document = parse(payload.query);
+        } catch (err) {
+          return [withCode(err, "GRAPHQL_PARSE_FAILED")];
+        }
+        const invalid = validate(opts.schema, document);
+        if (invalid.length) return invalid.map((e) => withCode(e, "GRAPHQL_VALIDATION_FAILED"));
+        let contextValue: TContext;
+        try {
+          contextValue = await opts.context(ctx.extra.input!);
+        } catch (err) {
+          const refusal = socketRefusal(err, opts.logger);
+          ctx.extra.socket.close(refusal.code, refusal.reason);
+          return [err instanceof GraphQLError ? err : new GraphQLError(refusal.reason)];
+        }
+        return { schema: opts.schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
       },
       onError: (_ctx, _id, _payload, errors) => {
         opts.logger.warn({ errors: errors.map((e) => e.message) }, "subscription error");
@@ -347,6 +395,56 @@ export async function startSubgraphServer<TContext extends BaseContext>(opts: {
       await apollo.stop();
     },
   };
+}
+
+// ---- WebSocket callers ------------------------------------------------------------------------------------------------
+
+/** What a subgraph keeps per socket: the verified connection's context input, and what to undo when it closes. */
+type SubgraphSocketExtra = {
+  input?: EndpointContextInput;
+  release?: () => void;
+};
+
+/** The caller a context was built for (contexts of every service carry `principal` or `platform`). */
+function callerOf(context: unknown): Caller | undefined {
+  const c = context as Partial<AuthContext> | null | undefined;
+  return c?.principal ?? c?.platform;
+}
+
+/**
+ * How a socket whose caller was refused is closed: 4401 for who-are-you problems (no, bad, expired or revoked token),
+ * 4403 for a suspended tenant or a forbidden caller, 1013 (try again later) when a dependency such as the token keys is
+ * unavailable, 1011 for anything unexpected (logged). Expected refusals are not logged as errors.
+ */
+export function socketRefusal(err: unknown, logger?: Logger): { code: number; reason: string } {
+  const code = err instanceof GraphQLError ? err.extensions.code : undefined;
+  const reason = (err instanceof GraphQLError ? err.message : "Unauthorized").slice(0, 120);
+  if (code === "UNAUTHENTICATED") return { code: 4401, reason };
+  if (code === "TENANT_SUSPENDED" || code === "FORBIDDEN") return { code: 4403, reason };
+  if (code === "UPSTREAM_UNAVAILABLE") return { code: 1013, reason };
+  logger?.error({ err }, "socket authentication failed");
+  return { code: 1011, reason: "Internal server error" };
+}
+
+/**
+ * Closes a socket when its caller's token expires (4401) or a revocation reaches the caller (4401, or 4403 for a
+ * suspended tenant). Returns the function that stops watching (call it when the socket closes).
+ */
+export function watchSocketCaller(caller: Caller, close: (code: number, reason: string) => void, revocations?: RevocationList): () => void {
+  const timer = setTimeout(() => close(4401, "Token expired"), Math.max(0, caller.expiresAt.getTime() - Date.now())).unref();
+  const unlisten = revocations?.onRevocation((r) => {
+    const code = revocationCloseCode(r, caller);
+    if (code !== undefined) close(code, code === 4403 ? "Tenant suspended" : "Session revoked");
+  });
+  return () => {
+    clearTimeout(timer);
+    unlisten?.();
+  };
+}
+
+function withCode(err: unknown, code: string): GraphQLError {
+  const e = err instanceof GraphQLError ? err : new GraphQLError(String(err));
+  return new GraphQLError(e.message, { nodes: e.nodes, source: e.source, positions: e.positions, extensions: { ...e.extensions, code } });
 }
 
 /** Listens on host:port (0 = any free port) and returns the GraphQL URLs of the server. */

@@ -7,15 +7,34 @@ import type { PubSub } from "./pubsub/pubsub.js";
 /** Topic on which the tenants service announces revocations to every process. */
 export const REVOCATION_TOPIC = "auth.revoked";
 
-/** One revocation: a tenant suspended (or reactivated), or a user's tokens issued before a time. */
+/**
+ * One revocation: a tenant suspended (or reactivated), a user's tokens issued before a time, or every token of one
+ * session (a refresh-token family ended by `logout` or by reuse detection; access tokens name it in their `sid` claim).
+ */
 export type Revocation =
   | { kind: "tenant"; tenantId: string; suspended: boolean }
-  | { kind: "user"; userId: string; notBefore: number };
+  | { kind: "user"; userId: string; notBefore: number }
+  | { kind: "session"; sessionId: string; revokedAt: number };
 
 /** What a process loads at start (and periodically) so it does not depend on having heard every event. */
 export interface RevocationSnapshot {
   suspendedTenants: string[];
   users: { userId: string; notBefore: number }[];
+  /** Sessions ended recently enough that one of their access tokens could still be alive (absent from older peers). */
+  sessions?: { sessionId: string; revokedAt: number }[];
+}
+
+/** How long a session revocation is remembered: longer than any access token lives (they last about 15 minutes). */
+const SESSION_MEMORY_MS = 2 * 3600_000;
+
+/**
+ * Whether a revocation ends a caller's tokens: the WebSocket close code to use (4403 for a suspended tenant, 4401 for
+ * an ended session or revoked user), or undefined when the caller is not affected.
+ */
+export function revocationCloseCode(r: Revocation, caller: Caller): 4401 | 4403 | undefined {
+  if (r.kind === "tenant") return r.suspended && caller.kind !== "platform" && caller.tenantId === r.tenantId ? 4403 : undefined;
+  if (r.kind === "user") return caller.userId === r.userId && caller.issuedAt.getTime() < r.notBefore ? 4401 : undefined;
+  return caller.sessionId !== undefined && caller.sessionId === r.sessionId ? 4401 : undefined;
 }
 
 /**
@@ -26,6 +45,8 @@ export interface RevocationSnapshot {
 export class RevocationList {
   private suspended = new Set<string>();
   private users = new Map<string, number>();
+  /** Ended sessions → when (pruned after {@link SESSION_MEMORY_MS}). */
+  private sessions = new Map<string, number>();
   private timer?: NodeJS.Timeout;
   private events?: AsyncIterableIterator<Revocation>;
   private readonly listeners = new Set<(r: Revocation) => void>();
@@ -67,6 +88,9 @@ export class RevocationList {
       this.suspended = new Set(snap.suspendedTenants);
       // Merged, not replaced: an event that arrived while the snapshot was in flight must not be dropped.
       for (const u of snap.users) this.users.set(u.userId, Math.max(this.users.get(u.userId) ?? 0, u.notBefore));
+      for (const s of snap.sessions ?? []) this.sessions.set(s.sessionId, s.revokedAt);
+      const forgetBefore = Date.now() - SESSION_MEMORY_MS;
+      for (const [id, at] of this.sessions) if (at < forgetBefore) this.sessions.delete(id);
     } catch (err) {
       this.opts.logger.warn({ err: (err as Error).message }, "revocation snapshot unavailable; using events only");
     }
@@ -76,8 +100,10 @@ export class RevocationList {
     if (r.kind === "tenant") {
       if (r.suspended) this.suspended.add(r.tenantId);
       else this.suspended.delete(r.tenantId);
-    } else {
+    } else if (r.kind === "user") {
       this.users.set(r.userId, Math.max(this.users.get(r.userId) ?? 0, r.notBefore));
+    } else {
+      this.sessions.set(r.sessionId, r.revokedAt);
     }
     for (const l of this.listeners) l(r);
   }
@@ -87,6 +113,7 @@ export class RevocationList {
     if (caller.kind !== "platform" && this.suspended.has(caller.tenantId)) throw Errors.tenantSuspended();
     const notBefore = this.users.get(caller.userId);
     if (notBefore !== undefined && caller.issuedAt.getTime() < notBefore) throw Errors.unauthenticated("Session revoked");
+    if (caller.sessionId !== undefined && this.sessions.has(caller.sessionId)) throw Errors.unauthenticated("Session ended");
   }
 }
 

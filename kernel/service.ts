@@ -81,6 +81,7 @@ export async function startSubgraph<TContext extends ServiceContext>(opts: {
       context: async (input) => opts.extend(await createServiceContext({ orm, verifier, revocations, logger, ...input }), orm),
       ready: async () => ({ database: await pingDatabase(orm), pubsub: await opts.pubsub.ping() }),
       routes: opts.routes ? (app) => opts.routes!(app, orm) : undefined,
+      revocations,
     });
     return {
       ...server,

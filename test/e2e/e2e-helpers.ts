@@ -161,3 +161,39 @@ export async function pulledState<D extends { id: string }>(url: string, token: 
     if (!page.hasMore) return { state, checkpoint };
   }
 }
+
+/**
+ * A raw graphql-transport-ws handshake: opens `url`, sends `connection_init` with `payload`, and reports how it ended:
+ * acknowledged (`code` undefined; the socket is then closed by us), or closed by the server with `code` and `reason`.
+ * `then` runs after the acknowledgement, with the open socket (e.g. to wait for a revocation to close it).
+ */
+export async function socketHandshake(
+  url: string,
+  payload: unknown,
+  then?: (socket: import("ws").WebSocket) => Promise<void>,
+): Promise<{ acknowledged: boolean; code?: number; reason?: string; messages: unknown[] }> {
+  const { WebSocket } = await import("ws");
+  const socket = new WebSocket(url, "graphql-transport-ws");
+  const messages: unknown[] = [];
+  let acknowledged = false;
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => socket.on("close", (code, reason) => resolve({ code, reason: String(reason) })));
+  socket.on("error", () => undefined);
+  socket.on("open", () => socket.send(JSON.stringify({ type: "connection_init", ...(payload === undefined ? {} : { payload }) })));
+  const acked = new Promise<boolean>((resolve) => {
+    socket.on("message", (m) => {
+      const message = JSON.parse(String(m)) as { type?: string };
+      messages.push(message);
+      if (message.type === "connection_ack") resolve(true);
+    });
+    void closed.then(() => resolve(false));
+  });
+  acknowledged = await acked;
+  if (!acknowledged) return { acknowledged, ...(await closed), messages };
+  if (then) {
+    await then(socket);
+    if (socket.readyState === socket.CLOSED || socket.readyState === socket.CLOSING) return { acknowledged, ...(await closed), messages };
+  }
+  socket.close(1000);
+  await closed;
+  return { acknowledged, messages };
+}

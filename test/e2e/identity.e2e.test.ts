@@ -44,8 +44,8 @@ import { createTestDatabase, releasePostgres, startTestStack, type TenantLogin, 
 import { createPlatformUser } from "../../subgraphs/tenants/platform/platform.service.js";
 import { KEY_ACTIVATION_DELAY_MS } from "../../subgraphs/tenants/auth/key-store.js";
 import { PlatformRole } from "../../subgraphs/tenants/platform/platform-user.entity.js";
-import { API_KEY_EXCHANGE_PATH, internalHeaders } from "../../kernel/internal-auth.js";
-import { codesOf, Feed, post, waitUntil } from "./e2e-helpers.js";
+import { API_KEY_EXCHANGE_PATH, REVOCATIONS_PATH, internalHeaders } from "../../kernel/internal-auth.js";
+import { codesOf, Feed, post, socketHandshake, waitUntil } from "./e2e-helpers.js";
 
 type AnyResult = { errors?: readonly { extensions?: Record<string, unknown> }[]; data?: unknown; status?: number };
 
@@ -208,6 +208,86 @@ describe("identity: sessions and refresh tokens", () => {
     expect((await ok(t.request(IdentityLogoutDocument, { refreshToken: s.refreshToken }))).logout).toBe(true);
     expect(await refused(h.refresh(s.refreshToken))).toEqual(["UNAUTHENTICATED"]);
     expect((await ok(h.refresh(other.refreshToken))).refreshSession.user.id).toBe(s.userId);
+  });
+
+  /**
+   * Opens sockets with `token` at the gateway and straight at the sync subgraph (both acknowledged), runs `end`, and
+   * returns how each socket was closed within 2 s.
+   */
+  async function socketsClosedBy(token: string, end: () => Promise<void>): Promise<{ gateway?: number; subgraph?: number }> {
+    let ended!: () => void;
+    const endedOnce = new Promise<void>((resolve) => (ended = resolve));
+    const acks: Promise<void>[] = [];
+    const watch = (url: string) => {
+      let acked!: () => void;
+      acks.push(new Promise<void>((resolve) => (acked = resolve)));
+      return socketHandshake(url, { authorization: `Bearer ${token}` }, async (ws) => {
+        acked();
+        await endedOnce;
+        await waitUntil(() => ws.readyState === ws.CLOSED, "the socket to be closed", 2_000).catch(() => undefined);
+      });
+    };
+    const sockets = Promise.all([watch(t.wsUrl), watch(t.stack.sync.wsUrl)]);
+    // Both acknowledged before the session ends (or one refused: checked below).
+    await Promise.race([Promise.all(acks), sockets]);
+    await end();
+    ended();
+    const [gateway, subgraph] = await sockets;
+    expect([gateway.acknowledged, subgraph.acknowledged]).toEqual([true, true]);
+    return { gateway: gateway.code, subgraph: subgraph.code };
+  }
+
+  /** How an access token fares at the gateway (HTTP status and code) and on each subgraph called directly. */
+  async function accessFor(token: string) {
+    const gateway = await h.me(token);
+    const subgraphs: Record<string, unknown[]> = {};
+    for (const name of ["tenants", "sync", "connectors", "audit"] as const) subgraphs[name] = codesOf((await post(t.stack[name].url, "{ __typename }", {}, token)).body);
+    return { gateway: { status: gateway.status, codes: codesOf(gateway) }, subgraphs };
+  }
+  const refusedEverywhere = {
+    gateway: { status: 401, codes: ["UNAUTHENTICATED"] },
+    subgraphs: { tenants: ["UNAUTHENTICATED"], sync: ["UNAUTHENTICATED"], connectors: ["UNAUTHENTICATED"], audit: ["UNAUTHENTICATED"] },
+  };
+  const acceptedEverywhere = { gateway: { status: 200, codes: [] }, subgraphs: { tenants: [], sync: [], connectors: [], audit: [] } };
+
+  it("logout(refreshToken) ends that session's access token at once: at the gateway, on every subgraph and on its open sockets (4401); another session stays", async () => {
+    const s = await h.member(admin);
+    const other = await h.session("id-sessions", s.email, s.password);
+    expect(await accessFor(s.accessToken)).toEqual(acceptedEverywhere);
+    const closed = await socketsClosedBy(s.accessToken, async () => {
+      expect((await ok(t.request(IdentityLogoutDocument, { refreshToken: s.refreshToken }))).logout).toBe(true);
+    });
+    expect(closed).toEqual({ gateway: 4401, subgraph: 4401 });
+    expect(await accessFor(s.accessToken)).toEqual(refusedEverywhere);
+    // A new socket with the ended session's token is refused at connect.
+    expect((await socketHandshake(t.wsUrl, { authorization: `Bearer ${s.accessToken}` })).code).toBe(4401);
+    // The user's other session is another family: untouched.
+    expect(await accessFor(other.accessToken)).toEqual(acceptedEverywhere);
+  });
+
+  it("refresh-token reuse ends the session's access tokens at once (the rotated one too), everywhere and on open sockets", async () => {
+    const s = await h.member(admin);
+    const other = await h.session("id-sessions", s.email, s.password);
+    const rotated = (await ok(h.refresh(s.refreshToken))).refreshSession;
+    expect(await accessFor(rotated.accessToken)).toEqual(acceptedEverywhere);
+    const closed = await socketsClosedBy(rotated.accessToken, async () => {
+      // The spent token presented again: a copy is in someone else's hands.
+      expect(await refused(h.refresh(s.refreshToken))).toEqual(["UNAUTHENTICATED"]);
+    });
+    expect(closed).toEqual({ gateway: 4401, subgraph: 4401 });
+    expect(await accessFor(rotated.accessToken)).toEqual(refusedEverywhere);
+    expect(await accessFor(s.accessToken)).toEqual(refusedEverywhere);
+    expect(await accessFor(other.accessToken)).toEqual(acceptedEverywhere);
+  });
+
+  it("a process that missed the announcement learns ended sessions from the revocation snapshot", async () => {
+    const s = await h.member(admin);
+    await ok(t.request(IdentityLogoutDocument, { refreshToken: s.refreshToken }));
+    const res = await fetch(new URL(REVOCATIONS_PATH, t.stack.tenants.url), { headers: internalHeaders(t.secrets.internal) });
+    const snapshot = (await res.json()) as { sessions?: { sessionId: string }[] };
+    const sid = decodeJwt(s.accessToken).sid;
+    expect(typeof sid).toBe("string");
+    expect(snapshot.sessions?.map((x) => x.sessionId)).toContain(sid);
   });
 
   it("changePassword: wrong current password or a short new one → BAD_USER_INPUT, and nothing changes", async () => {
@@ -467,6 +547,16 @@ describe("identity: tenant suspension", () => {
     expect(await refused(h.me(admin.token))).toEqual(["TENANT_SUSPENDED"]);
     expect(await refused(t.request(IdentityConnectorsDocument, {}, admin.token))).toEqual(["TENANT_SUSPENDED"]);
     expect(await refused(t.request(IdentitySyncRunsDocument, { limit: 1 }, admin.token))).toEqual(["TENANT_SUSPENDED"]);
+  });
+
+  it("a new socket of a suspended tenant is refused at connection_init with 4403, at the gateway and on a subgraph", async () => {
+    const { admin, member } = await fixture("susp-connect");
+    expect((await socketHandshake(t.wsUrl, { authorization: `Bearer ${member.accessToken}` })).acknowledged).toBe(true);
+    await suspend(admin.tenantId);
+    for (const url of [t.wsUrl, t.stack.sync.wsUrl, t.stack.tenants.wsUrl]) {
+      const res = await socketHandshake(url, { authorization: `Bearer ${member.accessToken}` });
+      expect({ url, acknowledged: res.acknowledged, code: res.code }).toEqual({ url, acknowledged: false, code: 4403 });
+    }
   });
 
   it("login → TENANT_SUSPENDED and refreshSession → TENANT_SUSPENDED", async () => {

@@ -1,12 +1,13 @@
 // Federated subscriptions end to end, over both pub/sub implementations: graphql-ws client → gateway → sync
 // subgraph (graphql-ws) → pub/sub → mutations, with foreign fields resolved by connectors and tenants per event.
-import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { afterAll, beforeAll, describe, expect, it, jest } from "@jest/globals";
+import pino from "pino";
 import WebSocket from "ws";
 import { CreateConnectorDocument, LoginDocument, StartSyncRunDocument, SyncRunProgressFeedDocument, SyncRunUpdatedDocument, UpdateSyncRunProgressDocument } from "../__generated__/graphql.js";
 import { MemoryPubSub, RedisPubSub } from "../../kernel/pubsub/index.js";
 import { ensureTenantWithAdmin } from "../../subgraphs/tenants/tenant/demo-seed.js";
 import { redisUrlOrFail, startTestStack, type TenantLogin, type TestStack } from "../harness/stack.js";
-import { Feed, sleep, waitUntil } from "./e2e-helpers.js";
+import { Feed, sleep, socketHandshake, waitUntil } from "./e2e-helpers.js";
 
 type Variant = "memory" | "redis";
 type Progress = { status?: "RUNNING" | "SUCCEEDED" | "FAILED" | "PARTIAL" | "CANCELLED"; processed?: number; created?: number; failed?: number };
@@ -24,7 +25,8 @@ describe.each<Variant>(["memory", "redis"])("subscriptions (%s pub/sub)", (varia
   beforeAll(async () => {
     if (!enabled) return;
     if (variant === "redis") redisUrlOrFail();
-    t = await startTestStack({ pubsub: variant });
+    t = await startTestStack({ pubsub: variant, logger: pino({ level: "error" }, { write: (line: string) => void logged.push(line) }) });
+    consoleErrors = jest.spyOn(console, "error");
     a = await t.tenant(`subs-a-${variant}`);
     b = await t.tenant(`subs-b-${variant}`);
     const res = await t.request(CreateConnectorDocument, { input: { kind: "MOODLE", name: `Live Moodle ${variant}`, baseUrl: "https://moodle.example" } }, a.token);
@@ -32,8 +34,13 @@ describe.each<Variant>(["memory", "redis"])("subscriptions (%s pub/sub)", (varia
     connector = res.data!.createConnector;
   });
   afterAll(async () => {
+    consoleErrors?.mockRestore();
     await t?.stop();
   });
+  /** Error lines of the stack's logger and console.error calls (graphql-ws logs a failed handshake's stack there). */
+  const logged: string[] = [];
+  let consoleErrors: { mock: { calls: unknown[][] }; mockRestore(): void } | undefined;
+  const errorLogs = () => [...logged, ...(consoleErrors?.mock.calls.map((c) => c.map(String).join(" ")) ?? [])];
 
   async function startRun(token = a.token, connectorId: string | null = connector.id): Promise<string> {
     const res = await t.request(StartSyncRunDocument, { input: connectorId ? { kind: "CONNECTOR", connectorId } : { kind: "PULL" } }, token);
@@ -203,17 +210,34 @@ describe.each<Variant>(["memory", "redis"])("subscriptions (%s pub/sub)", (varia
     await idle();
   });
 
-  test("without a token: UNAUTHENTICATED, and no upstream is opened", async () => {
+  test("without a token: refused at connection_init with 4401 (never acknowledged), and no upstream is opened", async () => {
     await idle();
-    const runId = await startRun();
-    const feed = new Feed(t.ws(), SyncRunProgressFeedDocument, { id: runId });
+    const logsBefore = errorLogs().length;
+    for (const payload of [undefined, {}, { authorization: "" }, { authorization: null }]) {
+      const res = await socketHandshake(t.wsUrl, payload);
+      expect({ payload, acknowledged: res.acknowledged, code: res.code }).toEqual({ payload, acknowledged: false, code: 4401 });
+      expect(res.messages).toEqual([]);
+    }
+    // The graphql-ws client (what RxDB uses) sees the close, not an error-only result.
+    const feed = new Feed(t.ws(), SyncRunProgressFeedDocument, { id: await startRun() });
     await feed.ended();
-    expect(feed.error).toBeUndefined();
-    expect(feed.results).toHaveLength(1);
-    expect(feed.results[0]!.data ?? null).toBeNull();
-    expect(feed.results[0]!.errors?.map((e) => e.extensions?.code)).toEqual(["UNAUTHENTICATED"]);
+    expect(feed.results).toEqual([]);
+    expect((feed.error as { code?: number }).code).toBe(4401);
     expect(stats()).toMatchObject({ upstreams: 0, subscribers: 0 });
-    await progress(runId, { status: "CANCELLED" });
+    expect(errorLogs().slice(logsBefore)).toEqual([]);
+  });
+
+  test("a subgraph's socket refuses at connection_init with 4401 (no, forged or garbage token), never 4500, and logs no error", async () => {
+    const [header, payload] = a.token.split(".");
+    const forged = `${header}.${payload}.${Buffer.alloc(64, 7).toString("base64url")}`;
+    const logsBefore = errorLogs().length;
+    for (const params of [undefined, {}, { authorization: "Bearer not.a.token" }, { authorization: `Bearer ${forged}` }, { authorization: 42 }]) {
+      const res = await socketHandshake(t.stack.sync.wsUrl, params);
+      expect({ params, acknowledged: res.acknowledged, code: res.code }).toEqual({ params, acknowledged: false, code: 4401 });
+    }
+    // A valid token is acknowledged by the subgraph.
+    expect((await socketHandshake(t.stack.sync.wsUrl, { authorization: `Bearer ${a.token}` })).acknowledged).toBe(true);
+    expect(errorLogs().slice(logsBefore)).toEqual([]);
   });
 
   test("a forged token: the socket is closed with 4401", async () => {

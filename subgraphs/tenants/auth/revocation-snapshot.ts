@@ -4,6 +4,7 @@ import { Tenant, TenantStatus } from "../tenant/tenant.entity.js";
 import { User } from "../user/user.entity.js";
 import { PlatformUser } from "../platform/platform-user.entity.js";
 import { ApiKey } from "./api-key.entity.js";
+import { RefreshToken } from "./refresh-token.entity.js";
 import { ACCESS_TOKEN_TTL_SECONDS } from "./key-store.js";
 
 /**
@@ -15,12 +16,14 @@ export async function revocationSnapshot(orm: MikroORM): Promise<RevocationSnaps
   const em = orm.em.fork();
   const off = { filters: { tenant: false } } as const;
   const since = new Date(Date.now() - 2 * ACCESS_TOKEN_TTL_SECONDS * 1000);
-  const [tenants, users, narrowed, keys, operators] = await Promise.all([
+  const [tenants, users, narrowed, keys, operators, sessions] = await Promise.all([
     em.find(Tenant, { status: { $in: [TenantStatus.SUSPENDED, TenantStatus.DELETED] } }, { ...off, fields: ["id"] }),
     em.find(User, { tokensValidAfter: { $gt: since } }, { ...off, fields: ["id", "tokensValidAfter"] }),
     em.find(User, { accessTokensValidAfter: { $gt: since } }, { ...off, fields: ["id", "accessTokensValidAfter"] }),
     em.find(ApiKey, { revokedAt: { $gt: since } }, { ...off, fields: ["id", "revokedAt"] }),
     em.find(PlatformUser, { tokensValidAfter: { $gt: since } }, { fields: ["id", "tokensValidAfter"] }),
+    // Sessions ended by logout or reuse detection (and those ended with all of a user's, already covered above).
+    em.find(RefreshToken, { revokedAt: { $gt: since } }, { fields: ["familyId", "revokedAt"] }),
   ]);
   const narrowedAt = new Map(narrowed.map((u) => [u.id, u.accessTokensValidAfter!.getTime()]));
   const keysOfNarrowed = narrowed.length
@@ -36,5 +39,7 @@ export async function revocationSnapshot(orm: MikroORM): Promise<RevocationSnaps
       ...keys.map((k) => ({ userId: k.id, notBefore: k.revokedAt!.getTime() })),
       ...operators.map((o) => ({ userId: o.id, notBefore: o.tokensValidAfter!.getTime() })),
     ],
+    // One entry per session (a family's tokens are revoked together).
+    sessions: [...new Map(sessions.map((s) => [s.familyId, s.revokedAt!.getTime()] as const))].map(([sessionId, revokedAt]) => ({ sessionId, revokedAt })),
   };
 }

@@ -52,6 +52,8 @@ export async function issueSession(ctx: TenantsContext, tenant: Tenant, user: Us
     roles,
     perms: permissions,
     plan: tenant.plan,
+    // The session: logout and reuse detection end its access tokens at once, everywhere (see endSession).
+    sid: familyId,
   });
   const secret = newSecret();
   const refresh = ctx.em.create(RefreshToken, {
@@ -80,7 +82,7 @@ export async function refreshSession(ctx: TenantsContext, presented: string): Pr
     if (!row || !sameHash(row.secretHash, hashSecret(parsed.secret))) return { kind: "invalid" as const };
     // Spent by an earlier rotation and presented again: a copy is in someone else's hands.
     if (row.usedAt) {
-      await tx.em.nativeUpdate(RefreshToken, { familyId: row.familyId, revokedAt: null }, { revokedAt: new Date() });
+      const revocation = await endSession(tx.em, row.familyId);
       await tx.audit.record(tx, {
         tenantId: row.tenantId,
         actorType: "USER",
@@ -90,7 +92,7 @@ export async function refreshSession(ctx: TenantsContext, presented: string): Pr
         targetId: row.userId,
         metadata: { familyId: row.familyId, ip: ctx.client.ip ?? null },
       });
-      return { kind: "reused" as const };
+      return { kind: "reused" as const, revocation };
     }
     // Ended by logout, a password change or an earlier reuse: simply invalid.
     if (row.revokedAt || row.expiresAt.getTime() <= Date.now()) return { kind: "invalid" as const };
@@ -103,22 +105,41 @@ export async function refreshSession(ctx: TenantsContext, presented: string): Pr
     row.usedAt = new Date();
     return { kind: "ok" as const, session: await issueSession(tx, tenant, user, row.familyId) };
   });
+  // Once committed: the session's access tokens stop in every process, its open sockets close.
+  if (outcome.kind === "reused") await announceRevocations(ctx, [outcome.revocation]);
   if (outcome.kind === "invalid" || outcome.kind === "reused") throw AuthErrors.invalidRefreshToken();
   if (outcome.kind === "suspended") throw Errors.tenantSuspended();
   return outcome.session;
 }
 
-/** Ends the session of a refresh token (its whole family). Unknown tokens are ignored: logout is idempotent. */
+/**
+ * Ends a session (a refresh-token family) through `em` (inside the caller's transaction): its refresh tokens now, its
+ * access tokens (which name it in `sid`) in every process once the returned revocation is announced with
+ * {@link announceRevocations} after the commit. Processes that miss the announcement learn it from the revocation
+ * snapshot (sessions whose refresh tokens were revoked recently).
+ */
+export async function endSession(em: EntityManager, familyId: string): Promise<Revocation> {
+  const now = new Date();
+  await em.nativeUpdate(RefreshToken, { familyId, revokedAt: null }, { revokedAt: now });
+  return { kind: "session", sessionId: familyId, revokedAt: now.getTime() };
+}
+
+/**
+ * Ends the session of a refresh token (its whole family, and the access tokens issued for it, at once). Unknown tokens
+ * are ignored: logout is idempotent.
+ */
 export async function logout(ctx: TenantsContext, presented: string): Promise<boolean> {
   const parsed = parseRefreshToken(presented);
   if (!parsed) return true;
   // The family's revocation and its audit event commit together.
-  await inTransaction(ctx, async (tx) => {
+  const revocation = await inTransaction(ctx, async (tx) => {
     const row = await tx.em.findOne(RefreshToken, { id: parsed.id }, { populate: ["secretHash"] as never });
-    if (!row || !sameHash(row.secretHash, hashSecret(parsed.secret))) return;
-    await tx.em.nativeUpdate(RefreshToken, { familyId: row.familyId, revokedAt: null }, { revokedAt: new Date() });
+    if (!row || !sameHash(row.secretHash, hashSecret(parsed.secret))) return null;
+    const ended = await endSession(tx.em, row.familyId);
     await tx.audit.record(tx, { tenantId: row.tenantId, actorType: "USER", actorId: row.userId, action: "auth.logout", targetType: "User", targetId: row.userId });
+    return ended;
   });
+  if (revocation) await announceRevocations(ctx, [revocation]);
   return true;
 }
 
