@@ -17,14 +17,16 @@ import { ConnectorMapping } from "./mapping/mapping.entity.js";
 import { MappingResolver } from "./mapping/mapping.resolver.js";
 import { PassthroughResolver } from "./passthrough/passthrough.resolver.js";
 import { WebhookReceipt } from "./webhooks/webhook.entity.js";
+import { WebhookRate, WebhookToken } from "./webhooks/webhook-token.entity.js";
+import { WebhookResolver } from "./webhooks/webhook.resolver.js";
 
 /** Entities persisted in the `connectors` Postgres schema. */
-export const entities = [Connector, ConnectorMapping, ConnectorRun, ConnectorModelLock, RemoteLink, WebhookReceipt, AuditOutbox];
+export const entities = [Connector, ConnectorMapping, ConnectorRun, ConnectorModelLock, RemoteLink, WebhookReceipt, WebhookToken, WebhookRate, AuditOutbox];
 
 /** Builds the connectors subgraph schema (no side effects). */
 export function buildConnectorsSchema(): Promise<GraphQLSchema> {
   return buildFederatedSchema(
-    { resolvers: [ConnectorResolver, TenantConnectorsResolver, MappingResolver, RunResolver, PassthroughResolver], orphanedTypes: [Connector, TenantRef, SyncRunRef] },
+    { resolvers: [ConnectorResolver, TenantConnectorsResolver, MappingResolver, RunResolver, PassthroughResolver, WebhookResolver], orphanedTypes: [Connector, TenantRef, SyncRunRef] },
     { Connector: resolveConnectorReference, Tenant: resolveTenantRefReference },
   );
 }

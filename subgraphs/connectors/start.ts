@@ -19,6 +19,8 @@ import type { JobDeps } from "./jobs/sync-job.js";
 import { ConnectorMapping } from "./mapping/mapping.entity.js";
 import { migrations } from "./migrations/index.js";
 import { mountOdooWebhook } from "./webhooks/odoo-webhook.js";
+import { mountOdooNotify } from "./webhooks/odoo-notify.js";
+import { WEBHOOK_RUN_DELAY_SECONDS } from "./webhooks/webhook-hint.js";
 import { buildConnectorsSchema, entities } from "./schema.js";
 
 export const CONNECTORS_DEFAULT_PORT = 4103;
@@ -75,7 +77,10 @@ export async function startConnectors(config: ServiceConfig, deps: { logger: Log
           for (const m of pending) m.rerunRequested = false;
           await em.flush();
           const connector = await em.findOne(Connector, { id: run.connectorId });
-          if (connector) await runs.start(em, connector, { models: pending.map((m) => m.remoteModel) }, { type: "CONNECTOR", id: null });
+          // Delayed like the hint's own run: the notifying transaction may commit only after its last call.
+          if (connector) {
+            await runs.start(em, connector, { models: pending.map((m) => m.remoteModel) }, { type: "CONNECTOR", id: null }, undefined, { startAfterSeconds: WEBHOOK_RUN_DELAY_SECONDS });
+          }
         },
       };
       jobs = new ConnectorJobs(
@@ -108,7 +113,10 @@ export async function startConnectors(config: ServiceConfig, deps: { logger: Log
         await jobs.stop();
       };
     },
-    routes: (app, orm) => mountOdooWebhook(app, { orm, box: peers.box, runs: () => runs, audit, logger }),
+    routes: (app, orm) => {
+      mountOdooWebhook(app, { orm, box: peers.box, runs: () => runs, audit, logger });
+      mountOdooNotify(app, { orm, runs: () => runs, audit, logger });
+    },
     verifier: () => jwksVerifier(config),
     revocationSnapshot: tenantsRevocations(config, peers.internalSecret),
     extend: (base) => ({ ...base, audit, box: peers.box, runs, jobs, sources }),

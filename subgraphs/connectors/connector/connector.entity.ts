@@ -28,9 +28,28 @@ export class ConnectorSettings {
 
   @Field(() => Int, { description: "At most this many requests per second toward the remote (1–1,000)" })
   requestsPerSecond!: number;
+
+  @Field(() => Int, {
+    description:
+      "Odoo: seconds of changes an incremental run reads again (0–86,400; default 120): a transaction that commits later than this after it started is missed by incremental runs (reconciliation finds it)",
+  })
+  overlapSeconds!: number;
+
+  @Field(() => Int, { description: "Odoo: minutes between automatic reconciliations of each inbound model (0: never; 5–10,080; default 360)" })
+  reconcileEveryMinutes!: number;
+
+  @Field(() => Int, { description: "Webhook calls accepted per minute for this connector (1–100,000; default 600); more get 429" })
+  webhookRequestsPerMinute!: number;
 }
 
-export const DEFAULT_SETTINGS: ConnectorSettings = { timeoutMs: 30_000, retries: 3, requestsPerSecond: 20 };
+export const DEFAULT_SETTINGS: ConnectorSettings = {
+  timeoutMs: 30_000,
+  retries: 3,
+  requestsPerSecond: 20,
+  overlapSeconds: 120,
+  reconcileEveryMinutes: 360,
+  webhookRequestsPerMinute: 600,
+};
 
 /**
  * A tenant's link to one Odoo or Moodle instance. Credentials are write-only: stored encrypted (AES-256-GCM), never
@@ -90,7 +109,10 @@ export class Connector {
   credentialsUpdatedAt: Date | null = null;
 
   @Field(() => ConnectorSettings)
-  @Property({ type: "json", defaultRaw: `'{"timeoutMs":30000,"retries":3,"requestsPerSecond":20}'` })
+  @Property({
+    type: "json",
+    defaultRaw: `'{"timeoutMs":30000,"retries":3,"requestsPerSecond":20,"overlapSeconds":120,"reconcileEveryMinutes":360,"webhookRequestsPerMinute":600}'`,
+  })
   settings: ConnectorSettings = { ...DEFAULT_SETTINGS };
 
   @Field(() => String, { nullable: true, description: "The remote's version, detected by testConnection" })

@@ -26,6 +26,15 @@ export class ConnectorSettingsInput {
 
   @Field(() => Int, { nullable: true, description: "1–1,000" })
   requestsPerSecond?: number | null;
+
+  @Field(() => Int, { nullable: true, description: "Odoo incremental re-read window, 0–86,400 s" })
+  overlapSeconds?: number | null;
+
+  @Field(() => Int, { nullable: true, description: "Odoo reconciliation interval, 0 (never) or 5–10,080 minutes" })
+  reconcileEveryMinutes?: number | null;
+
+  @Field(() => Int, { nullable: true, description: "1–100,000 webhook calls per minute" })
+  webhookRequestsPerMinute?: number | null;
 }
 
 @InputType()

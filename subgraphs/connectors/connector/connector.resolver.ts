@@ -14,6 +14,7 @@ import { Errors } from "../../../kernel/errors.js";
 import { maxConnectorsFor } from "../../../kernel/plans.js";
 import { RemoteLink } from "../jobs/connector-run.entity.js";
 import { webhookOwner } from "../webhooks/odoo-webhook.js";
+import { WebhookToken } from "../webhooks/webhook-token.entity.js";
 
 const PERM_MANAGE = "connector:manage";
 const PERM_RUN = "connector:run";
@@ -103,6 +104,7 @@ export class ConnectorResolver {
       if (active) throw Errors.conflict(`connector ${id} has an active run (${active.runId}): cancel it first`);
       await tx.nativeDelete(RemoteLink, { mappingId: { $in: mappings.map((m) => m.id) } });
       await tx.nativeDelete(ConnectorMapping, { connectorId: connector.id });
+      await tx.nativeDelete(WebhookToken, { connectorId: connector.id });
       await tx.nativeDelete(Connector, { id: connector.id });
       await ctx.audit.record({ ...ctx, em: tx }, { action: "connector.deleted", targetType: "Connector", targetId: id, changes: { name: { before: connector.name } } });
     });

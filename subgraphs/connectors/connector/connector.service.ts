@@ -145,6 +145,10 @@ function checkSettings(current: ConnectorSettings, input: ConnectorSettingsInput
   range("timeoutMs", input?.timeoutMs, 1_000, 600_000);
   range("retries", input?.retries, 0, 10);
   range("requestsPerSecond", input?.requestsPerSecond, 1, 1_000);
+  range("overlapSeconds", input?.overlapSeconds, 0, 86_400);
+  if (input?.reconcileEveryMinutes !== 0) range("reconcileEveryMinutes", input?.reconcileEveryMinutes, 5, 10_080);
+  else out.reconcileEveryMinutes = 0;
+  range("webhookRequestsPerMinute", input?.webhookRequestsPerMinute, 1, 100_000);
   return out;
 }
 

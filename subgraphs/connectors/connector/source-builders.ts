@@ -5,7 +5,7 @@ import { createOdooSource } from "../odoo/odoo.source.js";
 import type { SourceBuilders } from "./sources.js";
 
 export const defaultSourceBuilders: SourceBuilders = {
-  ODOO: ({ baseUrl, credentials, call }) =>
-    createOdooSource({ url: baseUrl, db: credentials.database, login: credentials.login, password: credentials.password, ...call }),
+  ODOO: ({ baseUrl, credentials, call, settings }) =>
+    createOdooSource({ url: baseUrl, db: credentials.database, login: credentials.login, password: credentials.password, ...call, overlapSeconds: settings.overlapSeconds }),
   MOODLE: ({ baseUrl, credentials, call }) => createMoodleSource({ url: baseUrl, token: credentials.token, ...call }),
 };

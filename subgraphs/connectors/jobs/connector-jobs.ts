@@ -89,9 +89,9 @@ export class ConnectorJobs {
     });
   }
 
-  /** Queues a run (after its SyncRun exists). */
-  async enqueue(data: RunJobData): Promise<void> {
-    await this.queue().send(RUN_QUEUE, data);
+  /** Queues a run (after its SyncRun exists); `startAfterSeconds` delays it (webhook hints wait for their commit). */
+  async enqueue(data: RunJobData, options: { startAfterSeconds?: number } = {}): Promise<void> {
+    await this.queue().send(RUN_QUEUE, data, options.startAfterSeconds ? { startAfter: options.startAfterSeconds } : {});
   }
 
   /** Starts (or replaces) the cron schedule of a mapping; null removes it. */

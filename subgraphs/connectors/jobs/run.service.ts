@@ -48,6 +48,8 @@ export class ConnectorRuns {
     actor: RunActor,
     /** Runs in the transaction that takes the run's locks, before it commits (the audit record). */
     beforeCommit?: (tx: EntityManager, runId: string) => Promise<void>,
+    /** Delays the run's start (webhook hints: the notifying transaction commits after its call). */
+    queue: { startAfterSeconds?: number } = {},
   ): Promise<string> {
     const mappings = await em.find(ConnectorMapping, { connectorId: connector.id, enabled: true, direction: { $in: [SyncDirection.INBOUND, SyncDirection.BOTH] } });
     const options = checkOptions(input, mappings);
@@ -81,7 +83,7 @@ export class ConnectorRuns {
         collections,
         parameters: { ...options },
       });
-      await this.jobs.enqueue({ tenantId: connector.tenantId, runId: id });
+      await this.jobs.enqueue({ tenantId: connector.tenantId, runId: id }, queue);
     } catch (err) {
       this.logger.error({ err, runId: id }, "connector run could not be queued");
       // Nothing may stay locked by a run that will never execute.

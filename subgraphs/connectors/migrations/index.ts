@@ -4,6 +4,7 @@ import { Migration20261121163808_audit_outbox } from "./Migration20261121163808_
 import { Migration20261121175717_connector_jobs } from "./Migration20261121175717_connector_jobs.js";
 import { Migration20261121182533_outbound } from "./Migration20261121182533_outbound.js";
 import { Migration20261121191354_run_error } from "./Migration20261121191354_run_error.js";
+import { Migration20261208003842_webhook_token } from "./Migration20261208003842_webhook_token.js";
 
 export const migrations = [
   { name: "Migration20261121132730_initial", class: Migration20261121132730_initial },
@@ -11,4 +12,5 @@ export const migrations = [
   { name: "Migration20261121175717_connector_jobs", class: Migration20261121175717_connector_jobs },
   { name: "Migration20261121182533_outbound", class: Migration20261121182533_outbound },
   { name: "Migration20261121191354_run_error", class: Migration20261121191354_run_error },
+  { name: "Migration20261208003842_webhook_token", class: Migration20261208003842_webhook_token },
 ];

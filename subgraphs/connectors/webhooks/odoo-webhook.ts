@@ -16,7 +16,7 @@ import { Connector, ConnectorKind } from "../connector/connector.entity.js";
 import type { SecretBox } from "../connector/secret-box.js";
 import { ConnectorMapping, SyncDirection } from "../mapping/mapping.entity.js";
 import type { ConnectorRuns } from "../jobs/run.service.js";
-import { WebhookReceipt } from "./webhook.entity.js";
+import { hintChanged } from "./webhook-hint.js";
 
 export const WEBHOOK_PATH = "/webhooks/odoo/:connectorId";
 export const TIMESTAMP_HEADER = "x-tributary-timestamp";
@@ -71,21 +71,14 @@ export function mountOdooWebhook(app: Express, deps: { orm: MikroORM; box: Secre
       if (!mapping) return refuse(404, "NOT_FOUND", `no enabled inbound mapping of ${body.model}`);
 
       const ctx = { em, requestId: String(req.header("x-request-id") ?? ""), serviceActor: "webhook", principal: undefined, platform: undefined };
-      let runId: string | null = null;
-      try {
-        runId = await deps.runs().start(em, connector, { models: [body.model] }, { type: "CONNECTOR", id: null });
-      } catch (err) {
-        if ((err as { extensions?: { reason?: string } }).extensions?.reason !== "SYNC_ALREADY_RUNNING") throw err;
-        // The active run may already be past these records: run once more when it ends.
-        mapping.rerunRequested = true;
-        await em.flush();
-      }
+      const outcome = await hintChanged(em, deps.runs(), connector, mapping);
+      const runId = outcome?.outcome === "QUEUED" ? outcome.runId : null;
       await deps.audit.record(ctx, {
         tenantId: connector.tenantId,
         action: "connector.webhook.received",
         targetType: "Connector",
         targetId: connector.id,
-        metadata: { model: body.model, ids: (body.ids ?? []).length, runId, coalesced: runId === null },
+        metadata: { via: "signature", model: body.model, ids: (body.ids ?? []).length, runId, coalesced: runId === null },
       });
       res.status(202).json({ runId, coalesced: runId === null });
     } catch (err) {
