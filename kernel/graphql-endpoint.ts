@@ -3,7 +3,7 @@ import bytes from "bytes";
 import express, { type Express, type Request } from "express";
 import { GraphQLError } from "graphql";
 import { CLIENT_IP_HEADER, CLIENT_USER_AGENT_HEADER, REQUEST_ID_HEADER, normalizeRequestId, type ClientInfo } from "./request-id.js";
-import { withHttpStatus } from "./errors.js";
+import { Errors, isUnavailableError, withHttpStatus } from "./errors.js";
 import { bodyErrorResult, noteNulFreeVariables } from "./input-guards.js";
 
 // ---- A subgraph's GraphQL endpoint, over HTTP and in-process ---------------------------------------------------------
@@ -88,6 +88,8 @@ export function graphqlEndpoint<TContext extends BaseContext>(
           if (err instanceof GraphQLError && typeof err.extensions.code === "string") {
             throw withHttpStatus(err, err.extensions.code === "UNAUTHENTICATED" ? 401 : err.extensions.code === "UPSTREAM_UNAVAILABLE" ? 503 : 403);
           }
+          // The database (or a service the context asks) is unreachable: retryable, not an internal error.
+          if (isUnavailableError(err)) throw withHttpStatus(Errors.unavailable(), 503);
           throw err;
         }
       },
