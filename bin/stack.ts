@@ -5,7 +5,7 @@ import type { ServiceConfig } from "../kernel/config.js";
 import { createPubSub } from "../kernel/pubsub/index.js";
 import type { PubSub } from "../kernel/pubsub/pubsub.js";
 import type { RunningSubgraph } from "../kernel/service.js";
-import type { GatewayConfig } from "../gateway/config.js";
+import { defaultSupergraphPath, type GatewayConfig } from "../gateway/config.js";
 import { startGateway, type RunningGateway } from "../gateway/gateway.js";
 import { startAudit } from "../subgraphs/audit/start.js";
 import { SecretBox } from "../subgraphs/connectors/connector/secret-box.js";
@@ -93,7 +93,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
         port: opts.gatewayPort ?? 0,
         logLevel: "info",
         sandbox: opts.sandbox ?? true,
-        supergraphPath: opts.supergraphPath ?? "schema/supergraph.graphql",
+        supergraphPath: opts.supergraphPath ?? defaultSupergraphPath(),
         subgraphUrls: { tenants: tenants.url, sync: sync.url, connectors: connectors.url, audit: audit.url },
         jwt: { ...jwt, jwksUrl: tenants.jwksUrl },
         internalSecret,

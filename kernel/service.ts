@@ -14,6 +14,10 @@ import { REVOCATIONS_PATH } from "./internal-auth.js";
 import { RevocationList, httpSnapshot, type RevocationSnapshot } from "./revocations.js";
 import { startTenantPurgeListener } from "./tenant-purge.js";
 
+/** What a pub/sub (Redis) outage affects in a subgraph: reported by /readyz as `degraded`, never as not ready. */
+export const PUBSUB_OUTAGE =
+  "live updates (subscriptions) arrive by periodic re-read, up to 5 s late, instead of at once; revocations and grant changes reach this service by periodic refresh; pushes, pulls and the rest are unaffected";
+
 /** A subgraph service as its composition roots see it. */
 export interface RunningSubgraph extends RunningService {
   orm: MikroORM;
@@ -79,7 +83,10 @@ export async function startSubgraph<TContext extends ServiceContext>(opts: {
       schema: await opts.buildSchema(),
       logger,
       context: async (input) => opts.extend(await createServiceContext({ orm, verifier, revocations, logger, ...input }), orm),
-      ready: async () => ({ database: await pingDatabase(orm), pubsub: await opts.pubsub.ping() }),
+      ready: async () => {
+        const [database, pubsub] = await Promise.all([pingDatabase(orm), opts.pubsub.ping()]);
+        return { required: { database }, optional: { pubsub: { ok: pubsub, affects: PUBSUB_OUTAGE } } };
+      },
       routes: opts.routes ? (app) => opts.routes!(app, orm) : undefined,
       revocations,
     });

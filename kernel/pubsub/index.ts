@@ -6,6 +6,7 @@ import { RedisPubSub } from "./redis.pubsub.js";
 export type { PubSub } from "./pubsub.js";
 export { DEFAULT_BUFFER_SIZE, MemoryPubSub, type MemoryPubSubOptions } from "./memory.pubsub.js";
 export { RedisPubSub, type RedisPubSubOptions } from "./redis.pubsub.js";
+export { publishWakeUp } from "./wake-up.js";
 
 /** Options for {@link createPubSub}. */
 export interface CreatePubSubOptions {

@@ -19,6 +19,8 @@ export interface RedisPubSubOptions {
   bufferSize?: number;
   /** How long `ping()` waits for PONG before reporting false. Default 1000 ms. */
   pingTimeoutMs?: number;
+  /** How long a publish waits for Redis' answer before failing (a hung server). Default 1000 ms. */
+  publishTimeoutMs?: number;
 }
 
 // graphql-redis-subscriptions declares ioredis 5 types; ioredis 6 clients are compatible at runtime.
@@ -50,6 +52,10 @@ export class RedisPubSub implements PubSub {
   private readonly iterators = new Set<SubscriptionIterator<unknown>>();
   private droppedCount = 0;
   private closed = false;
+  /** The subscribing connection was ready once (before that, subscribe() waits for Redis as a service start does). */
+  private subscriberWasReady = false;
+  /** The publishing connection was ready once (before that, a publish waits for the first connection). */
+  private publisherWasReady = false;
   /**
    * Rejects when close() is called. ioredis never settles commands queued while it is reconnecting if the client is
    * then disconnected, so publish()/subscribe() race against this to always settle.
@@ -67,9 +73,16 @@ export class RedisPubSub implements PubSub {
     // disconnectTimeout: on a forced close() of an already-dead socket ioredis arms a destroy timer that nothing
     // clears (the socket's "close" already fired); 200 ms instead of 2 s keeps it from holding the process open.
     const clientOptions: RedisOptions = { autoResubscribe: true, disconnectTimeout: 200 };
-    this.publisher = this.watch(new Redis(options.url, clientOptions), "publisher");
+    // The publisher never waits out an outage: a publish is a wake-up, worth nothing once late. While Redis is down or
+    // reconnecting publish() fails at once (see there), one sent just before a connection dropped fails at the first
+    // reconnect attempt instead of being resent later (maxRetriesPerRequest 0), and one a hung Redis never answers
+    // fails after `publishTimeoutMs`. So an outage neither stalls publishers nor grows a queue in memory.
+    const publisherOptions: RedisOptions = { ...clientOptions, maxRetriesPerRequest: 0, commandTimeout: options.publishTimeoutMs ?? 1000 };
+    this.publisher = this.watch(new Redis(options.url, publisherOptions), "publisher");
     this.subscriber = this.watch(new Redis(options.url, clientOptions), "subscriber");
     this.guardUnsubscribe(this.subscriber);
+    this.subscriber.once("ready", () => (this.subscriberWasReady = true));
+    this.publisher.once("ready", () => (this.publisherWasReady = true));
     this.engine = new RedisEngine({
       publisher: this.publisher as unknown as EngineClient,
       subscriber: this.subscriber as unknown as EngineClient,
@@ -84,6 +97,9 @@ export class RedisPubSub implements PubSub {
 
   async publish<T>(topic: string, payload: T): Promise<void> {
     if (this.closed) throw new Error("pubsub is closed");
+    // Lost connection: fail now rather than queue in ioredis until Redis is back (the first connection is waited for,
+    // as a service start waits for Redis). Subscribers re-read on their own timers meanwhile.
+    if (this.publisherWasReady && this.publisher.status !== "ready") throw new Error(`redis pubsub is disconnected (${this.publisher.status}); not published`);
     await this.untilClosed(this.engine.publish(this.prefix + topic, payload));
   }
 
@@ -100,13 +116,27 @@ export class RedisPubSub implements PubSub {
     );
     // The listener is registered with the engine before SUBSCRIBE is sent, and the engine's promise resolves on
     // Redis' confirmation: nothing published after this await can be missed.
-    try {
-      const subscribed = this.engine.subscribe(this.prefix + topic, (message: unknown) => iterator.push(message));
-      this.observePendingSubscribe(this.prefix + topic);
-      subscriptionId = await this.untilClosed(subscribed);
-    } catch (error) {
-      iterator.end();
-      throw error;
+    const subscribed = this.engine.subscribe(this.prefix + topic, (message: unknown) => iterator.push(message));
+    this.observePendingSubscribe(this.prefix + topic);
+    if (this.subscriber.status !== "ready" && this.subscriberWasReady) {
+      // Redis went down: waiting for the confirmation would hold the subscriber (a live stream
+      // being opened) for the whole outage. The SUBSCRIBE waits in ioredis' queue and is sent on reconnect; the
+      // subscription is live from then on, and until then its reader re-reads on its own timer as it does for any
+      // lost wake-up.
+      subscribed.then(
+        (id) => {
+          if (this.iterators.has(iterator)) subscriptionId = id;
+          else this.engine.unsubscribe(id);
+        },
+        (err: unknown) => this.logger?.debug({ err, topic }, "redis pubsub subscribe failed"),
+      );
+    } else {
+      try {
+        subscriptionId = await this.untilClosed(subscribed);
+      } catch (error) {
+        iterator.end();
+        throw error;
+      }
     }
     if (this.closed) {
       // close() ran while SUBSCRIBE was in flight.

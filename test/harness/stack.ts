@@ -99,10 +99,16 @@ export async function startTestStack(
     dropPublish?: (topic: string, payload: unknown) => boolean;
     /** Connector job queue options (fast heartbeats and retries for crash tests) and sources (fault injection). */
     connectors?: Pick<StackOptions, "connectorJobs" | "connectorSources">;
+    /** Fault tests: a Redis of the test's own (one it stops and restarts) instead of REDIS_URL, with `pubsub: "redis"`. */
+    redisUrl?: string;
+    /** Fault tests: a database on a PostgreSQL of the test's own (one it restarts) instead of this file's shared one. */
+    databaseUrl?: string;
   } = {},
 ): Promise<TestStack> {
-  const databaseUrl = await createTestDatabase();
-  const redisUrl = opts.pubsub === "redis" ? redisUrlOrFail() : undefined;
+  const ownDatabase = opts.databaseUrl === undefined;
+  const databaseUrl = opts.databaseUrl ?? (await createTestDatabase());
+  const release = () => (ownDatabase ? releasePostgres() : Promise.resolve());
+  const redisUrl = opts.pubsub === "redis" ? (opts.redisUrl ?? redisUrlOrFail()) : undefined;
   if (opts.pubsub === "redis" && !redisUrl) throw new Error("REDIS_URL is not set");
   const logger = opts.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
   const redisKeyPrefix = `test:${randomUUID()}:`;
@@ -118,7 +124,7 @@ export async function startTestStack(
     connectorSecrets: SecretBox.fromConfig(secrets.connectorKey),
     ...opts.connectors,
   }).catch(async (err) => {
-    await releasePostgres();
+    await release();
     throw err;
   });
   if (opts.dropPublish) {
@@ -184,7 +190,7 @@ export async function startTestStack(
       await Promise.all(clients.map((c) => c.dispose()));
       await Promise.all([...(childrenOf.get(testStack) ?? [])].map((child) => child.stop()));
       await stack.stop();
-      await releasePostgres();
+      await release();
     },
   };
   return testStack;

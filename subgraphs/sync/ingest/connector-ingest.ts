@@ -8,6 +8,7 @@ import equal from "fast-deep-equal";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import type { Logger } from "pino";
 import type { PubSub } from "../../../kernel/pubsub/pubsub.js";
+import { publishWakeUp } from "../../../kernel/pubsub/wake-up.js";
 import { forkForTenant } from "../../../kernel/tenancy.js";
 import { applyWrites, insertNew, lockTenantSequence, parseJson, sqlIn, type Doc, type RecordWrite, type Sql, type StoredRecord, type WriteOrigin } from "../records/record-writer.js";
 import { MAX_DOCUMENT_BYTES, recordsChannel, validKey, type RecordsService } from "../records/records.service.js";
@@ -141,7 +142,7 @@ export async function ingestConnectorRecords(orm: MikroORM, records: RecordsServ
     await applyWrites(run, input.tenantId, collection.name, writes, origin);
     wrote = true;
   });
-  if (wrote) await pubsub.publish(recordsChannel(input.tenantId), { tenantId: input.tenantId }).catch((err: unknown) => logger.warn({ err }, "records wake-up not published"));
+  if (wrote) publishWakeUp(pubsub, recordsChannel(input.tenantId), { tenantId: input.tenantId }, logger);
   return result;
 }
 

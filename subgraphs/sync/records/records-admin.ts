@@ -3,6 +3,7 @@
 import { LockMode } from "@mikro-orm/core";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { isUuid } from "../../../kernel/loaders.js";
+import { publishWakeUp } from "../../../kernel/pubsub/wake-up.js";
 import { visibleUnder, type Caller, type CollectionAccess } from "./access.js";
 import { Conflict, ConflictResolution, ConflictStatus } from "./conflict.entity.js";
 import { RecordOperation, type FieldChanges } from "./history.entity.js";
@@ -150,7 +151,7 @@ export async function resolveConflict(
     await beforeCommit?.(tx, c);
     return c;
   });
-  if (wrote) await records.pubsub.publish(recordsChannel(tenantId), { tenantId }).catch(() => undefined);
+  if (wrote) publishWakeUp(records.pubsub, recordsChannel(tenantId), { tenantId });
   return conflict;
 }
 

@@ -7,6 +7,7 @@ import type { Logger } from "pino";
 import { boundSql, flushOrConflict } from "../../../kernel/db.js";
 import { RawJson } from "../../../kernel/http.js";
 import type { PubSub } from "../../../kernel/pubsub/pubsub.js";
+import { publishWakeUp } from "../../../kernel/pubsub/wake-up.js";
 import { forkUnscoped } from "../../../kernel/tenancy.js";
 import { actorOf, withRunErrors } from "../sync-log/sync-run.actor.js";
 import { SyncRun, SyncRunKind, SyncRunStatus } from "../sync-log/sync-run.entity.js";
@@ -81,7 +82,7 @@ export class RecordsService {
     readonly pubsub: PubSub,
     readonly grants: GrantsDirectory,
     private readonly logger: Logger,
-    private readonly hooks: { onPulled?: (entry: PullLogEntry) => void; onPushed?: (run: SyncRun) => Promise<void> | void } = {},
+    private readonly hooks: { onPulled?: (entry: PullLogEntry) => void; onPushed?: (run: SyncRun) => void } = {},
   ) {}
 
   async createCollection(em: EntityManager, tenantId: string, input: CreateCollectionInput): Promise<Collection> {
@@ -353,8 +354,9 @@ export class RecordsService {
       return answer;
     });
     if (!replayed) {
-      if (result.applied > 0) await this.pubsub.publish(recordsChannel(tenantId), { tenantId }).catch((err: unknown) => this.logger.warn({ err }, "records wake-up not published"));
-      if (createdRun) await Promise.resolve(this.hooks.onPushed?.(createdRun)).catch((err: unknown) => this.logger.warn({ err }, "push run not announced"));
+      // Wake-ups only (streams re-read on their own timer): the answer never waits for them, nor for Redis.
+      if (result.applied > 0) publishWakeUp(this.pubsub, recordsChannel(tenantId), { tenantId }, this.logger);
+      if (createdRun) this.hooks.onPushed?.(createdRun);
     }
     return result;
   }

@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { Principal } from "../../../kernel/auth.js";
 import { isUuid } from "../../../kernel/loaders.js";
 import type { PubSub } from "../../../kernel/pubsub/pubsub.js";
+import { publishWakeUp } from "../../../kernel/pubsub/wake-up.js";
 import { forkForTenant } from "../../../kernel/tenancy.js";
 import type { Topics } from "../../../kernel/topics.js";
 import type { ConnectorDirectory } from "./connector-directory.js";
@@ -66,6 +67,7 @@ export interface SyncRunServiceOptions {
 export class SyncRunService {
   /** Pull entries of the log, batched off the pull path (see {@link PullLog}). */
   readonly pullLog: PullLog;
+  private readonly logger?: Logger;
 
   constructor(
     private readonly orm: MikroORM,
@@ -73,11 +75,12 @@ export class SyncRunService {
     private readonly connectors: ConnectorDirectory,
     opts: SyncRunServiceOptions = {},
   ) {
+    this.logger = opts.logger;
     this.pullLog = new PullLog(orm, {
       ...opts.pullLog,
       logger: opts.logger,
       onWritten: async (runs) => {
-        await Promise.all(runs.map((run) => this.announce(run)));
+        for (const run of runs) this.announce(run);
       },
     });
   }
@@ -242,7 +245,7 @@ export class SyncRunService {
       await beforeCommit?.(tx, run);
       return run;
     });
-    await this.announce(run);
+    this.announce(run);
     return run;
   }
 
@@ -277,7 +280,7 @@ export class SyncRunService {
       parameters: input.parameters,
     });
     await em.flush();
-    await this.announce(run);
+    this.announce(run);
     return run;
   }
 
@@ -298,24 +301,27 @@ export class SyncRunService {
       }
       return run;
     });
-    await this.announce(run);
+    this.announce(run);
     return run;
   }
 
   /**
    * Tells live subscribers a run was created or changed: its own channel (`syncRunUpdated`) and its tenant's
-   * (`syncRunsUpdated`). Call it after the run's transaction commits (e.g. after a push).
+   * (`syncRunsUpdated`). Call it after the run's transaction commits (e.g. after a push). A wake-up: never waits,
+   * never throws (watchers re-read on their own timer, so one lost during a Redis outage only makes them late).
    */
-  async announce(run: Pick<SyncRun, "id" | "tenantId" | "status">): Promise<void> {
+  announce(run: Pick<SyncRun, "id" | "tenantId" | "status">): void {
     const event: RunUpdated = { tenantId: run.tenantId, runId: run.id, status: run.status };
-    await Promise.all([this.pubsub.publish(runChannel(run.id), event), this.pubsub.publish(tenantRunsChannel(run.tenantId), event)]);
+    publishWakeUp(this.pubsub, runChannel(run.id), event, this.logger);
+    publishWakeUp(this.pubsub, tenantRunsChannel(run.tenantId), event, this.logger);
   }
 
   /**
    * The current state of a run, then its state after each change, until it finishes. Pub/sub only wakes the
-   * stream: every emission is read from the database, so a lost message delays an update but never loses it.
+   * stream: every emission is read from the database, and the run is re-read every {@link RUNS_STREAM_POLL_MS} while
+   * no wake-up comes, so a lost message (a Redis outage) delays an update by at most that, never loses it.
    */
-  async watch(principal: Principal, id: string): Promise<AsyncIterableIterator<SyncRun>> {
+  async watch(principal: Principal, id: string, pollMs = RUNS_STREAM_POLL_MS): Promise<AsyncIterableIterator<SyncRun>> {
     const load = () => forkForTenant(this.orm, principal.tenantId).findOne(SyncRun, { id });
     // Subscribe before the first read so no change between the two is missed.
     const events = await this.pubsub.subscribe<RunUpdated>(runChannel(id));
@@ -335,8 +341,18 @@ export class SyncRunService {
         let last = first;
         yield last;
         if (FINAL_STATUSES.has(last.status)) return;
-        for await (const event of events) {
-          if (event.tenantId !== principal.tenantId || event.runId !== id) continue;
+        // The next wake-up, or the re-read timer: a pending next() is kept across ticks (it holds the next event).
+        let next: Promise<IteratorResult<RunUpdated>> | null = null;
+        for (;;) {
+          next ??= events.next();
+          let timer: NodeJS.Timeout | undefined;
+          const tick = new Promise<"tick">((resolve) => (timer = setTimeout(() => resolve("tick"), pollMs)));
+          const woken = await Promise.race([next, tick]).finally(() => clearTimeout(timer));
+          if (woken !== "tick") {
+            next = null;
+            if (woken.done) return;
+            if (woken.value.tenantId !== principal.tenantId || woken.value.runId !== id) continue;
+          }
           const run = await load();
           if (!run) return;
           if (fingerprint(run) === fingerprint(last)) continue;
