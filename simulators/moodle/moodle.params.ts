@@ -3,6 +3,7 @@
 // a missing required key, an unexpected key, or a value that `clean_param` would change are all
 // `invalid_parameter_exception` ("Invalid parameter value detected"), with the reason only in debug info, nested as
 // `key => <inner message>: <inner debuginfo>` like the real server builds it.
+import { phpStripTags } from "./moodle.text.js";
 import { MoodleErrors, MoodleException } from "./moodle.errors.js";
 
 /** The PARAM_* constants' values (they appear verbatim in debug info: `the server was expecting "int" type`). */
@@ -115,7 +116,8 @@ export function cleanParam(raw: string, type: ParamType): string | number | bool
       return raw.trim();
     case "text":
     case "notags":
-      return raw.replace(/<\/?[a-zA-Z!][^>]*>/g, "");
+      // strip_tags (PARAM_TEXT keeps well-formed multilang <lang>/<span lang> markup, not reproduced).
+      return phpStripTags(raw);
     case "username": {
       const lowered = raw.trim().toLowerCase().replace(/ /g, "");
       return lowered.replace(/[^-.@_a-z0-9]/g, "");

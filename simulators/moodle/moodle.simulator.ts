@@ -165,6 +165,8 @@ export interface CallInfo {
   n: number;
   /** 1-based count of calls of this function. */
   functionN: number;
+  /** The function's parameters as decoded (PHP arrays as objects), before validation; no token, format or settings. */
+  params: Readonly<Record<string, unknown>>;
 }
 
 /** A change to the site made between calls (mid-run changes), after `afterCalls` matching calls were answered. */
@@ -306,7 +308,7 @@ export async function startMoodleSimulator(options: MoodleSimulatorOptions = {})
     stats.calls++;
     stats.byFunction[wsfunction] = (stats.byFunction[wsfunction] ?? 0) + 1;
     const role = tokenRoles.get(token);
-    const info: CallInfo = { wsfunction, role, n: stats.calls, functionN: stats.byFunction[wsfunction]! };
+    const info: CallInfo = { wsfunction, role, n: stats.calls, functionN: stats.byFunction[wsfunction]!, params };
     for (const l of listeners) l(info, store);
 
     const latency = config.latencyMs + (config.functionLatencyMs[wsfunction] ?? 0);

@@ -29,8 +29,16 @@ const FINAL = ["SUCCEEDED", "PARTIAL", "FAILED", "CANCELLED"];
 /** When set, the next Odoo create is held after the remote answered (before the connector stores its link). */
 let holdCreate: { reached: () => void; released: Promise<void> } | null = null;
 
+/** What the outbound writer sent to Odoo `write`, by remote id (the last call each). */
+const odooWrites = new Map<string, Record<string, unknown>>();
+
 /** The real OdooSource, with a gate between Odoo's answer to a create and the caller seeing it. */
 class GatedOdooSource extends OdooSource {
+  override async update(model: string, remoteId: string, fields: Record<string, unknown>, signal?: AbortSignal): Promise<void> {
+    odooWrites.set(remoteId, fields);
+    return super.update(model, remoteId, fields, signal);
+  }
+
   override async create(model: string, fields: Record<string, unknown>, signal?: AbortSignal): Promise<string> {
     const id = await super.create(model, fields, signal);
     const gate = holdCreate;
@@ -278,6 +286,8 @@ describe("outbound write-back to the Odoo and Moodle simulators", () => {
     await waitUntil(() => odoo.store.row("res.partner", made!.id as number)?.name === "Renamed by client", "the update in Odoo", 30_000, 50);
     await waitUntil(() => odoo.store.row("res.partner", Number(inboundId))?.name === "Inbound renamed", "the inbound record's update", 30_000, 50);
     expect(odoo.store.row("res.partner", made!.id as number)?.country_id).toBe(false);
+    // Only what the client changed against what the last inbound run read: the unchanged email is not written.
+    expect(odooWrites.get(String(made!.id))).toEqual({ name: "Renamed by client", country_id: false });
     expect(odoo.store.row("res.partner", Number(inboundId))).toMatchObject({ email: false, country_id: countryId });
 
     await push("contacts", [

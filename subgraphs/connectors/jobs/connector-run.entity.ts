@@ -117,4 +117,12 @@ export class RemoteLink {
   /** The run that last saw the record live (reconciliation: links older than a full run's start were not seen). */
   @Property({ type: "uuid", nullable: true })
   seenByRunId: string | null = null;
+
+  /**
+   * The remote record's mapped fields as last read from the remote (inbound runs of BOTH mappings) or written to it
+   * (outbound), one short hash per remote field ({@link remoteStateOf}): outbound sends only the fields a client
+   * changed against it. Null: not known (INBOUND-only mappings, links older than this column).
+   */
+  @Property({ type: "json", nullable: true })
+  remoteState: Record<string, string> | null = null;
 }

@@ -1,5 +1,6 @@
 // Remote record → document fields, by a mapping's field map. Odoo's `false` means "empty" for every non-boolean
 // field, many2one values are `[id, "name"]` pairs, datetimes are zone-less UTC strings; Moodle times are Unix seconds.
+import { hash } from "node:crypto";
 import { FieldConversion, type FieldMapping } from "../mapping/mapping.entity.js";
 
 export type Doc = Record<string, unknown>;
@@ -110,6 +111,26 @@ function unconvert(value: unknown, how: FieldConversion, field: string): unknown
     default:
       return value;
   }
+}
+
+/**
+ * A remote record's state as outbound compares it: per remote field, a short hash of the value as
+ * {@link toRemoteFields} gives it. Inbound runs store it from `toRemoteFields(mapRecord(remote))`, outbound after each
+ * write, so a field a client did not touch hashes the same and is not sent again.
+ */
+export function remoteStateOf(fields: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(fields)) out[k] = hash("sha1", JSON.stringify(v) ?? "undefined", "base64").slice(0, 12);
+  return out;
+}
+
+/** The fields whose value differs from `state` (all of them when the state is unknown). */
+export function changedFields(fields: Record<string, unknown>, state: Record<string, string> | null | undefined): Record<string, unknown> {
+  if (!state) return fields;
+  const now = remoteStateOf(fields);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(fields)) if (state[k] !== now[k]) out[k] = v;
+  return out;
 }
 
 const ISO_TIME = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?))?(Z|z|[+-]\d{2}:?\d{2})?$/;

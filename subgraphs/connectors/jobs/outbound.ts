@@ -46,7 +46,7 @@ import { OdooSource } from "../odoo/odoo.source.js";
 import { isRemoteError, RemoteErrorKind, type RemoteError } from "../remote/remote.errors.js";
 import type { ConnectorSource } from "../remote/source.js";
 import { RemoteLink } from "./connector-run.entity.js";
-import { FieldValueError, toRemoteFields } from "./field-map.js";
+import { changedFields, FieldValueError, remoteStateOf, toRemoteFields } from "./field-map.js";
 import { SyncApiError, type RecordChange, type RunError, type SyncApi } from "./sync-api.js";
 import type { SourceFactory } from "./sync-job.js";
 
@@ -262,8 +262,8 @@ async function withMappingLock<T>(orm: MikroORM, mappingId: string, fn: () => Pr
 }
 
 type Outcome =
-  | { kind: "created"; remoteId: string }
-  | { kind: "updated" }
+  | { kind: "created"; remoteId: string; state: Record<string, string> }
+  | { kind: "updated"; remoteId: string; state: Record<string, string> }
   | { kind: "deleted"; remoteId: string }
   | { kind: "nothing" }
   | { kind: "failed"; error: RunError };
@@ -386,20 +386,26 @@ class OutboundBatch {
       return { kind: "deleted", remoteId };
     }
     const fields = this.fieldsOf(change.data);
+    const state = remoteStateOf(fields);
     if (remoteId && link) {
-      await source.update(model, remoteId, fields, this.signal);
-      return { kind: "updated" };
+      // Only what the client changed against the remote state last read or written: a field the document merely
+      // carries is never sent (it would overwrite a change made remotely since, or store a value Moodle re-formats).
+      const changed = changedFields(fields, link.remoteState);
+      if (!Object.keys(changed).length) return { kind: "nothing" };
+      await source.update(model, remoteId, changed, this.signal);
+      return { kind: "updated", remoteId, state: { ...link.remoteState, ...state } };
     }
     if (remoteId) {
       // Found by its mark after an interrupted create: bring it to the record's latest state, then link it.
       await source.update(model, remoteId, fields, this.signal);
-      return { kind: "created", remoteId };
+      return { kind: "created", remoteId, state };
     }
     const key = this.mark && change.id.length <= this.mark.maxLength ? change.id : null;
     this.state.pendingCreate = { recordId: change.id, key };
     await this.save();
-    const created = await source.create(model, key && this.mark ? { ...fields, [this.mark.field]: key } : fields, this.signal);
-    return { kind: "created", remoteId: created };
+    const sent = key && this.mark ? { ...fields, [this.mark.field]: key } : fields;
+    const created = await source.create(model, sent, this.signal);
+    return { kind: "created", remoteId: created, state: remoteStateOf(sent) };
   }
 
   /** The failure of a change that retrying cannot fix, as its run error; null when it should be retried. */
@@ -471,10 +477,17 @@ class OutboundBatch {
         const [prev] = await sql("select record_id from connectors.remote_link where mapping_id = ? and remote_id = ? for update", [this.mapping.id, outcome.remoteId]);
         if (prev && prev.record_id !== change.id) twin = prev.record_id as string;
         await sql(
-          `insert into connectors.remote_link (mapping_id, remote_id, record_id, tenant_id, seen_by_run_id) values (?, ?, ?, ?, null)
-           on conflict (mapping_id, remote_id) do update set record_id = excluded.record_id`,
-          [this.mapping.id, outcome.remoteId, change.id, this.mapping.tenantId],
+          `insert into connectors.remote_link (mapping_id, remote_id, record_id, tenant_id, seen_by_run_id, remote_state) values (?, ?, ?, ?, null, ?::jsonb)
+           on conflict (mapping_id, remote_id) do update set record_id = excluded.record_id, remote_state = excluded.remote_state`,
+          [this.mapping.id, outcome.remoteId, change.id, this.mapping.tenantId, JSON.stringify(outcome.state)],
         );
+      }
+      if (outcome.kind === "updated") {
+        await sql("update connectors.remote_link set remote_state = ?::jsonb where mapping_id = ? and remote_id = ?", [
+          JSON.stringify(outcome.state),
+          this.mapping.id,
+          outcome.remoteId,
+        ]);
       }
       if (outcome.kind === "deleted") {
         await sql("delete from connectors.remote_link where mapping_id = ? and remote_id = ?", [this.mapping.id, outcome.remoteId]);

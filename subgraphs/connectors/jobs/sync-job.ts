@@ -8,11 +8,11 @@ import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import type { Logger } from "pino";
 import { forkForTenant } from "../../../kernel/tenancy.js";
 import { Connector, ConnectorHealth } from "../connector/connector.entity.js";
-import { ConnectorMapping } from "../mapping/mapping.entity.js";
+import { ConnectorMapping, SyncDirection } from "../mapping/mapping.entity.js";
 import { isRemoteError, type RemoteError } from "../remote/remote.errors.js";
 import type { ConnectorSource, RemoteRecord, SourceCursor, SourcePage } from "../remote/source.js";
 import { ConnectorModelLock, ConnectorRun, RemoteLink, type ModelProgress } from "./connector-run.entity.js";
-import { mapRecord, remoteFieldsOf } from "./field-map.js";
+import { FieldValueError, mapRecord, remoteFieldsOf, remoteStateOf, toRemoteFields } from "./field-map.js";
 import { SyncApiError, type RunError, type SyncApi } from "./sync-api.js";
 
 /** Builds the source of a connector (decrypting its credentials); throws a RemoteError AUTH when none are set. */
@@ -236,13 +236,19 @@ async function writePage(deps: JobDeps, em: EntityManager, run: ConnectorRun, ma
   const upserts: { id: string; data: Record<string, unknown>; isNew?: boolean }[] = [];
   const deletes: string[] = [];
   const seen = new Set<string>();
+  // Mappings that write back keep the state read here on the link: outbound sends only what a client changed.
+  const states = mapping.direction === SyncDirection.INBOUND ? null : new Map<string, Record<string, string> | null>();
   for (const r of records) {
     if (seen.has(r.remoteId)) continue;
     seen.add(r.remoteId);
     const recordId = linked.get(r.remoteId) ?? r.remoteId;
     // Archived remotely (Odoo active = false): gone from the collection until it is unarchived.
     if (r.fields.active === false) deletes.push(recordId);
-    else upserts.push({ id: recordId, data: mapRecord(r.fields, mapping.fieldMap), ...(linked.has(r.remoteId) ? {} : { isNew: true }) });
+    else {
+      const data = mapRecord(r.fields, mapping.fieldMap);
+      upserts.push({ id: recordId, data, ...(linked.has(r.remoteId) ? {} : { isNew: true }) });
+      states?.set(r.remoteId, stateOf(data, mapping));
+    }
   }
   const result = await deps.sync.ingest(run.id, {
     tenantId: run.tenantId,
@@ -256,12 +262,24 @@ async function writePage(deps: JobDeps, em: EntityManager, run: ConnectorRun, ma
   const failed = new Set(result.failed.map((f) => f.id));
   const live = records
     .filter((r) => r.fields.active !== false && !failed.has(linked.get(r.remoteId) ?? r.remoteId))
-    .map((r) => ({ remoteId: r.remoteId, recordId: linked.get(r.remoteId) ?? r.remoteId }));
+    .map((r) => ({ remoteId: r.remoteId, recordId: linked.get(r.remoteId) ?? r.remoteId, state: states?.get(r.remoteId) ?? null }));
   const gone = records.filter((r) => r.fields.active === false).map((r) => r.remoteId);
   return { result, links: { live, gone } };
 }
 
-async function storeLinks(em: EntityManager, run: ConnectorRun, mapping: ConnectorMapping, links: { live: { remoteId: string; recordId: string }[]; gone: string[] }): Promise<void> {
+/** The remote state outbound compares a client's change with (null when the document cannot be converted back). */
+function stateOf(doc: Record<string, unknown>, mapping: ConnectorMapping): Record<string, string> | null {
+  try {
+    return remoteStateOf(toRemoteFields(doc, mapping.fieldMap));
+  } catch (err) {
+    if (err instanceof FieldValueError) return null;
+    throw err;
+  }
+}
+
+type LiveLink = { remoteId: string; recordId: string; state: Record<string, string> | null };
+
+async function storeLinks(em: EntityManager, run: ConnectorRun, mapping: ConnectorMapping, links: { live: LiveLink[]; gone: string[] }): Promise<void> {
   await upsertLinks(em, run, mapping, links.live);
   if (links.gone.length) await em.nativeDelete(RemoteLink, { mappingId: mapping.id, remoteId: { $in: links.gone } });
 }
@@ -271,13 +289,13 @@ async function cancelRequested(em: EntityManager, runId: string): Promise<boolea
   return rows[0]?.cancel_requested === true;
 }
 
-async function upsertLinks(em: EntityManager, run: ConnectorRun, mapping: ConnectorMapping, links: { remoteId: string; recordId: string }[]): Promise<void> {
+async function upsertLinks(em: EntityManager, run: ConnectorRun, mapping: ConnectorMapping, links: LiveLink[]): Promise<void> {
   if (!links.length) return;
   await em.getConnection().execute(
-    `insert into connectors.remote_link (mapping_id, remote_id, record_id, tenant_id, seen_by_run_id)
-     select ?::uuid, l.remote_id, l.record_id, ?::uuid, ?::uuid from jsonb_to_recordset(?::jsonb) as l(remote_id text, record_id text)
-     on conflict (mapping_id, remote_id) do update set seen_by_run_id = excluded.seen_by_run_id`,
-    [mapping.id, run.tenantId, run.id, JSON.stringify(links.map((l) => ({ remote_id: l.remoteId, record_id: l.recordId })))],
+    `insert into connectors.remote_link (mapping_id, remote_id, record_id, tenant_id, seen_by_run_id, remote_state)
+     select ?::uuid, l.remote_id, l.record_id, ?::uuid, ?::uuid, l.state from jsonb_to_recordset(?::jsonb) as l(remote_id text, record_id text, state jsonb)
+     on conflict (mapping_id, remote_id) do update set seen_by_run_id = excluded.seen_by_run_id, remote_state = excluded.remote_state`,
+    [mapping.id, run.tenantId, run.id, JSON.stringify(links.map((l) => ({ remote_id: l.remoteId, record_id: l.recordId, state: l.state })))],
   );
 }
 

@@ -5,6 +5,7 @@ import { Migration20261121175717_connector_jobs } from "./Migration2026112117571
 import { Migration20261121182533_outbound } from "./Migration20261121182533_outbound.js";
 import { Migration20261121191354_run_error } from "./Migration20261121191354_run_error.js";
 import { Migration20261208003842_webhook_token } from "./Migration20261208003842_webhook_token.js";
+import { Migration20261208004604_remote_state } from "./Migration20261208004604_remote_state.js";
 
 export const migrations = [
   { name: "Migration20261121132730_initial", class: Migration20261121132730_initial },
@@ -13,4 +14,5 @@ export const migrations = [
   { name: "Migration20261121182533_outbound", class: Migration20261121182533_outbound },
   { name: "Migration20261121191354_run_error", class: Migration20261121191354_run_error },
   { name: "Migration20261208003842_webhook_token", class: Migration20261208003842_webhook_token },
+  { name: "Migration20261208004604_remote_state", class: Migration20261208004604_remote_state },
 ];
