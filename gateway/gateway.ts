@@ -186,7 +186,8 @@ export async function startGateway(config: GatewayConfig, deps: { logger: Logger
         ? ApolloServerPluginLandingPageLocalDefault({ embed: { initialState: { pollForSchemaUpdates: false } }, includeCookies: false })
         : ApolloServerPluginLandingPageProductionDefault({ footer: false }),
       operationLogPlugin(logger) as ApolloServerPlugin<GatewayContext>,
-      rejectNulCharacters<GatewayContext>(),
+      // A push's rows are checked one by one by the sync subgraph, which rejects a bad row alone.
+      rejectNulCharacters<GatewayContext>({ rowInputs: ["PushRowInput"] }),
       ...(guards ? [guards.apolloPlugin<GatewayContext>()] : []),
     ],
   });

@@ -321,6 +321,8 @@ export async function startSubgraphServer<TContext extends BaseContext>(opts: {
   routes?: (app: Express) => void;
   /** Revocations heard by this process: open sockets of revoked callers are closed (4401, or 4403 for a tenant). */
   revocations?: RevocationList;
+  /** Input types whose values the service checks row by row itself (see rejectNulCharacters). */
+  rowInputs?: readonly string[];
 }): Promise<RunningService> {
   const app = express();
   app.disable("x-powered-by");
@@ -405,7 +407,7 @@ export async function startSubgraphServer<TContext extends BaseContext>(opts: {
       ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginInlineTraceDisabled(),
       operationLogPlugin(opts.logger) as ApolloServerPlugin<TContext>,
-      rejectNulCharacters<TContext>(),
+      rejectNulCharacters<TContext>({ rowInputs: opts.rowInputs }),
       { async serverWillStart() { return { async drainServer() { await wsServer.dispose(); } }; } },
     ],
   });

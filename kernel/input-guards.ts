@@ -1,40 +1,61 @@
 import type { ApolloServerPlugin, BaseContext } from "@apollo/server";
 import express, { type ErrorRequestHandler, type RequestHandler } from "express";
-import { Kind, visit, type DocumentNode } from "graphql";
-import { Errors } from "./errors.js";
-
-function hasNul(value: unknown, depth = 0): boolean {
-  if (typeof value === "string") return value.includes("\u0000");
-  if (depth > 64 || value === null || typeof value !== "object") return false;
-  return Object.entries(value).some(([k, v]) => k.includes("\u0000") || hasNul(v, depth + 1));
-}
-
-function documentHasNul(document: DocumentNode): boolean {
-  let found = false;
-  visit(document, {
-    [Kind.STRING]: (node) => {
-      if (node.value.includes("\u0000")) found = true;
-    },
-  });
-  return found;
-}
+import { getNamedType, isInputObjectType, isListType, isNonNullType, Kind, TypeInfo, typeFromAST, visit, visitWithTypeInfo, type DocumentNode, type GraphQLInputType, type GraphQLSchema, type OperationDefinitionNode } from "graphql";
+import { Errors, withHttpStatus } from "./errors.js";
 
 /** `\u0000`: the only way JSON text can write U+0000 (a raw control character is not valid JSON). */
 const NUL_ESCAPE = "\\u0000";
-/** Variables of request bodies whose JSON text held no `\u0000`: they hold no NUL, in values or keys, unwalked. */
-const nulFreeVariables = new WeakSet<object>();
 
-/** Notes that the variables of `body` (parsed from `text`) need no walk for NUL when `text` holds no `\u0000`. */
+/**
+ * How deep a request's variables may nest (each object or array one level, counted from the variables themselves). A
+ * value nested deeper is refused (BAD_USER_INPUT, HTTP 400) — except inside a row input (below), where it is cut at this
+ * depth so that the row's owner sees it is too deep and rejects that row alone. Either way nothing recursive (the
+ * gateway's JSON.stringify of a fetch, deep equality, JSON Schema validation) ever sees a deeper value: about 5,000
+ * levels overflow the stack of JSON.stringify. Row documents have their own, lower documented limit.
+ */
+export const MAX_VARIABLES_DEPTH = 128;
+
+/** Variables of request bodies whose JSON text held no `\u0000` and nested at most MAX_VARIABLES_DEPTH: nothing to walk. */
+const cleanVariables = new WeakSet<object>();
+
+/**
+ * Whether JSON `text` nests deeper than `max` (objects and arrays; brackets inside strings ignored). One pass over the
+ * bytes, no recursion: it is how a request's depth is known before anything recursive touches its parsed value.
+ */
+export function jsonDeeperThan(text: string | Buffer, max: number): boolean {
+  const string = typeof text === "string";
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    // The characters that matter are ASCII: a string's UTF-16 code units and a buffer's UTF-8 bytes read alike.
+    const c = string ? text.charCodeAt(i) : text[i];
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
+/**
+ * Notes that the variables of `body` (parsed from `text`) need no walk when `text` holds no `\u0000` and does not nest
+ * deeper than the variables may (the body's own two levels added).
+ */
 export function noteNulFreeVariables(body: unknown, text: string | Buffer): void {
   const variables = (body as { variables?: unknown } | undefined)?.variables;
-  if (variables && typeof variables === "object" && !text.includes(NUL_ESCAPE)) nulFreeVariables.add(variables);
+  if (!variables || typeof variables !== "object" || cleanVariables.has(variables)) return;
+  if (!text.includes(NUL_ESCAPE) && !jsonDeeperThan(text, MAX_VARIABLES_DEPTH + 2)) cleanVariables.add(variables);
 }
 
 /**
  * The GraphQL endpoint's JSON body parser (`limit` as express.json's): it also notes bodies whose text holds no
- * `\u0000`, so that {@link rejectNulCharacters} need not walk their variables (a 500-row push is 200 kB of them).
+ * `\u0000` and nests within bounds, so that {@link rejectNulCharacters} need not walk their variables (a 500-row push
+ * is 200 kB of them).
  */
-export function graphqlJsonBody(limit: string): RequestHandler[] {
+export function graphqlJsonBody(limit: string | number): RequestHandler[] {
   return [
     express.json({ limit, verify: (req, _res, buf) => void ((req as { bodyBytes?: Buffer }).bodyBytes = buf) }),
     (req, _res, next) => {
@@ -49,18 +70,95 @@ export function graphqlJsonBody(limit: string): RequestHandler[] {
 export const jsonBodyBytes = (req: object): Buffer | undefined => (req as { bodyBytes?: Buffer }).bodyBytes;
 
 /**
- * PostgreSQL text cannot hold U+0000. Refuse it up front (literals and variables) with BAD_USER_INPUT instead of
- * letting it fail as a database error deep in a resolver.
+ * Whether a string literal of `document` holds NUL, outside object literals of `rowInputs` types (left to their owner).
+ * GraphQL writes U+0000 only as an escape (`\u0000`, `\u{0}`): a document whose text has no `\u` needs no walk.
  */
-export function rejectNulCharacters<T extends BaseContext>(): ApolloServerPlugin<T> {
+function documentHasNul(schema: GraphQLSchema, document: DocumentNode, rowInputs: ReadonlySet<string>): boolean {
+  if (document.loc && !document.loc.source.body.includes("\\u")) return false;
+  const typeInfo = new TypeInfo(schema);
+  const rows: boolean[] = [];
+  let found = false;
+  visit(
+    document,
+    visitWithTypeInfo(typeInfo, {
+      [Kind.OBJECT]: {
+        enter: () => {
+          const type = getNamedType(typeInfo.getInputType());
+          rows.push(rows.at(-1) === true || (!!type && rowInputs.has(type.name)));
+        },
+        leave: () => void rows.pop(),
+      },
+      [Kind.STRING]: (node) => {
+        if (rows.at(-1) !== true && node.value.includes("\u0000")) found = true;
+      },
+    }),
+  );
+  return found;
+}
+
+/**
+ * What is wrong with `variables` of `operation`, walked without recursion along their types: a NUL character (in a value
+ * or a key) or nesting deeper than MAX_VARIABLES_DEPTH, or null. Inside values of a `rowInputs` type (rows whose owner
+ * checks each one and rejects it alone, such as a push's rows) NUL is left to the owner, and too-deep values are cut at
+ * MAX_VARIABLES_DEPTH (replaced by an empty object or array there), in place.
+ */
+export function variablesProblem(schema: GraphQLSchema, operation: OperationDefinitionNode, variables: Record<string, unknown>, rowInputs: ReadonlySet<string>): string | null {
+  type Item = { value: unknown; type: GraphQLInputType | null; depth: number; row: boolean; holder: Record<string, unknown> | unknown[]; key: string | number };
+  const stack: Item[] = [];
+  const defined = new Map((operation.variableDefinitions ?? []).map((d) => [d.variable.name.value, d]));
+  for (const [name, value] of Object.entries(variables)) {
+    if (name.includes("\u0000")) return "nul";
+    const definition = defined.get(name);
+    const type = definition ? (typeFromAST(schema, definition.type as never) as GraphQLInputType | undefined) : undefined;
+    stack.push({ value, type: type ?? null, depth: 0, row: false, holder: variables, key: name });
+  }
+  while (stack.length) {
+    const item = stack.pop()!;
+    const { value, depth } = item;
+    let { type, row } = item;
+    if (type && isNonNullType(type)) type = type.ofType;
+    if (!row && type && isInputObjectType(type) && rowInputs.has(type.name)) row = true;
+    if (typeof value === "string") {
+      if (!row && value.includes("\u0000")) return "nul";
+      continue;
+    }
+    if (value === null || typeof value !== "object") continue;
+    if (depth >= MAX_VARIABLES_DEPTH) {
+      if (!row) return "deep";
+      (item.holder as Record<string | number, unknown>)[item.key] = Array.isArray(value) ? [] : {};
+      continue;
+    }
+    if (Array.isArray(value)) {
+      const of = type && isListType(type) ? (type.ofType as GraphQLInputType) : null;
+      for (let i = 0; i < value.length; i++) stack.push({ value: value[i], type: of, depth: depth + 1, row, holder: value, key: i });
+      continue;
+    }
+    const fields = type && isInputObjectType(type) ? type.getFields() : null;
+    for (const key of Object.keys(value)) {
+      if (!row && key.includes("\u0000")) return "nul";
+      const field = fields?.[key];
+      stack.push({ value: (value as Record<string, unknown>)[key], type: field ? field.type : null, depth: depth + 1, row, holder: value as Record<string, unknown>, key });
+    }
+  }
+  return null;
+}
+
+/**
+ * PostgreSQL text cannot hold U+0000: refuse it up front (literals and variables) with BAD_USER_INPUT (HTTP 400)
+ * instead of letting it fail as a database error deep in a resolver; the same for variables nested deeper than
+ * MAX_VARIABLES_DEPTH. Values of `rowInputs` input types (e.g. a push's rows) are checked row by row by their owner,
+ * which rejects a bad row alone (see {@link variablesProblem}).
+ */
+export function rejectNulCharacters<T extends BaseContext>(opts: { rowInputs?: readonly string[] } = {}): ApolloServerPlugin<T> {
+  const rowInputs = new Set(opts.rowInputs ?? []);
   return {
     async requestDidStart() {
       return {
-        async didResolveOperation({ document, request }) {
+        async didResolveOperation({ document, request, operation, schema }) {
           const variables = request.variables;
-          if ((variables && !nulFreeVariables.has(variables) && hasNul(variables)) || documentHasNul(document)) {
-            throw Errors.badInput("Text must not contain the NUL character (U+0000)");
-          }
+          const problem = variables && !cleanVariables.has(variables) && operation ? variablesProblem(schema, operation, variables, rowInputs) : null;
+          if (problem === "deep") throw withHttpStatus(Errors.badInput(`Variables must not nest deeper than ${MAX_VARIABLES_DEPTH} levels`), 400);
+          if (problem === "nul" || documentHasNul(schema, document, rowInputs)) throw withHttpStatus(Errors.badInput("Text must not contain the NUL character (U+0000)"), 400);
         },
       };
     },

@@ -52,6 +52,8 @@ export async function startSubgraph<TContext extends ServiceContext>(opts: {
   /** Where the current revocations come from: the tenants service reads its own tables, the others ask it. */
   revocationSnapshot: (orm: MikroORM) => () => Promise<RevocationSnapshot>;
   routes?: (app: Express, orm: MikroORM) => void;
+  /** Input types whose values the service checks row by row itself (see rejectNulCharacters in kernel/input-guards.ts). */
+  rowInputs?: readonly string[];
   /** Services that record audit events: their outbox table is in `database.entities`; the relay starts here. */
   auditOutbox?: AuditOutboxOptions;
   /** Runs after migrations and before serving (load keys, start consumers). Returns a stop hook. */
@@ -89,6 +91,7 @@ export async function startSubgraph<TContext extends ServiceContext>(opts: {
       },
       routes: opts.routes ? (app) => opts.routes!(app, orm) : undefined,
       revocations,
+      rowInputs: opts.rowInputs,
     });
     return {
       ...server,

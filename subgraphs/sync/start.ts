@@ -10,6 +10,7 @@ import { migrations } from "./migrations/index.js";
 import { GrantsDirectory } from "./records/access.js";
 import { ChangeFeeds } from "./records/change-feed.js";
 import { RecordsService } from "./records/records.service.js";
+import { PUSH_ROW_INPUT } from "./records/records.types.js";
 import { buildSyncSchema, entities } from "./schema.js";
 import { ConnectorDirectory } from "./sync-log/connector-directory.js";
 import { SyncRunService } from "./sync-log/sync-run.service.js";
@@ -53,6 +54,8 @@ export async function startSync(config: ServiceConfig, deps: { logger: Logger; p
     database: { schema: "sync", entities, migrations },
     auditOutbox: { recorder: audit, auditUrl: peers.auditUrl ?? (() => undefined), secret: peers.internalSecret },
     buildSchema: buildSyncSchema,
+    // A push's rows: NUL and too-deep documents are rejected row by row (RecordsService.checkDocument).
+    rowInputs: [PUSH_ROW_INPUT],
     beforeServe: async (orm) => {
       syncRuns = new SyncRunService(orm, deps.pubsub, new ConnectorDirectory(peers.connectorsUrl), { logger });
       if (!config.jwt.jwksUrl && !peers.tenantsUrl) throw new Error("JWKS_URL is required");

@@ -5,6 +5,21 @@ import { RaConflictsDocument, RaCreateCollectionDocument, RaPullDocument, RaPush
 import { startTestStack, type TenantLogin, type TestStack } from "../harness/stack.js";
 import { codesOf } from "./e2e-helpers.js";
 
+/** A push as an RxDB client sends it; the gateway's first request of a query text takes its general path, later ones pass through. */
+const PUSH = `mutation P($input: PushChangesInput!) { pushChanges(input: $input) { applied conflicts rejected { index id code message } replayed } }`;
+/** A value nested `levels` deep (objects within objects), built without recursion. */
+function nested(levels: number): Doc {
+  const root: Doc = {};
+  let at = root;
+  for (let i = 1; i < levels; i++) at = (at.x = {}) as Doc;
+  return root;
+}
+/**
+ * JSON text of a request: `"@deep:N"` strings become objects nested N deep (written as text: JSON.stringify itself
+ * overflows the stack on about 5,000 levels).
+ */
+const jsonWithDeep = (value: unknown) => JSON.stringify(value).replace(/"@deep:(\d+)"/g, (_m, n: string) => `${'{"x":'.repeat(Number(n) - 1)}{}${"}".repeat(Number(n) - 1)}`);
+
 type Doc = Record<string, unknown>;
 type Row = { assumedMasterState?: Doc | null; newDocumentState: Doc };
 const TITLE_SCHEMA = { type: "object", properties: { title: { type: "string", maxLength: 50 } }, required: ["title"] };
@@ -63,5 +78,78 @@ describe("sync protocol: repeated pushes, bad rows, request size, convergence, m
     const open = await t.request(RaConflictsDocument, { collection: "manual", status: "OPEN" as never }, a.token);
     expect(codesOf(open)).toEqual([]);
     expect(open.data?.conflicts.nodes).toEqual([]);
+  });
+
+  it("one bad row (NUL in a value or key, nesting over the limit, ~5,000 levels deep, too big) is rejected alone, on both gateway paths", async () => {
+    const passthrough = t.stack.gateway.passthrough;
+    // The third: straight to the sync subgraph over HTTP, as a gateway in another process forwards the client's body.
+    for (const path of ["general", "pass-through", "subgraph"]) {
+      // A fresh query text: its first request is planned (general path), its second passes through.
+      const query = `${PUSH} # ${path}`;
+      if (path === "pass-through") {
+        const warm = await t.raw(JSON.stringify({ query, variables: { input: { collection: "tasks", rows: [] } } }), { authorization: `Bearer ${a.token}` });
+        expect(warm.status).toBe(200);
+      }
+      const before = passthrough.passedThrough;
+      const p = path[0];
+      const rows: Row[] = [
+        { newDocumentState: { id: `${p}-ok-1`, title: "fine" } },
+        { newDocumentState: { id: `${p}-nul-value`, title: "a\u0000b" } },
+        { newDocumentState: { id: `${p}-nul-key`, title: "x", "k\u0000": 1 } },
+        { newDocumentState: { id: `${p}-deep-65`, title: "x", deep: nested(64) } },
+        { newDocumentState: { id: `${p}-deep-5000`, title: "x", deep: "@deep:5000" } },
+        { newDocumentState: { id: `${p}-deep-64`, title: "x", deep: nested(63) } },
+        { newDocumentState: { id: `${p}-huge`, title: "x", blob: "x".repeat(70_000) } },
+        { assumedMasterState: { id: `${p}-nul-assumed`, title: "\u0000" }, newDocumentState: { id: `${p}-nul-assumed`, title: "x" } },
+        { assumedMasterState: { id: `${p}-deep-assumed`, deep: "@deep:5000" }, newDocumentState: { id: `${p}-deep-assumed`, title: "x" } },
+        { newDocumentState: { id: `${p}-backslash`, title: "\\u0000 is text" } },
+        { newDocumentState: { id: `${p}-ok-2`, title: "fine" } },
+      ];
+      const body = jsonWithDeep({ query, variables: { input: { collection: "tasks", rows } } });
+      const res =
+        path === "subgraph"
+          ? await fetch(t.stack.sync.url, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${a.token}` }, body }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }))
+          : await t.raw(body, { authorization: `Bearer ${a.token}` });
+      expect({ path, status: res.status, errors: res.body.errors }).toEqual({ path, status: 200, errors: undefined });
+      const answer = res.body.data.pushChanges;
+      expect({ path, rejected: answer.rejected.map((r: { index: number; id: string; code: string }) => [r.index, r.id, r.code]) }).toEqual({
+        path,
+        rejected: [
+          [1, `${p}-nul-value`, "BAD_USER_INPUT"],
+          [2, `${p}-nul-key`, "BAD_USER_INPUT"],
+          [3, `${p}-deep-65`, "BAD_USER_INPUT"],
+          [4, `${p}-deep-5000`, "BAD_USER_INPUT"],
+          [6, `${p}-huge`, "BAD_USER_INPUT"],
+          [7, `${p}-nul-assumed`, "BAD_USER_INPUT"],
+          [8, `${p}-deep-assumed`, "BAD_USER_INPUT"],
+        ],
+      });
+      expect(answer.applied).toBe(4);
+      expect(passthrough.passedThrough - before).toBe(path === "pass-through" ? 1 : 0);
+      const state = await serverState("tasks");
+      expect(state.get(`${p}-deep-64`)).toEqual({ id: `${p}-deep-64`, title: "x", deep: nested(63), _deleted: false });
+      expect(state.get(`${p}-backslash`)).toEqual({ id: `${p}-backslash`, title: "\\u0000 is text", _deleted: false });
+      for (const id of ["nul-value", "nul-key", "deep-65", "deep-5000", "huge", "nul-assumed"]) expect(state.has(`${p}-${id}`)).toBe(false);
+    }
+  });
+
+  it("request-level refusals carry a 4xx status: NUL or too-deep values outside a push's rows are BAD_USER_INPUT with HTTP 400", async () => {
+    for (const round of [1, 2]) {
+      const nul = await t.raw(JSON.stringify({ query: PUSH, variables: { input: { collection: "ta\u0000sks", rows: [] } } }), { authorization: `Bearer ${a.token}` });
+      expect({ round, status: nul.status, codes: codesOf(nul.body) }).toEqual({ round, status: 400, codes: ["BAD_USER_INPUT"] });
+      const literal = await t.raw(JSON.stringify({ query: `{ pullChanges(collections: ["ta\\u0000sks"], limit: 10) { checkpoint } }` }), { authorization: `Bearer ${a.token}` });
+      expect({ round, status: literal.status, codes: codesOf(literal.body) }).toEqual({ round, status: 400, codes: ["BAD_USER_INPUT"] });
+      const deep = await t.raw(
+        jsonWithDeep({ query: `mutation C($input: CreateCollectionInput!) { createCollection(input: $input) { id } }`, variables: { input: { name: `deep-${round}`, jsonSchema: "@deep:5000" } } }),
+        { authorization: `Bearer ${a.token}` },
+      );
+      expect({ round, status: deep.status, codes: codesOf(deep.body) }).toEqual({ round, status: 400, codes: ["BAD_USER_INPUT"] });
+    }
+    // A NUL in a row written as a literal in the query is that row's problem too.
+    const literalRow = await t.raw(
+      JSON.stringify({ query: `mutation { pushChanges(input: { collection: "tasks", rows: [{ newDocumentState: { id: "lit-nul", title: "a\\u0000" } }, { newDocumentState: { id: "lit-ok", title: "ok" } }] }) { applied rejected { index code } } }` }),
+      { authorization: `Bearer ${a.token}` },
+    );
+    expect({ status: literalRow.status, body: literalRow.body }).toEqual({ status: 200, body: { data: { pushChanges: { applied: 1, rejected: [{ index: 0, code: "BAD_USER_INPUT" }] } } } });
   });
 });

@@ -23,6 +23,8 @@ export const MAX_PUSH_ROWS = 500;
 export const MAX_PULL_LIMIT = 1000;
 export const MAX_PULL_COLLECTIONS = 50;
 export const MAX_DOCUMENT_BYTES = 64 * 1024;
+/** How deep a pushed document may nest: the document is level 1, each nested object or array one more. */
+export const MAX_DOCUMENT_DEPTH = 64;
 export const MAX_ID_LENGTH = 200;
 /** A filtered pull reads at most this many changes per request looking for a full page (then returns what it has). */
 const MAX_SCAN_ROWS = 20_000;
@@ -157,6 +159,11 @@ export class RecordsService {
     doc: Doc,
     validate: ValidateFunction | null = this.validatorFor(collection),
   ): { id: string; body: Doc; deleted: boolean; text: string } | { code: string; message: string; id: string | null } {
+    // Depth first, without recursion: everything after (JSON.stringify, deep equality, JSON Schema) recurses.
+    if (nestsDeeperThan(doc, MAX_DOCUMENT_DEPTH)) {
+      const key = doc?.[collection.primaryKey];
+      return { code: "BAD_USER_INPUT", message: `document nests deeper than ${MAX_DOCUMENT_DEPTH} levels`, id: validKey(key) ? key : null };
+    }
     const key = doc?.[collection.primaryKey];
     const id = typeof key === "string" ? key : null;
     if (!id || id.length > MAX_ID_LENGTH) {
@@ -166,10 +173,8 @@ export class RecordsService {
     if (_deleted !== undefined && typeof _deleted !== "boolean") return { code: "BAD_USER_INPUT", message: "`_deleted` must be a boolean", id };
     // The body's JSON text: its size, and what is stored (a batch is sent as these texts, not serialised again).
     const text = JSON.stringify(body);
-    // JSON.stringify writes an unpaired surrogate as a `\udXXX` escape: without one in the text, every string is well-formed.
-    if (text.includes("\\ud") && !wellFormed(body)) {
-      return { code: "BAD_USER_INPUT", message: "document holds a string with an unpaired UTF-16 surrogate (not valid JSON text for storage)", id };
-    }
+    const unstorable = unstorableText(text, body);
+    if (unstorable) return { code: "BAD_USER_INPUT", message: `document ${unstorable}`, id };
     if (Buffer.byteLength(text) > MAX_DOCUMENT_BYTES) return { code: "BAD_USER_INPUT", message: `document larger than ${MAX_DOCUMENT_BYTES} bytes`, id };
     const deleted = _deleted === true;
     if (!deleted && validate && !validate(body)) {
@@ -206,6 +211,12 @@ export class RecordsService {
       if (seen.has(checked.id)) return rejected.push({ index, id: checked.id, code: "BAD_USER_INPUT", message: "the same id appears twice in one push" });
       if (!checked.deleted && !visibleUnder(checked.body, access.pushFilters)) {
         return rejected.push({ index, id: checked.id, code: "ROW_FILTER", message: "the document is outside the records you may push" });
+      }
+      const assumed = row.assumedMasterState ?? null;
+      if (assumed !== null) {
+        // Only compared with the server's state, but kept with a MANUAL conflict: it must be storable too.
+        const problem = nestsDeeperThan(assumed, MAX_DOCUMENT_DEPTH) ? `nests deeper than ${MAX_DOCUMENT_DEPTH} levels` : unstorableText(JSON.stringify(assumed), assumed);
+        if (problem) return rejected.push({ index, id: checked.id, code: "BAD_USER_INPUT", message: `assumedMasterState ${problem}` });
       }
       seen.add(checked.id);
       valid.push({ index, id: checked.id, assumed: row.assumedMasterState ?? null, next: checked.body, deleted: checked.deleted, text: checked.text });
@@ -822,6 +833,31 @@ export function unsafeSchemaKeyword(value: unknown, depth = 0): string | null {
       if (bad) return bad;
     }
   }
+  return null;
+}
+
+/** Whether a JSON value nests deeper than `max` (the value itself is level 1), measured without recursion. */
+export function nestsDeeperThan(value: unknown, max: number): boolean {
+  if (value === null || typeof value !== "object") return false;
+  const stack: [object, number][] = [[value, 1]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (depth > max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) if (child !== null && typeof child === "object") stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/** `\u0000` as JSON.stringify writes U+0000, not preceded by an escaping backslash (`\\u0000` is a backslash and text). */
+const NUL_IN_JSON = /(?<!\\)(?:\\\\)*\\u0000/;
+
+/**
+ * Why PostgreSQL could not store a JSON value (its JSON.stringify text `text`): a NUL character or an unpaired UTF-16
+ * surrogate in a string or key; else null. JSON.stringify escapes both, so a text without such escapes needs no walk.
+ */
+function unstorableText(text: string, value: unknown): string | null {
+  if (text.includes("\\u0000") && NUL_IN_JSON.test(text)) return "holds the NUL character (U+0000), which cannot be stored";
+  if (text.includes("\\ud") && !wellFormed(value)) return "holds a string with an unpaired UTF-16 surrogate (not valid JSON text for storage)";
   return null;
 }
 

@@ -35,7 +35,10 @@ export class CreateCollectionInput {
   conflictStrategy?: ConflictStrategy | null;
 }
 
-@InputType({ description: "One change, as RxDB sends it: the state the client based it on, and its new state" })
+/** The GraphQL name of a push row: the request guards leave its documents' checks to the push, row by row. */
+export const PUSH_ROW_INPUT = "PushRowInput";
+
+@InputType(PUSH_ROW_INPUT, { description: "One change, as RxDB sends it: the state the client based it on, and its new state" })
 export class PushRowInput {
   @Field(() => GraphQLJSONObject, { nullable: true, description: "null when the client believes the document is new" })
   assumedMasterState?: Record<string, unknown> | null;
