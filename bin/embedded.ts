@@ -1,9 +1,10 @@
-// `npm start`: the embedded default. One process: embedded PostgreSQL (data in .data/), migrations, a demo tenant,
+// `npm start`: the embedded default. One process: embedded PostgreSQL (data in .data/, or as root in a folder under
+// /var/lib/tributary when .data/ is closed to the postgres user), migrations, a demo tenant,
 // the four subgraphs and the gateway. DATABASE_URL / REDIS_URL switch to an external PostgreSQL / Redis.
 import "reflect-metadata";
 import { z } from "zod";
 import { env, parseEnv } from "../kernel/config.js";
-import { startEmbeddedPostgres, type EmbeddedDatabase } from "../kernel/embedded-postgres.js";
+import { EmbeddedPostgresError, startEmbeddedPostgres, type EmbeddedDatabase } from "../kernel/embedded-postgres.js";
 import { createLogger } from "../kernel/logger.js";
 import { runMain, runUntilSignal } from "../kernel/process.js";
 import path from "node:path";
@@ -35,12 +36,20 @@ runMain(async () => {
   let pg: EmbeddedDatabase | undefined;
   let databaseUrl = config.DATABASE_URL;
   if (!databaseUrl) {
-    pg = await startEmbeddedPostgres({ dataDir: config.DATA_DIR, onLog: (line) => logger.debug({ postgres: line.trim() }) });
+    pg = await startEmbeddedPostgres({ dataDir: config.DATA_DIR, onLog: (line) => logger.debug({ postgres: line.trim() }) }).catch((err) => {
+      // A start that cannot work here says why and what to do in one sentence, without a stack trace.
+      if (!(err instanceof EmbeddedPostgresError)) throw err;
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    });
     databaseUrl = await pg.createDatabase("tributary");
   }
   // The demo's remote systems: Odoo and Moodle simulators with sample data, on free loopback ports.
   const demoRemotes = config.DEMO_SEED === "true" ? await startDemoRemotes() : undefined;
-  const connectorSecrets = config.CONNECTOR_SECRET_KEY ? SecretBox.fromConfig(config.CONNECTOR_SECRET_KEY) : SecretBox.fromFile(path.join(config.DATA_DIR, "connector-secret.key"));
+  // The data folder in use: DATA_DIR, or its stand-in when the embedded PostgreSQL had to put the data elsewhere.
+  const dataDir = pg?.dataDir ?? config.DATA_DIR;
+  const shownDataDir = pg?.relocation ? pg.dataDir : config.DATA_DIR;
+  const connectorSecrets = config.CONNECTOR_SECRET_KEY ? SecretBox.fromConfig(config.CONNECTOR_SECRET_KEY) : SecretBox.fromFile(path.join(dataDir, "connector-secret.key"));
   const stack = await startStack({ databaseUrl, redisUrl: config.REDIS_URL, host: config.HOST, gatewayPort: config.PORT, logger, connectorSecrets }).catch(async (err) => {
     await demoRemotes?.close();
     await pg?.stop();
@@ -54,8 +63,9 @@ runMain(async () => {
     `  Apollo Sandbox:             open ${stack.gateway.url} in a browser`,
     `  Dashboard:                  ${stack.gateway.url.replace(/\/graphql$/, "/dashboard")}  (sign in with the demo tenant below)`,
     `  Health:                     ${stack.gateway.url.replace(/\/graphql$/, "/healthz")}  ${stack.gateway.url.replace(/\/graphql$/, "/readyz")}`,
-    `  Data:                       ${pg ? `${config.DATA_DIR}/ (embedded PostgreSQL)` : "DATABASE_URL"}; pub/sub: ${config.REDIS_URL ? "Redis" : "in-process"}`,
+    `  Data:                       ${pg ? `${shownDataDir}/ (embedded PostgreSQL)` : "DATABASE_URL"}; pub/sub: ${config.REDIS_URL ? "Redis" : "in-process"}`,
   ];
+  if (pg?.relocation) lines.push(`                              ${pg.relocation}`);
   if (config.DEMO_SEED === "true") {
     const demo = await ensureTenantWithAdmin(stack.tenants.orm, { slug: "demo", name: "Demo Company", adminEmail: "admin@demo.example" });
     for (const name of DEMO_COLLECTIONS) {
@@ -67,7 +77,7 @@ runMain(async () => {
     lines.push(
       demo.adminPassword
         ? `  password: ${demo.adminPassword}   (shown only now; it is stored as a hash)`
-        : "  password: printed at the first start (stored only as a hash); delete .data/ to start over",
+        : `  password: printed at the first start (stored only as a hash); delete ${shownDataDir}/ to start over`,
     );
   }
   if (demoRemotes) {
@@ -83,10 +93,8 @@ runMain(async () => {
   lines.push("", `Ready in ${Math.round(performance.now() - t0)} ms. Ctrl-C stops.`, "");
   process.stdout.write(lines.join("\n") + "\n");
 
-  // embedded-postgres installs its own SIGINT/SIGTERM hook that stops PostgreSQL and exits with 128+signal at once,
-  // racing the stack's shutdown (which still needs the database to flush device notes, pull logs and the audit
-  // outbox). This process stops PostgreSQL itself, after the stack: only our handler may act on those signals.
-  if (pg) for (const signal of ["SIGINT", "SIGTERM"] as const) process.removeAllListeners(signal);
+  // PostgreSQL stops after the stack, which still needs the database to flush device notes, pull logs and the audit
+  // outbox.
   runUntilSignal(logger, async () => {
     await stack.stop();
     await demoRemotes?.close();

@@ -28,13 +28,15 @@ export function redisUrlOrFail(): string | undefined {
 }
 
 // One embedded PostgreSQL per test file (jest gives each file its own module registry), started on first use and
-// stopped when the file's last stack stops. Each stack gets its own fresh database on it.
+// stopped when the file's last stack stops. Each stack gets its own fresh database on it. Its data folder sits in a
+// folder closed to other users (mkdtemp: mode 700), as a clone under /root does: as root (CI) the data then lives in
+// a stand-in under /var/lib/tributary, removed on stop (persistent: false).
 let server: { db: Promise<EmbeddedDatabase>; dir: string; users: number } | undefined;
 
 async function acquirePostgres(): Promise<EmbeddedDatabase> {
   if (!server) {
     const dir = mkdtempSync(path.join(tmpdir(), "tributary-test-pg-"));
-    server = { dir, users: 0, db: startEmbeddedPostgres({ dataDir: dir, persistent: false }) };
+    server = { dir, users: 0, db: startEmbeddedPostgres({ dataDir: path.join(dir, "data"), persistent: false }) };
   }
   server.users++;
   return server.db;
@@ -44,7 +46,7 @@ async function releasePostgres(): Promise<void> {
   if (!server || --server.users > 0) return;
   const { db, dir } = server;
   server = undefined;
-  await (await db).stop();
+  await (await db.catch(() => undefined))?.stop();
   await rm(dir, { recursive: true, force: true });
 }
 
