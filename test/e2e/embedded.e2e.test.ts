@@ -187,7 +187,7 @@ describe("embedded default (npm start) from a clone in a folder closed to other 
     await writeFile(file, "");
     const res = await runToExit(clone, { ...env, DATA_DIR: path.join(file, "data") });
     expect(res.code).toBe(1);
-    expect(res.ms).toBeLessThan(10_000);
+    expect(res.ms).toBeLessThan(20_000); // no waiting on any timeout (loading the modules alone takes seconds on a busy machine)
     expect(res.stderr).toContain(`The data folder ${path.join(file, "data")}/ cannot be created`);
     expect(res.stderr).toContain("set DATA_DIR to a folder you can write");
     expectOneSentence(res.stderr);
