@@ -152,4 +152,29 @@ describe("sync protocol: repeated pushes, bad rows, request size, convergence, m
     );
     expect({ status: literalRow.status, body: literalRow.body }).toEqual({ status: 200, body: { data: { pushChanges: { applied: 1, rejected: [{ index: 0, code: "BAD_USER_INPUT" }] } } } });
   });
+
+  it("a reused clientId + mutationId with another payload is CONFLICT (MUTATION_ID_REUSED) and writes nothing; the same payload stays a replay", async () => {
+    const pair = { clientId: "device-reinstalled", mutationId: "1" };
+    const rows = [{ assumedMasterState: null, newDocumentState: { id: "reuse-1", title: "first" } }];
+    expect(await pushOk("tasks", rows, pair)).toMatchObject({ applied: 1, replayed: false });
+    const reused = (res: { errors?: readonly { extensions?: Record<string, unknown> }[]; data?: unknown }) => ({
+      data: res.data ?? null,
+      errors: res.errors?.map((e) => [e.extensions?.code, e.extensions?.reason]),
+    });
+    const attempts: [string, Row[], Doc][] = [
+      ["other rows", [{ assumedMasterState: null, newDocumentState: { id: "reuse-2", title: "after reinstall" } }], {}],
+      ["same ids, other state", [{ assumedMasterState: null, newDocumentState: { id: "reuse-1", title: "changed" } }], {}],
+      ["other strategy", rows, { strategy: "CLIENT_WINS" }],
+    ];
+    for (const [label, other, extra] of attempts) {
+      expect({ label, res: reused(await push("tasks", other, { ...pair, ...extra })) }).toEqual({ label, res: { data: null, errors: [["CONFLICT", "MUTATION_ID_REUSED"]] } });
+    }
+    expect(reused(await push("manual", rows, pair))).toEqual({ data: null, errors: [["CONFLICT", "MUTATION_ID_REUSED"]] });
+    const state = await serverState("tasks");
+    expect(state.get("reuse-1")).toEqual({ id: "reuse-1", title: "first", _deleted: false });
+    expect(state.has("reuse-2")).toBe(false);
+    expect((await serverState("manual")).has("reuse-1")).toBe(false);
+    // The same request again is the retry it looks like: the stored answer, nothing applied twice.
+    expect(await pushOk("tasks", rows, pair)).toMatchObject({ applied: 1, replayed: true });
+  });
 });

@@ -7,6 +7,7 @@ import { Migration20261121163735_audit_outbox } from "./Migration20261121163735_
 import { Migration20261121175123_run_current_model } from "./Migration20261121175123_run_current_model.js";
 import { Migration20261121204957_push_receipt_user } from "./Migration20261121204957_push_receipt_user.js";
 import { Migration20261122013000_lazy_create_history } from "./Migration20261122013000_lazy_create_history.js";
+import { Migration20261208010000_push_receipt_fingerprint } from "./Migration20261208010000_push_receipt_fingerprint.js";
 
 export const migrations = [
   { name: "Migration20261121132727_initial", class: Migration20261121132727_initial },
@@ -17,4 +18,5 @@ export const migrations = [
   { name: "Migration20261121175123_run_current_model", class: Migration20261121175123_run_current_model },
   { name: "Migration20261121204957_push_receipt_user", class: Migration20261121204957_push_receipt_user },
   { name: "Migration20261122013000_lazy_create_history", class: Migration20261122013000_lazy_create_history },
+  { name: "Migration20261208010000_push_receipt_fingerprint", class: Migration20261208010000_push_receipt_fingerprint },
 ];

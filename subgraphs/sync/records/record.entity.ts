@@ -81,6 +81,10 @@ export class PushReceipt {
   @Property({ type: "json" })
   result!: Record<string, unknown>;
 
+  /** SHA-256 of the request (hex): the same pair with another request is MUTATION_ID_REUSED (older receipts have none). */
+  @Property({ length: 64, nullable: true })
+  fingerprint?: string | null;
+
   @Property({ type: "timestamptz" })
   createdAt!: Date;
 }

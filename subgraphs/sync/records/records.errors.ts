@@ -26,5 +26,10 @@ export const RecordErrors = {
   badSearch: (max: number) => Errors.badInput(`search must be at most ${max} characters`, "search"),
   mutationIdTaken: () =>
     Errors.conflict("This clientId and mutationId were used by another user's push: use a new mutationId (its answer is not yours to read)", "mutationId"),
+  mutationIdReused: () =>
+    appError(ErrorCode.CONFLICT, "This clientId and mutationId were used for a different push: use a new mutationId for each new push (a retry sends the same request)", {
+      field: "mutationId",
+      reason: "MUTATION_ID_REUSED",
+    }),
   badIdempotency: () => Errors.badInput("clientId and mutationId go together (each 1–200 characters)", "mutationId"),
 };

@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormatsImport from "ajv-formats";
@@ -202,7 +202,7 @@ export class RecordsService {
 
     // Validation first: one bad row never fails or blocks the others.
     const rejected: RejectedRow[] = [];
-    const valid: { index: number; id: string; assumed: Doc | null; next: Doc; deleted: boolean; text: string }[] = [];
+    const valid: { index: number; id: string; assumed: Doc | null; assumedText: string; next: Doc; deleted: boolean; text: string }[] = [];
     const seen = new Set<string>();
     const validate = this.validatorFor(collection);
     input.rows.forEach((row, index) => {
@@ -213,15 +213,20 @@ export class RecordsService {
         return rejected.push({ index, id: checked.id, code: "ROW_FILTER", message: "the document is outside the records you may push" });
       }
       const assumed = row.assumedMasterState ?? null;
+      let assumedText = "null";
       if (assumed !== null) {
         // Only compared with the server's state, but kept with a MANUAL conflict: it must be storable too.
-        const problem = nestsDeeperThan(assumed, MAX_DOCUMENT_DEPTH) ? `nests deeper than ${MAX_DOCUMENT_DEPTH} levels` : unstorableText(JSON.stringify(assumed), assumed);
+        const deep = nestsDeeperThan(assumed, MAX_DOCUMENT_DEPTH);
+        if (!deep) assumedText = JSON.stringify(assumed);
+        const problem = deep ? `nests deeper than ${MAX_DOCUMENT_DEPTH} levels` : unstorableText(assumedText, assumed);
         if (problem) return rejected.push({ index, id: checked.id, code: "BAD_USER_INPUT", message: `assumedMasterState ${problem}` });
       }
       seen.add(checked.id);
-      valid.push({ index, id: checked.id, assumed: row.assumedMasterState ?? null, next: checked.body, deleted: checked.deleted, text: checked.text });
+      valid.push({ index, id: checked.id, assumed, assumedText, next: checked.body, deleted: checked.deleted, text: checked.text });
     });
 
+    // What this push asks, for its receipt: a reused clientId + mutationId must ask the same to be a replay.
+    const fingerprint = idempotent ? pushFingerprint(input, valid) : null;
     const tenantId = principal.tenantId;
     const runId = randomUUID();
     const origin: WriteOrigin = { actorType: writeActorOf(caller), actorId: principal.userId, clientId: input.clientId ?? null, runId };
@@ -231,11 +236,18 @@ export class RecordsService {
       const run = sqlIn(tx);
       if (idempotent) {
         await run("select pg_advisory_xact_lock(hashtext(?))", [`push:${tenantId}:${input.clientId}:${input.mutationId}`]);
-        const stored = await run("select result, user_id from sync.push_receipt where tenant_id = ? and client_id = ? and mutation_id = ?", [tenantId, input.clientId, input.mutationId]);
+        const stored = await run("select result, user_id, fingerprint from sync.push_receipt where tenant_id = ? and client_id = ? and mutation_id = ?", [
+          tenantId,
+          input.clientId,
+          input.mutationId,
+        ]);
         if (stored.length) {
           // A receipt answers only the one who pushed: another user (a shared device, a guessed pair) must not read
           // that push's conflicts and server states, which their own row filters may hide.
           if (stored[0].user_id !== null && stored[0].user_id !== principal.userId) throw RecordErrors.mutationIdTaken();
+          // The same pair for another request (a device whose counter restarted): applying nothing and answering
+          // "applied" would lose its changes silently. (Receipts from before fingerprints match any request.)
+          if (stored[0].fingerprint !== null && stored[0].fingerprint !== fingerprint) throw RecordErrors.mutationIdReused();
           replayed = true;
           const answer = (typeof stored[0].result === "string" ? JSON.parse(stored[0].result) : stored[0].result) as PushResult;
           return Object.assign({ manualConflicts: [], syncRunId: null }, answer, { replayed: true }) as PushResult;
@@ -359,9 +371,9 @@ export class RecordsService {
       );
       await tx.insert(createdRun);
       // The receipt (exactly-once) and the device's row, in one statement when there are both.
-      const receipt = idempotent ? { clientId: input.clientId!, mutationId: input.mutationId!, result: JSON.stringify(answer) } : null;
+      const receipt = idempotent ? { clientId: input.clientId!, mutationId: input.mutationId!, result: JSON.stringify(answer), fingerprint: fingerprint! } : null;
       if (input.clientId) await touchClient(run, tenantId, input.clientId, principal.userId, { mutationId: input.mutationId ?? null }, receipt);
-      else if (receipt) await run(`${RECEIPT_INSERT} select 1`, [tenantId, receipt.clientId, receipt.mutationId, principal.userId, receipt.result]);
+      else if (receipt) await run(`${RECEIPT_INSERT} select 1`, [tenantId, receipt.clientId, receipt.mutationId, principal.userId, receipt.result, receipt.fingerprint]);
       return answer;
     });
     if (!replayed) {
@@ -784,9 +796,33 @@ class ClientNotes {
   }
 }
 
-/** A push's stored answer (its exactly-once receipt); parameters tenant, client, mutation, user, result (JSON). */
+/** A push's stored answer (its exactly-once receipt); parameters tenant, client, mutation, user, result (JSON), fingerprint. */
 const RECEIPT_INSERT =
-  "with receipt as (insert into sync.push_receipt (tenant_id, client_id, mutation_id, user_id, result, created_at) values (?, ?, ?, ?, ?::jsonb, now()))";
+  "with receipt as (insert into sync.push_receipt (tenant_id, client_id, mutation_id, user_id, result, fingerprint, created_at) values (?, ?, ?, ?, ?::jsonb, ?, now()))";
+
+/**
+ * SHA-256 of what a push asks (collection, strategy, options, each row's assumed and new state as JSON text; the valid
+ * rows' texts are the ones validation wrote already). A retry sends the same request, so the same fingerprint.
+ */
+function pushFingerprint(input: PushChangesInput, valid: { index: number; assumedText: string; text: string; deleted: boolean }[]): string {
+  const hash = createHash("sha256").update(JSON.stringify([input.collection, input.strategy ?? null]));
+  const byIndex = new Map(valid.map((v) => [v.index, v]));
+  input.rows.forEach((row, index) => {
+    const v = byIndex.get(index);
+    // JSON text holds no raw newline or tab: the separators keep rows and states apart.
+    if (v) hash.update(`\n${v.assumedText}\t${v.text}\t${v.deleted}`);
+    else {
+      let text: string;
+      try {
+        text = JSON.stringify(row);
+      } catch {
+        text = "unserialisable"; // a rejected row nested too deep for JSON.stringify
+      }
+      hash.update(`\n${text}`);
+    }
+  });
+  return hash.digest("hex");
+}
 
 /** Records a device's push in its row (inside the push's transaction), with the push's receipt if it has one. */
 async function touchClient(
@@ -795,13 +831,13 @@ async function touchClient(
   clientId: string,
   userId: string,
   push: { mutationId: string | null },
-  receipt: { clientId: string; mutationId: string; result: string } | null = null,
+  receipt: { clientId: string; mutationId: string; result: string; fingerprint: string } | null = null,
 ): Promise<void> {
   await run(
     `${receipt ? `${RECEIPT_INSERT} ` : ""}insert into sync.sync_client (tenant_id, client_id, user_id, last_mutation_id, last_seen_at, last_push_at, reset_pending) values (?, ?, ?, ?, now(), now(), false)
      on conflict (tenant_id, client_id) do update set user_id = excluded.user_id, last_mutation_id = coalesce(excluded.last_mutation_id, sync.sync_client.last_mutation_id),
        last_seen_at = now(), last_push_at = now()`,
-    [...(receipt ? [tenantId, receipt.clientId, receipt.mutationId, userId, receipt.result] : []), tenantId, clientId, userId, push.mutationId],
+    [...(receipt ? [tenantId, receipt.clientId, receipt.mutationId, userId, receipt.result, receipt.fingerprint] : []), tenantId, clientId, userId, push.mutationId],
   );
 }
 
