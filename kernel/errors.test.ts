@@ -40,6 +40,7 @@ describe("connection-class errors are UPSTREAM_UNAVAILABLE with retryAfter, othe
     ["a connection dropped mid-query", new Error("Connection terminated unexpectedly")],
     ["the pool's acquire timeout", new Error("timeout exceeded when trying to connect")],
     ["an error marked unavailable (e.g. by the pool wrapper)", Object.assign(new Error("pool exhausted"), { unavailable: true })],
+    ["a plain object thrown by the pool (graphql-js wraps it as NonErrorThrown)", Object.assign(new Error("Unexpected error value"), { thrownValue: { errno: -111, code: "ECONNREFUSED", syscall: "connect" } })],
     ["a cause chain", new Error("query failed", { cause: withCode("connect ECONNREFUSED 127.0.0.1:5432", "ECONNREFUSED") })],
     ["an AggregateError of refused addresses", new AggregateError([withCode("connect ECONNREFUSED ::1:5432", "ECONNREFUSED"), withCode("connect ECONNREFUSED 127.0.0.1:5432", "ECONNREFUSED")], "")],
   ])("%s", (_label, err) => {

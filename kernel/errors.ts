@@ -64,7 +64,8 @@ const UNAVAILABLE_SQLSTATE = /^(08...|57P0[123]|53300)$/;
 const UNAVAILABLE_MESSAGE = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection is closed|fetch failed)/i;
 
 /**
- * True when `err` (or what it wraps: `cause`, `originalError`, an AggregateError's errors) says a backing service —
+ * True when `err` (or what it wraps: `cause`, `originalError`, graphql-js' `thrownValue` of a non-Error thrown — the
+ * pool's refused connect arrives as a plain `{ code: "ECONNREFUSED", ... }` object —, an AggregateError's errors) says a backing service —
  * PostgreSQL above all, or another service over the network — could not be reached or went away mid-request. Such
  * errors are transient and say nothing about the request: clients get UPSTREAM_UNAVAILABLE with `retryAfter`, never
  * INTERNAL_SERVER_ERROR. The one place that decides it (formatErrorFor and the context refusal use it); anything that
@@ -72,7 +73,7 @@ const UNAVAILABLE_MESSAGE = /^(Connection terminated|timeout exceeded when tryin
  */
 export function isUnavailableError(err: unknown, depth = 0): boolean {
   if (!err || typeof err !== "object" || depth > 6) return false;
-  const e = err as { code?: unknown; sqlState?: unknown; message?: unknown; unavailable?: unknown; cause?: unknown; originalError?: unknown; errors?: unknown };
+  const e = err as { code?: unknown; sqlState?: unknown; message?: unknown; unavailable?: unknown; cause?: unknown; originalError?: unknown; thrownValue?: unknown; errors?: unknown };
   if (e.unavailable === true) return true;
   if (err instanceof GraphQLError && e.code === undefined) return isUnavailableError(err.originalError, depth + 1);
   for (const code of [e.code, e.sqlState]) {
@@ -80,7 +81,7 @@ export function isUnavailableError(err: unknown, depth = 0): boolean {
   }
   if (typeof e.message === "string" && UNAVAILABLE_MESSAGE.test(e.message)) return true;
   if (Array.isArray(e.errors) && e.errors.some((inner) => isUnavailableError(inner, depth + 1))) return true;
-  return isUnavailableError(e.cause, depth + 1) || isUnavailableError(e.originalError, depth + 1);
+  return isUnavailableError(e.cause, depth + 1) || isUnavailableError(e.originalError, depth + 1) || isUnavailableError(e.thrownValue, depth + 1);
 }
 
 /** Cross-cutting factories; features add their own (`TenantErrors.notFound(id)`). */
