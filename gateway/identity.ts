@@ -73,6 +73,11 @@ export class GatewayIdentity {
       this.exchanged.delete(key);
       throw Errors.unauthenticated("Invalid API key");
     }
+    // A valid key of a suspended tenant: its holder must not be sent to authenticate again.
+    if (res.status === 403) {
+      this.exchanged.delete(key);
+      throw Errors.tenantSuspended();
+    }
     if (!res.ok) throw Errors.upstreamUnavailable("tenants");
     const { accessToken } = (await res.json()) as { accessToken: string };
     const authorization = `Bearer ${accessToken}`;

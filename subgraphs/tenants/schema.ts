@@ -4,6 +4,7 @@ import { buildFederatedSchema } from "../../kernel/federation.js";
 import { ApiKey } from "./auth/api-key.entity.js";
 import { ApiKeyResolver } from "./auth/api-key.resolver.js";
 import { AuthResolver } from "./auth/auth.resolver.js";
+import { ViewerResolver } from "./auth/viewer.resolver.js";
 import { RefreshToken } from "./auth/refresh-token.entity.js";
 import { SigningKey } from "./auth/signing-key.entity.js";
 import { PlatformUser } from "./platform/platform-user.entity.js";
@@ -21,7 +22,7 @@ export const entities = [Tenant, User, SigningKey, RefreshToken, ApiKey, Platfor
 /** Builds the tenants subgraph schema (no side effects: used by the service and by `npm run schema`). */
 export function buildTenantsSchema(): Promise<GraphQLSchema> {
   return buildFederatedSchema(
-    { resolvers: [AuthResolver, ApiKeyResolver, TenantResolver, UserResolver, PlatformUserResolver, ...roleResolvers], orphanedTypes: [Tenant, User, PlatformUser] },
+    { resolvers: [AuthResolver, ViewerResolver, ApiKeyResolver, TenantResolver, UserResolver, PlatformUserResolver, ...roleResolvers], orphanedTypes: [Tenant, User, PlatformUser] },
     { Tenant: resolveTenantReference, User: resolveUserReference },
   );
 }

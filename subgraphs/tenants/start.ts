@@ -104,8 +104,10 @@ export async function startTenants(
           const requestId = normalizeRequestId(req.headers[REQUEST_ID_HEADER]);
           const ip = typeof req.body?.ip === "string" ? req.body.ip.slice(0, 64) : undefined;
           const result = await exchangeApiKey(orm, keyStore, audit, tenantsHooks.permissions, key, { ip, requestId });
-          if (!result) res.status(401).json({ error: "invalid_api_key" });
-          else res.json({ accessToken: result.accessToken, expiresAt: result.expiresAt.toISOString() });
+          if ("refused" in result) {
+            if (result.refused === "suspended") res.status(403).json({ error: "tenant_suspended" });
+            else res.status(401).json({ error: "invalid_api_key" });
+          } else res.json({ accessToken: result.accessToken, expiresAt: result.expiresAt.toISOString() });
         } catch (err) {
           next(err);
         }

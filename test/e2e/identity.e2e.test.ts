@@ -37,6 +37,7 @@ import {
   IdentityTenantsDocument,
   IdentityUpdateTenantDocument,
   IdentityUsersDocument,
+  IdentityViewerDocument,
   type IdentityTenantsQuery,
   type IdentityUsersQuery,
 } from "../__generated__/graphql.js";
@@ -837,6 +838,42 @@ describe("identity: API keys", () => {
     expect(await refused(t.request(IdentitySyncRunsDocument, { limit: 1 }, created.secret))).toEqual(["UNAUTHENTICATED"]);
     const listed = (await ok(t.request(IdentityApiKeysDocument, {}, admin.token))).apiKeys.find((k) => k.id === created.apiKey.id);
     expect(listed?.revokedAt).toEqual(expect.any(String));
+  });
+
+  it("a valid key of a suspended tenant → TENANT_SUSPENDED (HTTP 403, socket 4403), not UNAUTHENTICATED; a revoked key stays UNAUTHENTICATED", async () => {
+    const other = await t.tenant("keys-suspended");
+    const { secret } = (await ok(createKey(["sync:pull"], other.token))).createApiKey;
+    const revokedKey = (await ok(createKey(["sync:pull"], other.token))).createApiKey;
+    await ok(t.request(IdentityRevokeApiKeyDocument, { id: revokedKey.apiKey.id }, other.token));
+    // Control: it works (and its exchanged token is cached by the gateway) before the suspension.
+    expect((await ok(t.request(IdentitySyncRunsDocument, { limit: 1 }, secret))).syncRuns).toBeTruthy();
+    const operator = await h.operator(PlatformRole.SUPER_ADMIN);
+    await ok(t.request(IdentitySuspendTenantDocument, { id: other.tenantId, reason: "unpaid" }, operator.token));
+
+    const res = await t.request(IdentitySyncRunsDocument, { limit: 1 }, secret);
+    expect({ status: res.status, codes: codesOf(res) }).toEqual({ status: 403, codes: ["TENANT_SUSPENDED"] });
+    expect((await exchange(secret)).status).toBe(403);
+    expect((await socketHandshake(t.wsUrl, { authorization: `Bearer ${secret}` })).code).toBe(4403);
+    const revoked = await t.request(IdentitySyncRunsDocument, { limit: 1 }, revokedKey.secret);
+    expect({ status: revoked.status, codes: codesOf(revoked) }).toEqual({ status: 401, codes: ["UNAUTHENTICATED"] });
+    // The admin's own token says the same as the key.
+    expect(await refused(h.me(other.token))).toEqual(["TENANT_SUSPENDED"]);
+  });
+
+  it("viewer says who is calling (ApiKey with its scopes, User, PlatformUser); me with an API key → FORBIDDEN (reason NOT_A_USER), not UNAUTHENTICATED", async () => {
+    const created = (await ok(createKey(["sync:pull"]))).createApiKey;
+    expect((await ok(t.request(IdentityViewerDocument, {}, created.secret))).viewer).toEqual({ __typename: "ApiKey", id: created.apiKey.id, name: created.apiKey.name, scopes: ["sync:pull"] });
+    expect((await ok(t.request(IdentityViewerDocument, {}, admin.token))).viewer).toEqual({ __typename: "User", id: admin.userId, email: admin.email });
+    const operator = await h.operator(PlatformRole.SUPPORT);
+    expect((await ok(t.request(IdentityViewerDocument, {}, operator.token))).viewer).toEqual({ __typename: "PlatformUser", id: operator.id, email: operator.email, role: "SUPPORT" });
+    expect(await refused(t.request(IdentityViewerDocument, {}))).toEqual(["UNAUTHENTICATED"]);
+
+    const me = await h.me(created.secret);
+    expect({ codes: codesOf(me), reason: me.errors?.[0]?.extensions?.reason }).toEqual({ codes: ["FORBIDDEN"], reason: "NOT_A_USER" });
+    // A machine client asks who it is beside its data, in one request.
+    const both = await post(t.url, "{ viewer { __typename } syncRuns(first: 1) { nodes { id } } }", {}, created.secret);
+    expect(both.body.errors).toBeUndefined();
+    expect(both.body.data.viewer).toEqual({ __typename: "ApiKey" });
   });
 });
 

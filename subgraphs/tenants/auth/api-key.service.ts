@@ -103,9 +103,13 @@ export async function revokeKeysCreatedBy(ctx: TenantsContext, userId: string): 
   return keys.map((key) => ({ kind: "user", userId: key.id, notBefore: now.getTime() }));
 }
 
+/** Why an exchange was refused: an unknown, revoked or expired key (or one whose creator is inactive), or a valid key of a suspended or deleted tenant. */
+export type ApiKeyRefusal = "invalid" | "suspended";
+
 /**
  * Exchanges an API key for an access token (called by the gateway, never by clients): subgraphs only ever verify
- * JWTs. Revoked, expired or suspended-tenant keys are refused. Use from a new address is audited.
+ * JWTs. Revoked or expired keys are refused as invalid; a valid key of a suspended tenant as `suspended` (its holder
+ * is told TENANT_SUSPENDED, like a user of that tenant, not asked to authenticate again). Every use is audited.
  */
 export async function exchangeApiKey(
   orm: MikroORM,
@@ -114,17 +118,19 @@ export async function exchangeApiKey(
   permissions: PermissionResolver,
   key: string,
   client: { ip?: string; requestId: string },
-): Promise<{ accessToken: string; expiresAt: Date } | null> {
-  if (!key.startsWith(API_KEY_PREFIX) || key.length > 200) return null;
+): Promise<{ accessToken: string; expiresAt: Date } | { refused: ApiKeyRefusal }> {
+  const invalid = { refused: "invalid" } as const;
+  if (!key.startsWith(API_KEY_PREFIX) || key.length > 200) return invalid;
   const em = orm.em.fork();
   const off = { filters: { tenant: false } } as const;
   const apiKey = await em.findOne(ApiKey, { secretHash: hashSecret(key) }, off);
-  if (!apiKey || apiKey.revokedAt || (apiKey.expiresAt && apiKey.expiresAt.getTime() <= Date.now())) return null;
+  if (!apiKey || apiKey.revokedAt || (apiKey.expiresAt && apiKey.expiresAt.getTime() <= Date.now())) return invalid;
   const tenant = await em.findOne(Tenant, { id: apiKey.tenantId }, off);
-  if (!tenant || tenant.status === TenantStatus.SUSPENDED || tenant.status === TenantStatus.DELETED) return null;
+  if (!tenant) return invalid;
+  if (tenant.status === TenantStatus.SUSPENDED || tenant.status === TenantStatus.DELETED) return { refused: "suspended" };
   // A key never outlives or outgrows its creator: an inactive creator ends it; its scopes shrink with their roles.
   const creator = await em.findOne(User, { id: apiKey.createdById, tenantId: tenant.id }, off);
-  if (!creator || creator.status !== UserStatus.ACTIVE) return null;
+  if (!creator || creator.status !== UserStatus.ACTIVE) return invalid;
   const allowed = await permissions(em, tenant.id, creator.roles);
   const ttl = apiKey.expiresAt ? Math.floor((apiKey.expiresAt.getTime() - Date.now()) / 1000) : undefined;
   const { token, expiresAt } = await keyStore.signAccessToken(

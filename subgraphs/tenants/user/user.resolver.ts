@@ -1,7 +1,7 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
 import { Audited } from "../../../kernel/audit-policy.js";
 import { requirePrincipal } from "../../../kernel/auth.js";
-import { Errors } from "../../../kernel/errors.js";
+import { appError, ErrorCode, Errors } from "../../../kernel/errors.js";
 import type { TenantsContext } from "../context.js";
 import { Tenant } from "../tenant/tenant.entity.js";
 import { User } from "./user.entity.js";
@@ -13,9 +13,11 @@ const MANAGE = "user:manage";
 @Resolver(() => User)
 export class UserResolver {
   @Authorized()
-  @Query(() => User, { description: "The signed-in user." })
+  @Query(() => User, { description: "The signed-in user. An API key is not a user: it gets FORBIDDEN (`reason: NOT_A_USER`); ask `viewer`." })
   async me(@Ctx() ctx: TenantsContext): Promise<User> {
-    const { userId } = requirePrincipal(ctx);
+    const { userId, kind } = requirePrincipal(ctx);
+    // Not UNAUTHENTICATED: the key is valid (a client would sign in again for nothing); it is just not a user.
+    if (kind === "api_key") throw appError(ErrorCode.FORBIDDEN, "An API key is not a user: query `viewer` to see who is calling", { reason: "NOT_A_USER" });
     const user = await ctx.loaders.byId(User).load(userId);
     if (!user) throw Errors.unauthenticated("User no longer exists");
     return user;
