@@ -364,6 +364,23 @@ describe("outbound write-back to the Odoo and Moodle simulators", () => {
     expect(runs.find((r) => r.errors.length)!.status).toBe("PARTIAL");
   }, 60_000);
 
+  it("a write Odoo refuses (a country id that does not exist): the record takes Odoo's state back, the run keeps the error", async () => {
+    const known = new Set((await outboundRuns(odooId)).map((r) => r.id));
+    const contacts = await live("contacts");
+    const [id, before] = [...contacts].find(([k]) => /^\d+$/.test(k))!;
+    const { _deleted, ...doc } = before;
+    await push("contacts", [{ ...doc, name: "Refused rename", countryId: 999_999 }]);
+    const runs = await finishedOutbound(odooId, known, "the refused write's run");
+    expect(runs.flatMap((r) => r.errors)).toEqual([expect.objectContaining({ recordId: id, collection: "contacts", code: "REMOTE_VALIDATION" })]);
+    expect(odoo.store.row("res.partner", Number(id))?.name).toBe(doc.name);
+    // Every client converges on what Odoo holds, without an inbound run: a new version with Odoo's state.
+    await waitUntil(async () => (await live("contacts")).get(id)?.name === doc.name, "the record back at Odoo's state", 30_000, 100);
+    expect((await live("contacts")).get(id)).toEqual(before);
+    // That version came from the remote: it is not written back (no second run).
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect((await outboundRuns(odooId)).filter((r) => !known.has(r.id))).toHaveLength(runs.length);
+  }, 60_000);
+
   it("credentials Odoo refuses: the change is not skipped; after repeated attempts the run ends FAILED with the reason", async () => {
     expect((await t.request(CreateCollectionDocument, { input: { name: "leads" } }, a.token)).errors).toBeUndefined();
     const wrong = await t.request(
@@ -413,6 +430,8 @@ describe("outbound write-back to the Odoo and Moodle simulators", () => {
     expect(one.data?.syncRun).toMatchObject({ id: refused!.id, status: "PARTIAL", parameters: expect.objectContaining({ direction: "OUTBOUND", model: "course" }) });
     expect(one.data?.syncRun.errors.map((e) => e.code)).toEqual(["REMOTE_VALIDATION"]);
     expect(courseByShortname("OUT-1")).toHaveLength(1);
+    // Moodle has no such course: the refused record becomes a tombstone, for every client.
+    await waitUntil(async () => !(await live("courses")).has("k-dup"), "the refused course's tombstone", 30_000, 100);
 
     // Linked: an inbound run updates "k-1", and no record appears under the Moodle course id.
     const run = await inbound(moodleId, { full: true });
@@ -420,6 +439,14 @@ describe("outbound write-back to the Odoo and Moodle simulators", () => {
     const now = await live("courses");
     expect(now.get("k-1")).toMatchObject({ name: "Outbound Course", code: "OUT-1" });
     expect(now.has(String(course!.id))).toBe(false);
+
+    // An update Moodle refuses (the shortname of another course: a warning): the record takes Moodle's state back.
+    const other = [...moodle.store.courses.values()].find((c) => c.id !== 1 && c.id !== course!.id)!;
+    const before = (await live("courses")).get("k-1")!;
+    await push("courses", [{ id: "k-1", name: "Outbound Course", code: other.shortname, startsAt: "2026-01-01T00:00:00.000Z" }]);
+    await waitUntil(async () => (await live("courses")).get("k-1")?.code === "OUT-1", "k-1 back at Moodle's shortname", 30_000, 100);
+    expect((await live("courses")).get("k-1")).toEqual(before);
+    expect(moodle.store.courses.get(course!.id)?.shortname).toBe("OUT-1");
 
     await push("courses", [{ id: "k-1", name: "Renamed Course", code: "OUT-1", startsAt: "2026-01-01T00:00:00.000Z" }]);
     await waitUntil(() => moodle.store.courses.get(course!.id)?.fullname === "Renamed Course", "the course update", 30_000, 50);

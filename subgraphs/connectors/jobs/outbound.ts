@@ -46,7 +46,7 @@ import { OdooSource } from "../odoo/odoo.source.js";
 import { isRemoteError, RemoteErrorKind, type RemoteError } from "../remote/remote.errors.js";
 import type { ConnectorSource } from "../remote/source.js";
 import { RemoteLink } from "./connector-run.entity.js";
-import { changedFields, FieldValueError, remoteStateOf, toRemoteFields } from "./field-map.js";
+import { changedFields, FieldValueError, mapRecord, remoteFieldsOf, remoteStateOf, toRemoteFields } from "./field-map.js";
 import { SyncApiError, type RecordChange, type RunError, type SyncApi } from "./sync-api.js";
 import type { SourceFactory } from "./sync-job.js";
 
@@ -104,6 +104,11 @@ const IDEMPOTENT_CREATES: Record<ConnectorKind, ReadonlySet<string>> = {
   [ConnectorKind.ODOO]: new Set(),
   [ConnectorKind.MOODLE]: new Set(["enrolment"]),
 };
+/**
+ * Refusals of the record itself after which the collection takes the remote's state back (retrying the same write cannot
+ * succeed). PERMISSION is left out: it is usually the connector's setup (a token without the function), fixed there.
+ */
+const REFUSED: ReadonlySet<RemoteErrorKind> = new Set([RemoteErrorKind.VALIDATION, RemoteErrorKind.NOT_FOUND]);
 /** Odoo's log-access and computed fields: read by inbound mappings, never written (Odoo ignores or refuses them). */
 const ODOO_NOT_WRITTEN = new Set(["id", "write_date", "create_date", "write_uid", "create_uid", "display_name", "__last_update"]);
 
@@ -354,9 +359,51 @@ class OutboundBatch {
         return { retry: err };
       }
       outcome = failed;
+      // The remote refused this write for good: the collection takes the remote's state back, so every client
+      // converges (the run keeps the per-record error).
+      if (isRemoteError(err) && !(err instanceof UnconfirmedRemoteError) && REFUSED.has(err.kind)) await this.converge(change, link);
     }
     await this.commit(change, outcome);
     return "written";
+  }
+
+  /**
+   * Writes the remote record's current state into the collection as a new version of the refused record (a
+   * tombstone when the remote has none: a refused create, a record deleted or archived there). Stored as this
+   * connector's write, so it is not sent back. Best effort: if the remote cannot be read now, the next inbound run
+   * corrects the record.
+   */
+  private async converge(change: RecordChange, link: RemoteLink | null): Promise<void> {
+    const fieldMap = this.mapping.fieldMap;
+    try {
+      const source = await this.sourceOf();
+      const remoteId = link?.remoteId ?? null;
+      const [current] = remoteId ? await source.read(this.mapping.remoteModel, [remoteId], { fields: remoteFieldsOf(fieldMap), signal: this.signal }) : [];
+      const live = !!current && current.fields.active !== false;
+      const data = live ? mapRecord(current.fields, fieldMap) : null;
+      await this.deps.sync.ingest(this.state.runId!, {
+        tenantId: this.mapping.tenantId,
+        collection: this.mapping.collection,
+        upserts: data ? [{ id: change.id, data }] : [],
+        deletes: data ? [] : [change.id],
+      });
+      const sql = boundSql(this.em);
+      if (remoteId && data) {
+        let state: Record<string, string> | null = null;
+        try {
+          state = remoteStateOf(toRemoteFields(data, fieldMap));
+        } catch (err) {
+          if (!(err instanceof FieldValueError)) throw err;
+        }
+        await sql("update connectors.remote_link set remote_state = ?::jsonb where mapping_id = ? and remote_id = ?", [JSON.stringify(state), this.mapping.id, remoteId]);
+      } else if (remoteId) {
+        await sql("delete from connectors.remote_link where mapping_id = ? and remote_id = ?", [this.mapping.id, remoteId]);
+      }
+      this.log.info({ recordId: change.id, remoteId, restored: data ? "remote state" : "tombstone" }, "outbound: refused write, the collection takes the remote's state");
+    } catch (err) {
+      if (this.signal.aborted) return;
+      this.log.warn({ recordId: change.id, err: describe(err) }, "outbound: refused write, the remote's state could not be restored now");
+    }
   }
 
   private skip(change: RecordChange): "skipped" {

@@ -327,6 +327,36 @@ export class MoodleSource implements ConnectorSource {
 
   // ---- outbound --------------------------------------------------------------------------------------------------
 
+  async read(model: string, remoteIds: string[], options: { fields?: string[]; signal?: AbortSignal }): Promise<RemoteRecord[]> {
+    const out: RemoteRecord[] = [];
+    switch (asModel(model)) {
+      case "course": {
+        // core_course_get_courses leaves unknown ids out (get_courses_by_field would fail the whole call).
+        const ids = remoteIds.map((id) => toId(id, "course")).filter((id) => id !== SITE_COURSE_ID);
+        if (!ids.length) return [];
+        for (const c of await this.client.getCourses(ids, options.signal)) {
+          if (ids.includes(c.id)) out.push({ remoteId: String(c.id), fields: project(c, options.fields) });
+        }
+        return out;
+      }
+      case "user":
+        for (const remoteId of remoteIds) {
+          // core_user_get_users by id: soft-deleted users are not returned (get_users_by_field would).
+          const { users } = await this.client.getUsers([{ key: "id", value: toId(remoteId, "user") }], options.signal);
+          for (const u of users) if (u.username !== "guest") out.push({ remoteId: String(u.id), fields: project(u, options.fields) });
+        }
+        return out;
+      case "enrolment":
+        for (const remoteId of remoteIds) {
+          const { courseid, userid } = parseEnrolmentId(remoteId);
+          const users = await this.enrolledUsers(courseid, { userfields: ENROLMENT_USERFIELDS }, options.signal);
+          const u = users.find((x) => x.id === userid);
+          if (u) out.push({ remoteId, fields: project(enrolmentFields(courseid, u), options.fields) });
+        }
+        return out;
+    }
+  }
+
   async create(model: string, fields: Record<string, unknown>, signal?: AbortSignal): Promise<string> {
     switch (asModel(model)) {
       case "course": {

@@ -202,6 +202,13 @@ export class OdooSource implements ConnectorSource {
     }
   }
 
+  async read(model: string, remoteIds: string[], options: { fields?: string[]; signal?: AbortSignal }): Promise<RemoteRecord[]> {
+    if (!remoteIds.length) return [];
+    const fields = await this.fieldsFor(model, options.fields, options.signal);
+    const rows = await this.client.searchRead(model, [["id", "in", remoteIds.map(toId)]], { fields, context: { active_test: false }, signal: options.signal });
+    return rows.map(toRemote);
+  }
+
   /** The fields to read: the mapping's (or the model's defaults) plus write_date and active, which cursors need. */
   private async fieldsFor(model: string, wanted: string[] | undefined, signal?: AbortSignal): Promise<string[]> {
     let info = this.fieldInfo.get(model);

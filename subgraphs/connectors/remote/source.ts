@@ -63,4 +63,9 @@ export interface ConnectorSource {
   update(model: string, remoteId: string, fields: Record<string, unknown>, signal?: AbortSignal): Promise<void>;
   /** Outbound: deletes (Odoo unlink, Moodle delete) a record; a record already gone is not an error. */
   remove(model: string, remoteId: string, signal?: AbortSignal): Promise<void>;
+  /**
+   * Outbound, after the remote refused a write: the records' current state, shaped as `readPage` gives them (archived
+   * ones included, with `active: false`); ids the remote has no record of are left out.
+   */
+  read(model: string, remoteIds: string[], options: { fields?: string[]; signal?: AbortSignal }): Promise<RemoteRecord[]>;
 }
