@@ -177,4 +177,34 @@ describe("sync protocol: repeated pushes, bad rows, request size, convergence, m
     // The same request again is the retry it looks like: the stored answer, nothing applied twice.
     expect(await pushOk("tasks", rows, pair)).toMatchObject({ applied: 1, replayed: true });
   });
+
+  it("rejectedAsConflicts: each rejected row's server state (or a tombstone) comes back in conflicts, and rejected still says why", async () => {
+    await pushOk("tasks", [{ newDocumentState: { id: "conv-1", title: "stored" } }]);
+    const rows: Row[] = [
+      { assumedMasterState: { id: "conv-1", title: "stored", _deleted: false }, newDocumentState: { id: "conv-1", title: "x".repeat(60) } },
+      { assumedMasterState: null, newDocumentState: { id: "conv-new", title: "y".repeat(60) } },
+      { assumedMasterState: null, newDocumentState: { id: "conv-nul", title: "a\u0000" } },
+      { assumedMasterState: null, newDocumentState: { id: "conv-ok", title: "fine" } },
+      { assumedMasterState: null, newDocumentState: { title: "no id" } },
+    ];
+    const plain = await pushOk("tasks", rows.slice(0, 2));
+    expect(plain).toMatchObject({ applied: 0, conflicts: [] });
+    const answer = await pushOk("tasks", rows, { rejectedAsConflicts: true });
+    expect(answer.rejected.map((r) => [r.index, r.id, r.code])).toEqual([
+      [0, "conv-1", "SCHEMA_VIOLATION"],
+      [1, "conv-new", "SCHEMA_VIOLATION"],
+      [2, "conv-nul", "BAD_USER_INPUT"],
+      [4, null, "BAD_USER_INPUT"],
+    ]);
+    expect(answer.applied).toBe(1);
+    expect(answer.conflicts).toEqual([
+      { id: "conv-1", title: "stored", _deleted: false },
+      { id: "conv-new", _deleted: true },
+      { id: "conv-nul", _deleted: true },
+    ]);
+    // A deleted record comes back as its tombstone.
+    await pushOk("tasks", [{ assumedMasterState: { id: "conv-ok", title: "fine", _deleted: false }, newDocumentState: { id: "conv-ok", title: "fine", _deleted: true } }]);
+    const again = await pushOk("tasks", [{ assumedMasterState: null, newDocumentState: { id: "conv-ok", title: "z".repeat(60) } }], { rejectedAsConflicts: true });
+    expect(again.conflicts).toEqual([{ id: "conv-ok", title: "fine", _deleted: true }]);
+  });
 });

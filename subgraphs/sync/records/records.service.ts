@@ -11,7 +11,7 @@ import { publishWakeUp } from "../../../kernel/pubsub/wake-up.js";
 import { forkUnscoped } from "../../../kernel/tenancy.js";
 import { actorOf, withRunErrors } from "../sync-log/sync-run.actor.js";
 import { SyncRun, SyncRunKind, SyncRunStatus } from "../sync-log/sync-run.entity.js";
-import { visibleUnder, type Caller, type CallerGrants, type GrantsDirectory } from "./access.js";
+import { visibleUnder, type Caller, type CallerGrants, type CollectionAccess, type GrantsDirectory } from "./access.js";
 import { Collection } from "./collection.entity.js";
 import { Conflict } from "./conflict.entity.js";
 import { applyWrites, asDocument, insertNew, loadForUpdate, lockTenantSequence, sqlIn, type Doc, type RecordWrite, type Sql, type WriteOrigin } from "./record-writer.js";
@@ -334,8 +334,11 @@ export class RecordsService {
 
       await applyWrites(run, tenantId, collection.name, writes, origin);
       rejected.sort((a, b) => a.index - b.index);
+      // Asked for: the server's state of each rejected row (a tombstone when there is none, or none the caller may
+      // see), so a client that keeps what it pushed (RxDB) replaces it through its conflict handler and converges.
+      const converge = input.rejectedAsConflicts ? await this.statesOfRejected(run, tenantId, collection, access, valid, rejected) : [];
       const answer: PushResult = {
-        conflicts,
+        conflicts: converge.length ? [...conflicts, ...converge] : conflicts,
         rejected,
         applied: inserted.size + writes.length + unchanged,
         replayed: false,
@@ -382,6 +385,30 @@ export class RecordsService {
       if (createdRun) this.hooks.onPushed?.(createdRun);
     }
     return result;
+  }
+
+  /**
+   * The current state of each rejected row's record as the caller may see it — a bare tombstone `{ [primaryKey]: id,
+   * _deleted: true }` when there is none or it is outside their view — once per id, except ids another row of the push
+   * settled (applied or conflicting). Rows without a valid id have no record to name.
+   */
+  private async statesOfRejected(
+    run: Sql,
+    tenantId: string,
+    collection: PushCollection,
+    access: Pick<CollectionAccess, "canPull" | "pullFilters">,
+    valid: { index: number; id: string }[],
+    rejected: RejectedRow[],
+  ): Promise<Doc[]> {
+    const rejectedIndexes = new Set(rejected.map((r) => r.index));
+    const settled = new Set(valid.filter((v) => !rejectedIndexes.has(v.index)).map((v) => v.id));
+    const ids = [...new Set(rejected.map((r) => r.id).filter((id): id is string => id != null && !settled.has(id)))];
+    if (!ids.length) return [];
+    const current = await loadForUpdate(run, tenantId, collection.name, ids);
+    return ids.map((id) => {
+      const cur = current.get(id);
+      return cur && access.canPull && visibleUnder(cur.data, access.pullFilters) ? asDocument(cur) : { [collection.primaryKey]: id, _deleted: true };
+    });
   }
 
   /**
@@ -805,7 +832,7 @@ const RECEIPT_INSERT =
  * rows' texts are the ones validation wrote already). A retry sends the same request, so the same fingerprint.
  */
 function pushFingerprint(input: PushChangesInput, valid: { index: number; assumedText: string; text: string; deleted: boolean }[]): string {
-  const hash = createHash("sha256").update(JSON.stringify([input.collection, input.strategy ?? null]));
+  const hash = createHash("sha256").update(JSON.stringify(input.rejectedAsConflicts ? [input.collection, input.strategy ?? null, true] : [input.collection, input.strategy ?? null]));
   const byIndex = new Map(valid.map((v) => [v.index, v]));
   input.rows.forEach((row, index) => {
     const v = byIndex.get(index);

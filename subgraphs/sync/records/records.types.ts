@@ -63,6 +63,13 @@ export class PushChangesInput {
 
   @Field(() => ConflictStrategy, { nullable: true })
   strategy?: ConflictStrategy | null;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description:
+      "Also return, in `conflicts`, the server's current state of each rejected row (`{ id, _deleted: true }` when there is none): a client that keeps what it pushed (RxDB) then replaces it and converges; `rejected` still says why",
+  })
+  rejectedAsConflicts?: boolean | null;
 }
 
 @ObjectType()
