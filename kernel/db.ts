@@ -4,6 +4,7 @@ import { ReflectMetadataProvider } from "@mikro-orm/decorators/legacy";
 import { Migrator } from "@mikro-orm/migrations";
 import type { Migration } from "@mikro-orm/migrations";
 import type { Logger } from "pino";
+import { advisoryXactLock, withTransaction } from "./transaction.js";
 
 export type { EntityManager };
 
@@ -16,8 +17,17 @@ export interface DatabaseOptions {
   /** Committed migrations in order; listed explicitly so dist and ts (jest) runs load the same classes. */
   migrations: { name: string; class: new (...args: any[]) => Migration }[];
   logger?: Logger;
+  /** Connections in the pool (default 10). */
   poolMax?: number;
+  /**
+   * How long a query waits for a pooled connection (or a new one to connect) before it fails (default
+   * {@link POOL_ACQUIRE_TIMEOUT_MS}): a saturated pool answers UPSTREAM_UNAVAILABLE with `retryAfter`, never hangs.
+   */
+  poolAcquireTimeoutMs?: number;
 }
+
+/** The default bound on waiting for a pooled connection. */
+export const POOL_ACQUIRE_TIMEOUT_MS = 5_000;
 
 /** MikroORM options for one service; also used by the migration generator. */
 export function ormOptions(opts: DatabaseOptions): Options {
@@ -28,6 +38,9 @@ export function ormOptions(opts: DatabaseOptions): Options {
     metadataProvider: ReflectMetadataProvider,
     extensions: [Migrator],
     pool: { min: 0, max: opts.poolMax ?? 10 },
+    // MikroORM 7's `pool` takes min, max and idleTimeoutMillis only; `driverOptions` go to pg's Pool, whose
+    // `connectionTimeoutMillis` bounds both the wait for a free connection and the connecting of a new one.
+    driverOptions: { connectionTimeoutMillis: opts.poolAcquireTimeoutMs ?? POOL_ACQUIRE_TIMEOUT_MS },
     migrations: {
       schema: opts.schema,
       tableName: "mikro_orm_migrations",
@@ -55,10 +68,8 @@ export async function openDatabase(opts: DatabaseOptions): Promise<MikroORM> {
 export async function migrate(orm: MikroORM, schema: string): Promise<string[]> {
   const em = orm.em.fork();
   await em.getConnection().execute(`create schema if not exists "${schema}"`);
-  return em.transactional(async (tx) => {
-    await tx
-      .getConnection()
-      .execute("select pg_advisory_xact_lock(hashtext(?))", [`tributary:migrate:${schema}`], "run", tx.getTransactionContext());
+  return withTransaction(em, async (tx) => {
+    await advisoryXactLock(tx, `tributary:migrate:${schema}`);
     const done = await orm.migrator.up({ transaction: tx.getTransactionContext(), schema });
     return done.map((m) => m.name);
   });

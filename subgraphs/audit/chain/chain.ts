@@ -3,6 +3,7 @@
 // transaction-scoped advisory lock; verification walks a range in chain order, in chunks (bounded memory).
 import { createHash } from "node:crypto";
 import type { EntityManager } from "@mikro-orm/postgresql";
+import { advisoryXactLock, withTransaction } from "../../../kernel/transaction.js";
 import { chainLockKey, isPurged } from "../purge/purged-tenant.js";
 
 /** The "previous hash" of a tenant's first event. */
@@ -55,8 +56,8 @@ export type NewEvent = Omit<ChainedFields, "chainSeq" | "occurredAt"> & { occurr
  * is stored again nor extends the chain. Returns the event's position, or null when it was already there.
  */
 export async function appendToChain(em: EntityManager, event: NewEvent): Promise<number | null> {
-  return em.transactional(async (tx) => {
-    await tx.execute(`select pg_advisory_xact_lock(hashtextextended(?, 0))`, [chainLockKey(event.tenantId)]);
+  return withTransaction(em, async (tx) => {
+    await advisoryXactLock(tx, chainLockKey(event.tenantId));
     // An event that arrives after its tenant's data was erased is dropped, not stored again.
     if (await isPurged(tx, event.tenantId)) return null;
     const existing = await tx.execute<{ id: string }[]>(`select "id" from ${TABLE} where "id" = ?`, [event.id]);

@@ -5,6 +5,7 @@ import { Entity, PrimaryKey, Property } from "@mikro-orm/decorators/legacy";
 import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import type { Logger } from "pino";
 import type { PubSub } from "../../../kernel/pubsub/pubsub.js";
+import { advisoryXactLock, withTransaction } from "../../../kernel/transaction.js";
 import { purgeTenantRows, TENANT_PURGED_TOPIC, type TenantPurged } from "../../../kernel/tenant-purge.js";
 
 /** Not tenant-scoped on purpose: it must outlive the purge it records. */
@@ -28,8 +29,8 @@ export async function isPurged(tx: EntityManager, tenantId: string): Promise<boo
 
 /** Marks the tenant purged under its chain lock, then erases its events (the generic purge may run as well). */
 export async function markPurged(orm: MikroORM, tenantId: string): Promise<void> {
-  await orm.em.fork().transactional(async (tx) => {
-    await tx.execute(`select pg_advisory_xact_lock(hashtextextended(?, 0))`, [chainLockKey(tenantId)]);
+  await withTransaction(orm.em.fork(), async (tx) => {
+    await advisoryXactLock(tx, chainLockKey(tenantId));
     await tx.execute(`insert into "audit"."purged_tenant" ("tenant_id", "purged_at") values (?, now()) on conflict do nothing`, [tenantId]);
   });
   await purgeTenantRows(orm, tenantId);

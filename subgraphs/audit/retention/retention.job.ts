@@ -8,6 +8,7 @@ import { randomUUID } from "node:crypto";
 import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import type { Logger } from "pino";
 import { AUDIT_RETENTION_PATH, internalHeaders } from "../../../kernel/internal-auth.js";
+import { advisoryXactLock, withTransaction, type TxEntityManager } from "../../../kernel/transaction.js";
 import { ActorType } from "../audit-event/audit-event.entity.js";
 import { RETENTION_CUT_ACTION, appendToChain } from "../chain/chain.js";
 import { chainLockKey, isPurged } from "../purge/purged-tenant.js";
@@ -63,7 +64,7 @@ async function cutTenant(orm: MikroORM, tenantId: string, cutoff: Date, days: nu
   let deleted = 0;
   let throughSeq: number | null = null;
   for (;;) {
-    const batch = await orm.em.fork().transactional((tx) => cutBatch(tx, tenantId, cutoff, days, batchSize));
+    const batch = await withTransaction(orm.em.fork(), (tx) => cutBatch(tx, tenantId, cutoff, days, batchSize));
     deleted += batch.deleted;
     if (batch.throughSeq !== null) throughSeq = batch.throughSeq;
     if (!batch.more) break;
@@ -81,8 +82,8 @@ async function cutTenant(orm: MikroORM, tenantId: string, cutoff: Date, days: nu
 }
 
 /** One batch: the expired prefix of the chain's first `batchSize` events, deleted with the boundary moved and the cut recorded. */
-async function cutBatch(tx: EntityManager, tenantId: string, cutoff: Date, days: number, batchSize: number): Promise<{ deleted: number; throughSeq: number | null; more: boolean }> {
-  await tx.execute(`select pg_advisory_xact_lock(hashtextextended(?, 0))`, [chainLockKey(tenantId)]);
+async function cutBatch(tx: TxEntityManager, tenantId: string, cutoff: Date, days: number, batchSize: number): Promise<{ deleted: number; throughSeq: number | null; more: boolean }> {
+  await advisoryXactLock(tx, chainLockKey(tenantId));
   if (await isPurged(tx, tenantId)) return { deleted: 0, throughSeq: null, more: false };
   const rows = await tx.execute<{ chain_seq: string; hash: string; expired: boolean }[]>(
     `select "chain_seq", "hash", "occurred_at" < ?::timestamptz as expired from ${TABLE}

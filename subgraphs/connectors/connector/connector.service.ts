@@ -84,7 +84,7 @@ function setCredentials(connector: Connector, box: SecretBox, input: ConnectorCr
 
 /** The connector's credentials (decrypted in memory only), or null when none are set. */
 export async function credentialsOf(em: EntityManager, box: SecretBox, connector: Connector): Promise<Credentials | null> {
-  const row = await em.getConnection().execute("select encrypted_credentials from connectors.connector where id = ? and tenant_id = ?", [connector.id, connector.tenantId]);
+  const row = await em.execute("select encrypted_credentials from connectors.connector where id = ? and tenant_id = ?", [connector.id, connector.tenantId]);
   const sealed = row[0]?.encrypted_credentials as string | null | undefined;
   return sealed ? (JSON.parse(box.open(sealed, credentialsOwner(connector.id))) as Credentials) : null;
 }

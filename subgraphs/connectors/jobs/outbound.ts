@@ -32,12 +32,12 @@
 // An inbound run that read a new remote record in the moment between its create and its link stored it under its
 // remote id: when the link is stored, that twin is deleted from the collection.
 import { randomUUID } from "node:crypto";
-import { CompiledQuery } from "kysely";
 import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import type { Logger } from "pino";
 import { boundSql } from "../../../kernel/db.js";
 import type { PubSub } from "../../../kernel/pubsub/pubsub.js";
 import { forkForTenant } from "../../../kernel/tenancy.js";
+import { withSessionAdvisoryLock } from "../../../kernel/transaction.js";
 import { Connector, ConnectorKind } from "../connector/connector.entity.js";
 import { ConnectorMapping, SyncDirection, type OutboundState } from "../mapping/mapping.entity.js";
 import { MoodleSource } from "../moodle/moodle.source.js";
@@ -249,21 +249,8 @@ export class OutboundWriter {
 }
 
 /** Runs `fn` while holding the mapping's session advisory lock on a dedicated connection; undefined if it is held. */
-async function withMappingLock<T>(orm: MikroORM, mappingId: string, fn: () => Promise<T>): Promise<T | undefined> {
-  const key = `tributary:outbound:${mappingId}`;
-  return orm.em
-    .getConnection()
-    .getClient()
-    .connection()
-    .execute(async (db) => {
-      const got = await db.executeQuery<{ ok: boolean }>(CompiledQuery.raw("select pg_try_advisory_lock(hashtextextended($1, 0)) as ok", [key]));
-      if (!got.rows[0]?.ok) return undefined;
-      try {
-        return await fn();
-      } finally {
-        await db.executeQuery(CompiledQuery.raw("select pg_advisory_unlock(hashtextextended($1, 0))", [key])).catch(() => undefined);
-      }
-    });
+function withMappingLock<T>(orm: MikroORM, mappingId: string, fn: () => Promise<T>): Promise<T | undefined> {
+  return withSessionAdvisoryLock(orm, `tributary:outbound:${mappingId}`, fn);
 }
 
 type Outcome =

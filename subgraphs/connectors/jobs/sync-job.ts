@@ -179,14 +179,14 @@ async function runModel(
         await storeLinks(em, run, mapping, links);
         if (snapshot.cursor) progress.cursor = snapshot.cursor;
         progress.done = pageDone;
-        await em.getConnection().execute("update connectors.connector_run set counts = ?::jsonb, progress = ?::jsonb where id = ?", [
+        await em.execute("update connectors.connector_run set counts = ?::jsonb, progress = ?::jsonb where id = ?", [
           JSON.stringify(snapshot.counts),
           JSON.stringify(run.progress),
           run.id,
         ]);
         if (snapshot.cursor && !options.dryRun && !full) {
           mapping.cursor = snapshot.cursor;
-          await em.getConnection().execute("update connectors.connector_mapping set cursor = ?::jsonb where id = ?", [JSON.stringify(snapshot.cursor), mapping.id]);
+          await em.execute("update connectors.connector_mapping set cursor = ?::jsonb where id = ?", [JSON.stringify(snapshot.cursor), mapping.id]);
         }
         // Live progress at most every PROGRESS_EVERY_MS (errors and the model's last page at once): each report is a
         // transaction and a broadcast in the sync service.
@@ -227,7 +227,7 @@ async function writePage(deps: JobDeps, em: EntityManager, run: ConnectorRun, ma
   const remoteIds = [...new Set(records.map((r) => r.remoteId))];
   // Plain rows, not entities: a page's links never sit in the unit of work (each flush would diff them all).
   const linkRows: { remote_id: string; record_id: string }[] = remoteIds.length
-    ? await em.getConnection().execute(
+    ? await em.execute(
         "select remote_id, record_id from connectors.remote_link where mapping_id = ? and remote_id in (select jsonb_array_elements_text(?::jsonb))",
         [mapping.id, JSON.stringify(remoteIds)],
       )
@@ -285,13 +285,13 @@ async function storeLinks(em: EntityManager, run: ConnectorRun, mapping: Connect
 }
 
 async function cancelRequested(em: EntityManager, runId: string): Promise<boolean> {
-  const rows: { cancel_requested: boolean }[] = await em.getConnection().execute("select cancel_requested from connectors.connector_run where id = ?", [runId]);
+  const rows: { cancel_requested: boolean }[] = await em.execute("select cancel_requested from connectors.connector_run where id = ?", [runId]);
   return rows[0]?.cancel_requested === true;
 }
 
 async function upsertLinks(em: EntityManager, run: ConnectorRun, mapping: ConnectorMapping, links: LiveLink[]): Promise<void> {
   if (!links.length) return;
-  await em.getConnection().execute(
+  await em.execute(
     `insert into connectors.remote_link (mapping_id, remote_id, record_id, tenant_id, seen_by_run_id, remote_state)
      select ?::uuid, l.remote_id, l.record_id, ?::uuid, ?::uuid, l.state from jsonb_to_recordset(?::jsonb) as l(remote_id text, record_id text, state jsonb)
      on conflict (mapping_id, remote_id) do update set seen_by_run_id = excluded.seen_by_run_id, remote_state = excluded.remote_state`,
@@ -360,7 +360,7 @@ export async function finish(deps: JobDeps, em: EntityManager, run: ConnectorRun
     await tx.nativeDelete(ConnectorModelLock, { runId: run.id });
     const models = run.options.models;
     const mappings = await tx.find(ConnectorMapping, { connectorId: run.connectorId, remoteModel: { $in: models } });
-    const linkCounts: { mapping_id: string; n: number }[] = await tx.getConnection().execute(
+    const linkCounts: { mapping_id: string; n: number }[] = await tx.execute(
       "select mapping_id, count(*)::int as n from connectors.remote_link where mapping_id::text in (select jsonb_array_elements_text(?::jsonb)) group by mapping_id",
       [JSON.stringify(mappings.map((m) => m.id))],
     );

@@ -62,7 +62,6 @@ export function mountOdooNotify(app: Express, deps: { orm: MikroORM; runs: () =>
       // Every miss does the same work: hash (of whatever came), one indexed lookup, one constant-time compare.
       const hash = hashToken(presented);
       const rows: { connector_id: string; tenant_id: string; token_hash: string }[] = await forkUnscoped(deps.orm)
-        .getConnection()
         .execute(
           `select t.connector_id, t.tenant_id, t.token_hash from connectors.webhook_token t
              join connectors.connector c on c.id = t.connector_id and c.tenant_id = t.tenant_id and c.kind = 'ODOO'
@@ -105,7 +104,7 @@ export function mountOdooNotify(app: Express, deps: { orm: MikroORM; runs: () =>
       if (!mapping) return answer(422, { code: "BAD_USER_INPUT", error: `no enabled inbound mapping of ${hint.model}` });
 
       const outcome = await hintChanged(em, deps.runs(), connector, mapping);
-      await em.getConnection().execute("update connectors.webhook_token set last_used_at = now() where connector_id = ?", [connector.id]);
+      await em.execute("update connectors.webhook_token set last_used_at = now() where connector_id = ?", [connector.id]);
       await deps.audit.record(ctx, {
         tenantId: connector.tenantId,
         action: "connector.webhook.received",
@@ -123,13 +122,13 @@ export function mountOdooNotify(app: Express, deps: { orm: MikroORM; runs: () =>
 
 /** Counts a call in this minute's window of the connector; returns the window's count (old windows are dropped). */
 async function countHit(em: ReturnType<typeof forkForTenant>, connectorId: string): Promise<number> {
-  const rows: { hits: number }[] = await em.getConnection().execute(
+  const rows: { hits: number }[] = await em.execute(
     `insert into connectors.webhook_rate (connector_id, window_start, hits) values (?, date_trunc('minute', now()), 1)
      on conflict (connector_id, window_start) do update set hits = webhook_rate.hits + 1 returning hits`,
     [connectorId],
   );
   const hits = Number(rows[0]?.hits ?? 1);
-  if (hits === 1) await em.getConnection().execute("delete from connectors.webhook_rate where connector_id = ? and window_start < date_trunc('minute', now())", [connectorId]);
+  if (hits === 1) await em.execute("delete from connectors.webhook_rate where connector_id = ? and window_start < date_trunc('minute', now())", [connectorId]);
   return hits;
 }
 

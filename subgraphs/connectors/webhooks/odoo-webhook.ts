@@ -54,11 +54,11 @@ export function mountOdooWebhook(app: Express, deps: { orm: MikroORM; box: Secre
 
       const em = forkForTenant(deps.orm, connector.tenantId);
       // Replays: each signature is accepted once (receipts older than the window are dropped).
-      const fresh = await em.getConnection().execute(
+      const fresh = await em.execute(
         "insert into connectors.webhook_receipt (connector_id, signature, received_at) values (?, ?, now()) on conflict do nothing returning signature",
         [connector.id, signature.slice(7)],
       );
-      await em.getConnection().execute(`delete from connectors.webhook_receipt where received_at < now() - interval '${WINDOW_S * 2} seconds'`);
+      await em.execute(`delete from connectors.webhook_receipt where received_at < now() - interval '${WINDOW_S * 2} seconds'`);
       if (!fresh.length) return refuse(401, "UNAUTHENTICATED", "replayed delivery");
 
       let body: z.infer<typeof bodySchema>;

@@ -32,7 +32,7 @@ export async function hintChanged(
   startRuns = true,
 ): Promise<HintOutcome | null> {
   const requestRerun = async () => {
-    await em.getConnection().execute("update connectors.connector_mapping set rerun_requested = true where id = ? and not rerun_requested", [mapping.id]);
+    await em.execute("update connectors.connector_mapping set rerun_requested = true where id = ? and not rerun_requested", [mapping.id]);
   };
   const active = await em.findOne(ConnectorModelLock, { connectorId: connector.id, model: mapping.remoteModel });
   if (active) {

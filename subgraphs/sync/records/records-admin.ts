@@ -172,7 +172,7 @@ export async function recordHistory(
   const access = (await records.grants.grantsFor(caller)).on(collection.name);
   if (!access.canPull) throw RecordErrors.cannotPull(collection.name);
   const tenantId = caller.principal.tenantId;
-  const run = (sql: string, params: unknown[]) => em.getConnection().execute(sql, params, "all") as Promise<any[]>;
+  const run = (sql: string, params: unknown[]) => em.execute(sql, params, "all") as Promise<any[]>;
   const [current] = await run("select data, deleted from sync.record where tenant_id = ? and collection = ? and id = ?", [tenantId, collection.name, args.id]);
   if (!current || (access.pullFilters !== null && !visibleUnder(parseJson(current.data), access.pullFilters))) throw RecordErrors.recordNotFound(collection.name, args.id);
   const before = args.after ? decodeCursor(args.after, isVersion)[0] : 2 ** 31 - 1;

@@ -9,6 +9,7 @@ import { RawJson } from "../../../kernel/http.js";
 import type { PubSub } from "../../../kernel/pubsub/pubsub.js";
 import { publishWakeUp } from "../../../kernel/pubsub/wake-up.js";
 import { forkUnscoped } from "../../../kernel/tenancy.js";
+import { advisoryXactLock, withTransaction } from "../../../kernel/transaction.js";
 import { actorOf, withRunErrors } from "../sync-log/sync-run.actor.js";
 import { SyncRun, SyncRunKind, SyncRunStatus } from "../sync-log/sync-run.entity.js";
 import { visibleUnder, type Caller, type CallerGrants, type CollectionAccess, type GrantsDirectory } from "./access.js";
@@ -232,10 +233,10 @@ export class RecordsService {
     const origin: WriteOrigin = { actorType: writeActorOf(caller), actorId: principal.userId, clientId: input.clientId ?? null, runId };
     let replayed = false;
     let createdRun: SyncRun | null = null;
-    const result = await em.transactional(async (tx) => {
+    const result = await withTransaction(em, async (tx) => {
       const run = sqlIn(tx);
       if (idempotent) {
-        await run("select pg_advisory_xact_lock(hashtext(?))", [`push:${tenantId}:${input.clientId}:${input.mutationId}`]);
+        await advisoryXactLock(tx, `push:${tenantId}:${input.clientId}:${input.mutationId}`);
         const stored = await run("select result, user_id, fingerprint from sync.push_receipt where tenant_id = ? and client_id = ? and mutation_id = ?", [
           tenantId,
           input.clientId,
@@ -596,11 +597,10 @@ export class RecordsService {
   private async checkClient(em: EntityManager, caller: Caller, clientId: string, checkpoint: string | null): Promise<void> {
     const tenantId = caller.principal.tenantId;
     const rows = (await em
-      .getConnection()
       .execute("select reset_pending from sync.sync_client where tenant_id = ? and client_id = ?", [tenantId, clientId], "all")) as { reset_pending: boolean }[];
     if (!rows[0]?.reset_pending) return;
     if (checkpoint) throw RecordErrors.checkpointExpired("this device was reset: pull again from the start (checkpoint null)");
-    await em.getConnection().execute("update sync.sync_client set reset_pending = false where tenant_id = ? and client_id = ?", [tenantId, clientId], "run");
+    await em.execute("update sync.sync_client set reset_pending = false where tenant_id = ? and client_id = ?", [tenantId, clientId], "run");
   }
 
   /** Writes the buffered device notes (called on a timer and at shutdown). */
@@ -608,7 +608,7 @@ export class RecordsService {
     const notes = this.clients.drain();
     if (!notes.length) return;
     try {
-      await this.orm.em.getConnection().execute(
+      await this.orm.em.execute(
         `insert into sync.sync_client (tenant_id, client_id, user_id, last_checkpoint, last_seen_at, last_pull_at, reset_pending)
          select n.tenant_id, n.client_id, n.user_id, n.checkpoint, n.at, n.at, false
            from jsonb_to_recordset(?::jsonb) as n(tenant_id uuid, client_id text, user_id uuid, checkpoint text, at timestamptz)
@@ -631,7 +631,7 @@ export class RecordsService {
    */
   async purgeTombstones(now = new Date()): Promise<number> {
     const em = forkUnscoped(this.orm);
-    const collections = (await em.getConnection().execute("select tenant_id, name, tombstone_retention_days from sync.collection", [], "all")) as {
+    const collections = (await em.execute("select tenant_id, name, tombstone_retention_days from sync.collection", [], "all")) as {
       tenant_id: string;
       name: string;
       tombstone_retention_days: number;

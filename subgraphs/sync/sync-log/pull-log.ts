@@ -193,7 +193,7 @@ export class PullLog {
       params.push(JSON.stringify({ pulls: g.pulls }), g.documents, startedAt, new Date(g.finishedAt).toISOString(), g.durationMs, startedAt, now);
       return g.collections.length ? ROW : ROW_NO_COLLECTIONS;
     });
-    await this.orm.em.getConnection().execute(`insert into sync.sync_run (${COLUMNS}) values ${rows.join(", ")}`, params, "run");
+    await this.orm.em.execute(`insert into sync.sync_run (${COLUMNS}) values ${rows.join(", ")}`, params, "run");
   }
 }
 

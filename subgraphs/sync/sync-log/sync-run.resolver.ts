@@ -141,7 +141,7 @@ function latestRunsLoader(em: EntityManager, tenantId: string, first: number): D
   return new DataLoader<string, SyncRun[]>(async (keys) => {
     const valid = [...new Set(keys.filter(isUuid).map((k) => k.toLowerCase()))];
     const ids = valid.length
-      ? ((await em.getConnection().execute(
+      ? ((await em.execute(
           `select r.id from unnest(?::uuid[]) as c(id)
              cross join lateral (select id from sync.sync_run where tenant_id = ? and connector_id = c.id order by created_at desc, id desc limit ?) r`,
           [`{${valid.join(",")}}`, tenantId, first],

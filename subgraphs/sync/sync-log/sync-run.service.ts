@@ -162,7 +162,7 @@ export class SyncRunService {
       narrow += " and r.connector_id = ?";
       params.push(args.connectorId.toLowerCase());
     }
-    const rows = (await em.getConnection().execute(
+    const rows = (await em.execute(
       `with buckets as (
          select b as start from generate_series(date_trunc('${unit}', ?::timestamptz, 'UTC'), ?::timestamptz, interval '${step}') as b
          where b < ?::timestamptz

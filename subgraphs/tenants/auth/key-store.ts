@@ -3,6 +3,7 @@ import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import { SignJWT, exportJWK, generateKeyPair, importJWK, type JWK, type JWTVerifyGetKey, type CryptoKey } from "jose";
 import { PLATFORM_AUDIT_TRAIL } from "../../../kernel/audit.js";
 import { TOKEN_ALGORITHMS, type AccessTokenClaims } from "../../../kernel/auth.js";
+import { advisoryXactLock, withTransaction } from "../../../kernel/transaction.js";
 import { systemAuditor, type Auditor } from "../context.js";
 import { SigningKey } from "./signing-key.entity.js";
 
@@ -31,8 +32,8 @@ export class KeyStore {
 
   /** Loads the key set, creating the first key if there is none (replicas serialize on an advisory lock). */
   async init(): Promise<void> {
-    await this.orm.em.fork().transactional(async (em) => {
-      await em.getConnection().execute("select pg_advisory_xact_lock(hashtext('tributary:signing-key'))", [], "run", em.getTransactionContext());
+    await withTransaction(this.orm.em.fork(), async (em) => {
+      await advisoryXactLock(em, "tributary:signing-key");
       const active = await em.findOne(SigningKey, { $or: [{ retiredAt: null }, { retiredAt: { $gt: new Date() } }] }, { orderBy: { createdAt: "desc" } });
       if (!active) await this.createKey(em);
     });
@@ -71,8 +72,8 @@ export class KeyStore {
     const retiredKid = this.current?.kid;
     const activatesAt = new Date(Date.now() + KEY_ACTIVATION_DELAY_MS);
     let kid!: string;
-    await this.orm.em.fork().transactional(async (em) => {
-      await em.getConnection().execute("select pg_advisory_xact_lock(hashtext('tributary:signing-key'))", [], "run", em.getTransactionContext());
+    await withTransaction(this.orm.em.fork(), async (em) => {
+      await advisoryXactLock(em, "tributary:signing-key");
       // The current key keeps signing until the new one activates, then retires (its public half stays published).
       await em.nativeUpdate(SigningKey, { retiredAt: null }, { retiredAt: activatesAt });
       kid = await this.createKey(em, activatesAt);
