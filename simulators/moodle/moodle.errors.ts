@@ -32,6 +32,11 @@ const INVALID_PARAMETER_MESSAGE = "Invalid parameter value detected";
 
 /** The exceptions the simulated functions throw (factories, like Moodle's `new moodle_exception(...)` calls). */
 export const MoodleErrors = {
+  /**
+   * A PHP Error from inside Moodle (not a moodle_exception: no errorcode, no debuginfo). core_course_get_courses_by_field
+   * with field=ids and an unknown or deleted id fails so (util::validate_courses on a missing course, real-findings.md).
+   */
+  phpError: (message: string) => new MoodleException("Error", "", message),
   invalidToken: () => new MoodleException(MOODLE, "invalidtoken", "Invalid token - token not found"),
   /** webservice_access_exception: no `webservice/rest:use`, or the function is not in the token's service. */
   accessException: (debuginfo: string) =>

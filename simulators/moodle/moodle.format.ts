@@ -56,12 +56,14 @@ export function encodeResult(format: RestFormat, result: unknown): string {
 export function encodeError(format: RestFormat, err: MoodleException, debug: boolean): string {
   const message = err.messageFor(debug);
   if (format === "json") {
-    const body: Record<string, string> = { exception: err.exceptionClass, errorcode: err.errorcode, message };
+    // A PHP Error (not a moodle_exception) has no errorcode: the key is left out (webservice_rest_server::generate_error).
+    const body: Record<string, string> = err.errorcode ? { exception: err.exceptionClass, errorcode: err.errorcode, message } : { exception: err.exceptionClass, message };
     if (debug && err.debuginfo) body.debuginfo = err.debuginfo;
     return phpJsonEncode(body);
   }
   let xml = `<?xml version="1.0" encoding="UTF-8" ?>\n<EXCEPTION class="${err.exceptionClass}">\n`;
-  xml += `<ERRORCODE>${xmlEscape(err.errorcode)}</ERRORCODE>\n<MESSAGE>${xmlEscape(message)}</MESSAGE>\n`;
+  if (err.errorcode) xml += `<ERRORCODE>${xmlEscape(err.errorcode)}</ERRORCODE>\n`;
+  xml += `<MESSAGE>${xmlEscape(message)}</MESSAGE>\n`;
   if (debug && err.debuginfo) xml += `<DEBUGINFO>${xmlEscape(err.debuginfo)}</DEBUGINFO>\n`;
   return `${xml}</EXCEPTION>\n`;
 }

@@ -606,7 +606,10 @@ const functions: FunctionDef[] = [
         }
         case "ids": {
           const ids = new Set(String(cleanParam(p.value, "sequence")).split(",").filter(Boolean).map(Number));
-          courses = [...ids].map((id) => store.courses.get(id)).filter((c): c is MoodleCourseRecord => !!c).sort((a, b) => a.id - b.id);
+          // course/externallib.php: util::validate_courses() on the list; an id with no course (unknown, deleted)
+          // fails the whole call with a PHP Error — no warnings, no partial result (real-findings.md).
+          if ([...ids].some((id) => !store.courses.has(id))) throw MoodleErrors.phpError('Attempt to assign property "contextvalidated" on null');
+          courses = [...ids].map((id) => store.courses.get(id)!).sort((a, b) => a.id - b.id);
           break;
         }
         case "shortname": {

@@ -106,3 +106,19 @@ describe("what the functions answer", () => {
     expect(enrolled.body[0].enrolledcourses[0]).toMatchObject({ fullname: `R&amp;D "Quoted" &amp; 'single' Ü`, shortname: "ESC&amp;2" });
   });
 });
+
+describe("core_course_get_courses_by_field with field=ids (real-findings.md)", () => {
+  it("an unknown or deleted id fails the whole call with a PHP Error: no errorcode, no warnings, no partial result", async () => {
+    const a = sim.store.createCourse({ fullname: "A", shortname: "IDS-A", category: 1 });
+    const b = sim.store.createCourse({ fullname: "B", shortname: "IDS-B", category: 1 });
+    const ok = await call("core_course_get_courses_by_field", { field: "ids", value: `${a!.id},${b!.id}` });
+    expect(ok.body.courses.map((c: { id: number }) => c.id)).toEqual([a!.id, b!.id].sort((x, y) => x - y));
+    const unknown = await call("core_course_get_courses_by_field", { field: "ids", value: `${a!.id},999999` });
+    expect(unknown.raw).toBe('{"exception":"Error","message":"Attempt to assign property \\"contextvalidated\\" on null"}');
+    sim.store.deleteCourse(b!.id);
+    const deleted = await call("core_course_get_courses_by_field", { field: "ids", value: `${a!.id},${b!.id}` });
+    expect(deleted.body).toEqual({ exception: "Error", message: 'Attempt to assign property "contextvalidated" on null' });
+    // field=id of a missing course is an empty answer, as recorded.
+    expect((await call("core_course_get_courses_by_field", { field: "id", value: String(b!.id) })).body).toEqual({ courses: [], warnings: [] });
+  });
+});

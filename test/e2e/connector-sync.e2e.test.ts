@@ -225,6 +225,12 @@ describe("connector runs against the Odoo simulator", () => {
     const wrong = (await t.request(CreateConnectorFullDocument, { input: { kind: "ODOO", name: "wrong", baseUrl: sim.url, credentials: { database: sim.db, login: sim.adminLogin, password: "not-the-password" } } }, a.token)).data!
       .createConnector.id;
     expect((await t.request(TestConnectionDocument, { id: wrong }, a.token)).data?.testConnection).toMatchObject({ ok: false, errorCode: "REMOTE_AUTH" });
+    // A wrong database name: Odoo's answer names its own database server (host, port); the tenant sees what happened.
+    const noDb = (await t.request(CreateConnectorFullDocument, { input: { kind: "ODOO", name: "no db", baseUrl: sim.url, credentials: { database: "no_such_db", login: sim.adminLogin, password: sim.apiKey } } }, a.token)).data!
+      .createConnector.id;
+    const noDbTest = (await t.request(TestConnectionDocument, { id: noDb }, a.token)).data?.testConnection;
+    expect(noDbTest).toMatchObject({ ok: false, errorCode: "REMOTE_AUTH", message: expect.stringContaining('database "no_such_db" does not exist') });
+    expect(noDbTest!.message).not.toMatch(/127\.0\.0\.1|5432|port|FATAL|connection to server/);
     await t.request(CreateConnectorMappingDocument, { connectorId: wrong, input: { remoteModel: "res.partner", collection: "partners", fieldMap: [{ field: "name", remote: "name" }] } }, a.token);
     const failed = await run({}, a.token, wrong);
     expect(failed.final.status).toBe("FAILED");

@@ -236,6 +236,25 @@ describe("errors become RemoteErrors with the Moodle errorcode", () => {
     expect((await failure(client().getSiteInfo())).kind).toBe(RemoteErrorKind.UNAVAILABLE);
   });
 
+  it("with site debugging on, the reason of a bad parameter is kept; SQL from debuginfo is not", async () => {
+    sim.config.debug = true;
+    try {
+      const bad = await failure(client().call("core_enrol_get_enrolled_users", { courseid: "abc" }));
+      expect(bad.message).toMatch(/courseid/);
+      const missing = await failure(client().getEnrolledUsers(999_999));
+      expect(missing.kind).toBe(RemoteErrorKind.NOT_FOUND);
+      expect(missing.message).not.toMatch(/SELECT|\{course\}|array \(/);
+    } finally {
+      sim.config.debug = false;
+    }
+  });
+
+  it("get_courses_by_field(ids) with a missing id fails the whole call (a PHP Error): NOT_FOUND", async () => {
+    const err = await failure(client().getCoursesByField("ids", [2, 999_999]));
+    expect(err.kind).toBe(RemoteErrorKind.NOT_FOUND);
+    expect(err.detail.remoteCode).toBe("Error");
+  });
+
   it("an unreachable host is UNAVAILABLE", async () => {
     const closed = await startMoodleSimulator();
     const url = closed.url;

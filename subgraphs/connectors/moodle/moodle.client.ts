@@ -281,6 +281,8 @@ const UNAVAILABLE_CODES = new Set(["sitemaintenance", "dbconnectionfailed", "dml
  */
 export function kindOfMoodleCode(code: string, message = "", exceptionClass = ""): RemoteErrorKind {
   if (AUTH_CODES.has(code)) return RemoteErrorKind.AUTH;
+  // A PHP Error (no errorcode): get_courses_by_field(ids) with a missing course says so (real-findings.md).
+  if (exceptionClass === "Error" && /"contextvalidated" on null/.test(message)) return RemoteErrorKind.NOT_FOUND;
   if (code === "errorcatcontextnotvalid") {
     return /Invalid parameter value detected|Context does not exist/.test(message) ? RemoteErrorKind.VALIDATION : RemoteErrorKind.PERMISSION;
   }
@@ -295,6 +297,9 @@ export function kindOfMoodleCode(code: string, message = "", exceptionClass = ""
   if (/dml_(read|connection)_exception|dml_sessionwait_exception/.test(exceptionClass)) return RemoteErrorKind.UNAVAILABLE;
   return RemoteErrorKind.VALIDATION;
 }
+
+/** debuginfo that shows Moodle's internals: SQL (`{table}`, `[array (`), file paths, stack traces. */
+const INTERNAL_DEBUGINFO = /\{[a-z_]+\}|\[array \(|\bSELECT\b|\bINSERT\b|\/[\w.-]+\/[\w.-]+\.php|#\d+ \//;
 
 const stripTags = (s: string) => s.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim();
 
@@ -402,8 +407,14 @@ export class MoodleClient {
   private toRemoteError(wsfunction: string, body: MoodleErrorBody, status: number): RemoteError {
     const code = body.errorcode ?? body.exception;
     const kind = kindOfMoodleCode(code, body.message, body.exception);
-    const detail = body.debuginfo && !body.message.includes(body.debuginfo) ? ` (${body.debuginfo})` : "";
-    const message = this.redact(`Moodle ${wsfunction}: ${stripTags(body.message)}${detail}`).slice(0, 2_000);
+    // Site debugging adds debuginfo: the reason of an invalidparameter is only there, but so are SQL statements and
+    // server paths (Moodle's internals, not what the tenant needs): those are left out.
+    const internal = !!body.debuginfo && INTERNAL_DEBUGINFO.test(body.debuginfo);
+    const debuginfo = body.debuginfo && !internal ? body.debuginfo : "";
+    // (Some exceptions repeat their debuginfo in the message: taken out there too.)
+    const text = internal ? body.message.split(body.debuginfo!).join("").replace(/\s*\(\s*\)\s*$/, "") : body.message;
+    const detail = debuginfo && !text.includes(debuginfo) ? ` (${debuginfo})` : "";
+    const message = this.redact(`Moodle ${wsfunction}: ${stripTags(text)}${detail}`).slice(0, 2_000);
     return new RemoteError(kind, message, { remoteCode: code, status });
   }
 

@@ -109,6 +109,8 @@ describe("OdooClient error kinds", () => {
     const db = await failure(client({ db: "no_such_db" }).authenticate());
     expect(db.kind).toBe(RemoteErrorKind.AUTH);
     expect(db.detail.remoteCode).toBe("psycopg2.OperationalError");
+    // Odoo names its database server's host and port: the message keeps only what the tenant needs.
+    expect(db.message).toBe('Odoo common.authenticate: database "no_such_db" does not exist on this Odoo server');
   });
 
   it("AUTH: a password changed after login (AccessDenied) and a deleted user (MissingError on res.users)", async () => {

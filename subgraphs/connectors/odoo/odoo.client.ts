@@ -322,7 +322,7 @@ export class OdooClient {
           const name = envelope.error.data?.name ?? `code ${envelope.error.code ?? "?"}`;
           const detail = envelope.error.data?.message ?? envelope.error.message ?? "";
           const kind = kindOfOdooError(name, detail, envelope.error.code, opts.uid);
-          throw new RemoteError(kind, this.scrub(`Odoo ${what}: ${name.replace(/^builtins\./, "")}: ${detail}`), { remoteCode: name, status: 200 });
+          throw new RemoteError(kind, this.scrub(`Odoo ${what}: ${tenantDetail(name, detail)}`), { remoteCode: name, status: 200 });
         }
         if (!envelope || typeof envelope !== "object" || !("result" in envelope)) {
           throw new RemoteError(RemoteErrorKind.UNAVAILABLE, `Odoo ${what}: the answer is not JSON-RPC${summary(text)}`, { status: 200 });
@@ -351,6 +351,25 @@ function pageKwargs(opts: SearchOptions): Record<string, unknown> {
 function neverSent(err: unknown): boolean {
   const code = (err as { cause?: { code?: string } })?.cause?.code;
   return code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN";
+}
+
+/**
+ * What the tenant needs of an Odoo error text: database driver errors name Odoo's own database server (host, port,
+ * `FATAL:`), which is Odoo's internal setup — reduced to what happened (`database "x" does not exist`, `Odoo cannot
+ * reach its database`).
+ */
+export function tenantDetail(name: string, detail: string): string {
+  if (!name.startsWith("psycopg2")) return `${name.replace(/^builtins\./, "")}: ${detail}`;
+  const missing = /database "((?:[^"\\]|\\.)*)" does not exist/.exec(detail);
+  if (missing) return `database "${missing[1]}" does not exist on this Odoo server`;
+  if (/connection to server|could not connect|server closed the connection|Connection refused|could not translate host/i.test(detail)) {
+    return "Odoo cannot reach its database";
+  }
+  return detail
+    .replace(/connection to server at "[^"]*"(?: \([^)]*\))?, port \d+ failed:\s*/g, "")
+    .replace(/\bFATAL:\s+/g, "")
+    .replace(/\b(?:host|hostaddr|port)=\S+/g, "")
+    .trim();
 }
 
 /** A short, tag-free excerpt of a non-JSON answer for the error message. */
