@@ -24,6 +24,8 @@ const schema = z.object({
   MOODLE_SIM_WWWROOT: z.url().optional(),
   MOODLE_SIM_ADMIN_TOKEN: z.string().regex(/^[0-9a-f]{32}$/, "must be 32 hex characters").optional(),
   MOODLE_SIM_CONTROL_TOKEN: z.string().min(1).optional(),
+  /** Functions added to the tokens' service, comma-separated (e.g. core_enrol_get_enrolled_users_with_capability). */
+  MOODLE_SIM_EXTRA_FUNCTIONS: z.string().default(""),
 });
 
 runMain(async () => {
@@ -35,6 +37,7 @@ runMain(async () => {
     debug: cfg.MOODLE_SIM_DEBUG,
     latencyMs: cfg.MOODLE_SIM_LATENCY_MS,
     controlToken: cfg.MOODLE_SIM_CONTROL_TOKEN,
+    extraServiceFunctions: cfg.MOODLE_SIM_EXTRA_FUNCTIONS.split(",").map((s) => s.trim()).filter(Boolean),
     tokens: cfg.MOODLE_SIM_ADMIN_TOKEN ? { admin: cfg.MOODLE_SIM_ADMIN_TOKEN } : undefined,
     seed: {
       courses: cfg.MOODLE_SIM_COURSES,

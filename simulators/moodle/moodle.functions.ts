@@ -1127,6 +1127,62 @@ const functions: FunctionDef[] = [
     },
   },
   {
+    // enrol/externallib.php get_enrolled_users_with_capability (Moodle 2.4+): the enrolled users of several courses in
+    // one call, per (course, capability). An empty capability means no capability filter (get_enrolled_sql with ''):
+    // every enrolled user. A missing course fails the whole call (get_record MUST_EXIST); limitfrom/limitnumber apply
+    // per course and capability; users ordered by id; default fields as get_enrolled_users.
+    name: "core_enrol_get_enrolled_users_with_capability",
+    params: single({
+      coursecapabilities: multiple(single({ courseid: value("int"), capabilities: multiple(value("raw")) })),
+      options: multiple(single({ name: value("alphanumext"), value: value("raw") }), VALUE_DEFAULT, []),
+    }),
+    run(ctx, p) {
+      const store = ctx.store;
+      const list = p.coursecapabilities as { courseid: number; capabilities: string[] }[];
+      if (!list.length) throw MoodleErrors.invalidParameter("Parameter can not be empty");
+      for (const c of list) {
+        // PARAM_CAPABILITY: a capability name or empty (an unknown name cleans to '' and fails validation).
+        for (const cap of c.capabilities) if (cap !== "" && !/^[a-z]+\/[a-z0-9_]+:[a-z0-9_]+$/.test(cap)) throw MoodleErrors.invalidParameter(`capabilities => Invalid parameter value detected`);
+      }
+      let userfields: string[] = [];
+      let limitfrom = 0;
+      let limitnumber = 0;
+      let onlyactive = false;
+      for (const o of p.options as { name: string; value: string }[]) {
+        if (o.name === "userfields") userfields = o.value.split(",").map((f) => String(cleanParam(f, "alphanumext")));
+        else if (o.name === "limitfrom") limitfrom = cleanParam(o.value, "int") as number;
+        else if (o.name === "limitnumber") limitnumber = cleanParam(o.value, "int") as number;
+        else if (o.name === "onlyactive") onlyactive = o.value !== "" && o.value !== "0";
+      }
+      const now = store.now();
+      const out: { courseid: number; capability: string; users: unknown[] }[] = [];
+      for (const { courseid, capabilities } of list) {
+        const course = store.courses.get(courseid);
+        if (!course) throw MoodleErrors.missingRecord("course", sqlDebug("SELECT * FROM {course} WHERE id = ?", [courseid]));
+        try {
+          validateCourseContext(ctx, course);
+        } catch (err) {
+          throw MoodleErrors.courseContextNotValid(course.id, (err as MoodleException).messageFor(ctx.debug));
+        }
+        requireCapability(ctx, "View participants");
+        if (onlyactive) requireCapability(ctx, "Review course enrolments");
+        requireCapability(ctx, "Review permissions for others");
+        for (const capability of capabilities) {
+          const rows = store
+            .courseEnrolments(course.id)
+            .filter((e) => !onlyactive || (e.status === 0 && e.timestart <= now && (e.timeend === 0 || e.timeend > now)));
+          const users = rows
+            .map((e) => store.users.get(e.userid))
+            .filter((u): u is MoodleUserRecord => !!u && !u.deleted)
+            .sort((a, b) => a.id - b.id);
+          const page = limitnumber > 0 ? users.slice(limitfrom, limitfrom + limitnumber) : users.slice(Math.max(0, limitfrom));
+          out.push({ courseid: course.id, capability, users: page.map((u) => userDetails(ctx, u, { courseId: course.id, userfields })).filter(Boolean) });
+        }
+      }
+      return out;
+    },
+  },
+  {
     name: "core_enrol_get_users_courses",
     params: single({ userid: value("int"), returnusercount: withDefault("bool", true) }),
     run(ctx, p) {
@@ -1248,6 +1304,7 @@ export const KNOWN_UNSERVED_FUNCTIONS: ReadonlySet<string> = new Set([
   "core_course_update_categories",
   "core_course_delete_categories",
   "core_enrol_get_course_enrolment_methods",
+  "core_enrol_get_enrolled_users_with_capability",
   "core_enrol_search_users",
   "core_group_get_groups",
   "core_group_get_course_groups",

@@ -59,6 +59,11 @@ export interface MoodleSimulatorOptions {
   controlToken?: string;
   /** PHP's max_input_vars (parameters past it are dropped silently, as PHP does). Default 5000, Moodle's minimum. */
   maxInputVars?: number;
+  /**
+   * Functions added to every token's service (a site whose administrator added them to the external service), e.g.
+   * `core_enrol_get_enrolled_users_with_capability`. Default: none (the recorded service).
+   */
+  extraServiceFunctions?: readonly string[];
 }
 
 /** What an injected fault does to one call. */
@@ -271,11 +276,12 @@ export async function startMoodleSimulator(options: MoodleSimulatorOptions = {})
   const parse = (s: string) =>
     qs.parse(s, { arrayLimit: maxInputVars, parameterLimit: maxInputVars, depth: 10, duplicates: "last", plainObjects: true }) as Record<string, unknown>;
 
+  const extra = options.extraServiceFunctions ?? [];
   const servicesOf: Record<TokenRole, readonly string[]> = {
-    admin: DEFAULT_SERVICE_FUNCTIONS,
-    limited: DEFAULT_SERVICE_FUNCTIONS,
-    norest: DEFAULT_SERVICE_FUNCTIONS,
-    readonly: READONLY_SERVICE_FUNCTIONS,
+    admin: [...DEFAULT_SERVICE_FUNCTIONS, ...extra],
+    limited: [...DEFAULT_SERVICE_FUNCTIONS, ...extra],
+    norest: [...DEFAULT_SERVICE_FUNCTIONS, ...extra],
+    readonly: [...READONLY_SERVICE_FUNCTIONS, ...extra],
   };
 
   function send(res: ServerResponse, format: RestFormat, body: string): void {

@@ -509,6 +509,32 @@ export class MoodleClient {
     return this.call("core_enrol_get_enrolled_users", opts.length ? { courseid, options: opts } : { courseid }, { signal, raw: true });
   }
 
+  /**
+   * Enrolled users of several courses in one call (core_enrol_get_enrolled_users_with_capability with an empty
+   * capability: no capability filter, every enrolled user; enrol/externallib.php). limitfrom/limitnumber apply per
+   * course; users by id. A missing course fails the whole call (NOT_FOUND, invalidrecord on table course). Sites must
+   * add the function to the token's service (else PERMISSION, accessexception).
+   */
+  async getEnrolledUsersOfCourses(
+    courseids: number[],
+    options: { limitfrom?: number; limitnumber?: number; userfields?: string[] } = {},
+    signal?: AbortSignal,
+  ): Promise<Map<number, MoodleEnrolledUser[]>> {
+    const opts: { name: string; value: string | number }[] = [];
+    if (options.userfields?.length) opts.push({ name: "userfields", value: options.userfields.join(",") });
+    if (options.limitfrom) opts.push({ name: "limitfrom", value: options.limitfrom });
+    if (options.limitnumber) opts.push({ name: "limitnumber", value: options.limitnumber });
+    const result = await this.call<{ courseid: number; capability: string; users: MoodleEnrolledUser[] }[]>(
+      "core_enrol_get_enrolled_users_with_capability",
+      // An empty capability is sent as `capabilities[0]=` (PHP reads it as ''); qs drops empty arrays, not empty strings.
+      { coursecapabilities: courseids.map((courseid) => ({ courseid, capabilities: [""] })), ...(opts.length ? { options: opts } : {}) },
+      { signal, raw: true },
+    );
+    const out = new Map<number, MoodleEnrolledUser[]>(courseids.map((id) => [id, []]));
+    for (const r of result) out.set(r.courseid, r.users);
+    return out;
+  }
+
   /** The user's active enrolments' courses. */
   getUsersCourses(userid: number, signal?: AbortSignal): Promise<MoodleUserCourse[]> {
     return this.call("core_enrol_get_users_courses", { userid }, { signal, raw: true });

@@ -38,6 +38,11 @@ const SITE_COURSE_ID = 1;
 /** At most this many get_enrolled_users calls per page (courses without enrolments cost a call each). */
 const MAX_COURSE_CALLS_PER_PAGE = 200;
 const ENROLMENT_USERFIELDS = ["id", "username", "firstname", "lastname", "email", "idnumber", "roles"];
+/** Courses per core_enrol_get_enrolled_users_with_capability call (each is one (course, capability) entry). */
+const MAX_BATCH_COURSES = 100;
+/** Sites (client identities) whose token cannot use the batched function, since when (retried after a while). */
+const NO_BATCH = new Map<string, number>();
+const NO_BATCH_RETRY_MS = 10 * 60_000;
 
 export interface MoodleSourceOptions {
   client: MoodleClient;
@@ -104,6 +109,7 @@ function getSnapshot(key: string): Row[] | undefined {
 /** Drops every cached list (tests: a worker that lost its memory resumes from the cursor alone). */
 export function forgetMoodleSnapshots(): void {
   SNAPSHOTS.clear();
+  NO_BATCH.clear();
 }
 
 function putSnapshot(key: string, rows: Row[]): void {
@@ -256,12 +262,43 @@ export class MoodleSource implements ConnectorSource {
     let offset = ids[idx] === state.courseId ? state.offset : 0;
     const records: RemoteRecord[] = [];
     let calls = 0;
+    const push = (courseid: number, users: MoodleEnrolledUser[]) => {
+      for (const u of users) records.push({ remoteId: `${courseid}:${u.id}`, fields: project(enrolmentFields(courseid, u), options.fields) });
+    };
     while (records.length < pageSize && idx < ids.length && calls < MAX_COURSE_CALLS_PER_PAGE) {
-      const courseid = ids[idx]!;
       const want = pageSize - records.length;
+      if (offset === 0 && this.batchAvailable()) {
+        // Several courses in one call, as many as should fill the page by the enrolments per course seen so far.
+        const group = ids.slice(idx, idx + Math.max(1, Math.min(MAX_BATCH_COURSES, Math.round(want / this.enrolmentsPerCourse()))));
+        const batch = await this.enrolledUsersOfCourses(group, { limitnumber: want, userfields: ENROLMENT_USERFIELDS }, options.signal);
+        calls++;
+        if (batch) {
+          for (const courseid of group) {
+            const users = batch.get(courseid) ?? [];
+            const room = pageSize - records.length;
+            if (users.length > room) {
+              push(courseid, users.slice(0, room));
+              offset = room;
+              break;
+            }
+            push(courseid, users);
+            if (users.length === want) {
+              // Cut at the limit: the course may have more (read from here on its own).
+              offset = users.length;
+              break;
+            }
+            this.seen.courses++;
+            this.seen.enrolments += users.length;
+            idx++;
+            if (records.length >= pageSize) break;
+          }
+          continue;
+        }
+      }
+      const courseid = ids[idx]!;
       const users = await this.enrolledUsers(courseid, { limitfrom: offset, limitnumber: want, userfields: ENROLMENT_USERFIELDS }, options.signal);
       calls++;
-      for (const u of users) records.push({ remoteId: `${courseid}:${u.id}`, fields: project(enrolmentFields(courseid, u), options.fields) });
+      push(courseid, users);
       if (users.length < want) {
         idx++;
         offset = 0;
@@ -275,6 +312,46 @@ export class MoodleSource implements ConnectorSource {
       return { records, cursor: { v: 1, model: "enrolment", courseId: 0, offset: 0, snap: null }, done: true };
     }
     return { records, cursor: { v: 1, model: "enrolment", courseId: ids[idx]!, offset, snap }, done: false };
+  }
+
+  private readonly seen = { courses: 0, enrolments: 0 };
+
+  /** Enrolments per course seen so far by this source (a guess of 20 before any). */
+  private enrolmentsPerCourse(): number {
+    return this.seen.courses ? Math.max(1, this.seen.enrolments / this.seen.courses) : 20;
+  }
+
+  private batchAvailable(): boolean {
+    const since = NO_BATCH.get(this.client.identity);
+    return since === undefined || Date.now() - since > NO_BATCH_RETRY_MS;
+  }
+
+  /**
+   * Enrolled users of several courses in one call (core_enrol_get_enrolled_users_with_capability); null when the site
+   * does not offer it to this token (not in the service, no moodle/role:review...): the caller reads course by course,
+   * and so does this source for a while. A course deleted since the list was read fails the whole call: the group is
+   * then read course by course (a missing one has none).
+   */
+  private async enrolledUsersOfCourses(
+    courseids: number[],
+    opts: { limitnumber?: number; userfields: string[] },
+    signal?: AbortSignal,
+  ): Promise<Map<number, MoodleEnrolledUser[]> | null> {
+    try {
+      return await this.client.getEnrolledUsersOfCourses(courseids, opts, signal);
+    } catch (err) {
+      if (!(err instanceof RemoteError)) throw err;
+      if (err.kind === RemoteErrorKind.NOT_FOUND && /table course\b/.test(err.message)) {
+        const out = new Map<number, MoodleEnrolledUser[]>();
+        for (const id of courseids) out.set(id, await this.enrolledUsers(id, { limitnumber: opts.limitnumber, userfields: opts.userfields }, signal));
+        return out;
+      }
+      if (err.kind === RemoteErrorKind.PERMISSION || err.kind === RemoteErrorKind.VALIDATION || err.kind === RemoteErrorKind.NOT_FOUND) {
+        NO_BATCH.set(this.client.identity, Date.now());
+        return null;
+      }
+      throw err;
+    }
   }
 
   /** Enrolled users of a course; a course deleted since the course list was read has none. */
@@ -308,7 +385,24 @@ export class MoodleSource implements ConnectorSource {
     const { ids: courses, key } = await this.courseIds(null, options.signal);
     SNAPSHOTS.delete(key);
     let batch: string[] = [];
-    for (const courseid of courses) {
+    // Many courses per call where the site allows it; course by course (paged) for the rest.
+    let done = 0;
+    while (done < courses.length && this.batchAvailable()) {
+      const group = courses.slice(done, done + MAX_BATCH_COURSES);
+      const enrolled = await this.enrolledUsersOfCourses(group, { userfields: ["id"] }, options.signal);
+      if (!enrolled) break;
+      for (const courseid of group) {
+        for (const u of enrolled.get(courseid) ?? []) {
+          batch.push(`${courseid}:${u.id}`);
+          if (batch.length >= pageSize) {
+            yield batch;
+            batch = [];
+          }
+        }
+      }
+      done += group.length;
+    }
+    for (const courseid of courses.slice(done)) {
       for (let offset = 0; ; ) {
         const users = await this.enrolledUsers(courseid, { limitfrom: offset, limitnumber: pageSize, userfields: ["id"] }, options.signal);
         for (const u of users) {
