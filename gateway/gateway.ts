@@ -16,7 +16,7 @@ import { Errors, ErrorCode, formatErrorFor, UNAVAILABLE_RETRY_AFTER_SECONDS, wit
 import type { PubSub } from "../kernel/pubsub/pubsub.js";
 import { SUBGRAPH_NAMES, type GatewayConfig, type SubgraphName } from "./config.js";
 import { listenGraphQL, mountHealth, operationLogPlugin, socketRefusal, stringifyWithRawJson, watchSocketCaller, type Readiness, type ReadinessReport } from "../kernel/http.js";
-import { graphqlJsonBody, jsonBodyBytes, jsonBodyErrors, rejectNulCharacters } from "../kernel/input-guards.js";
+import { ANONYMOUS_BODY_BYTES, graphqlJsonBody, jsonBodyBytes, jsonBodyErrors, MAX_BODY_BYTES, rejectNulCharacters } from "../kernel/input-guards.js";
 import { API_KEY_EXCHANGE_PATH, REVOCATIONS_PATH } from "../kernel/internal-auth.js";
 import { REQUEST_ID_HEADER, normalizeRequestId } from "../kernel/request-id.js";
 import { PassthroughGateway } from "./passthrough.js";
@@ -203,7 +203,26 @@ export async function startGateway(config: GatewayConfig, deps: { logger: Logger
   app.use(
     "/graphql",
     cors<cors.CorsRequest>({ exposedHeaders: [REQUEST_ID_HEADER, ...RATE_LIMIT_HEADER_NAMES] }),
-    ...graphqlJsonBody("1mb"),
+    // Bodies over 1 MiB (a push of large documents) are read only for a caller whose token verifies.
+    (req: express.Request, res: express.Response, next: express.NextFunction) => {
+      const length = Number(req.headers["content-length"]);
+      if (req.method !== "POST" || (Number.isFinite(length) && length <= ANONYMOUS_BODY_BYTES)) return next();
+      const authorization = req.headers.authorization;
+      const requestId = normalizeRequestId(req.headers[REQUEST_ID_HEADER]);
+      const verified = authorization
+        ? identity.authenticate(authorization, { ip: guards ? guards.clientIp(req) : req.socket.remoteAddress, requestId })
+        : Promise.reject(Errors.unauthenticated(`A request body over ${ANONYMOUS_BODY_BYTES} bytes needs a token`));
+      verified.then(
+        () => next(),
+        async (err: unknown) => {
+          await guards?.chargeHttp(req, res).catch(() => undefined);
+          const code = err instanceof GraphQLError && typeof err.extensions.code === "string" ? err.extensions.code : ErrorCode.UNAUTHENTICATED;
+          const status = code === ErrorCode.TENANT_SUSPENDED ? 403 : code === ErrorCode.UPSTREAM_UNAVAILABLE ? 503 : code === ErrorCode.RATE_LIMITED ? 429 : 401;
+          if (!res.headersSent) res.status(status).setHeader(REQUEST_ID_HEADER, requestId).json({ errors: [{ message: (err as Error).message, extensions: { code } }] });
+        },
+      );
+    },
+    ...graphqlJsonBody(MAX_BODY_BYTES),
     ...(guards ? [guards.documentLimits] : []),
     expressMiddleware(apollo, {
       context: async ({ req, res }): Promise<GatewayContext> => {

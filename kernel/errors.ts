@@ -21,6 +21,8 @@ export const ErrorCode = {
   SUBSCRIPTION_OVERFLOW: "SUBSCRIPTION_OVERFLOW",
   /** A sync checkpoint too old to continue from (tombstones purged since, or the device was reset): pull from null. */
   CHECKPOINT_EXPIRED: "CHECKPOINT_EXPIRED",
+  /** A request body over the limit (HTTP 413, `extensions.maxBytes`): split it (a push: fewer rows per request). */
+  PAYLOAD_TOO_LARGE: "PAYLOAD_TOO_LARGE",
   INTERNAL_SERVER_ERROR: "INTERNAL_SERVER_ERROR",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -58,7 +58,7 @@ const JSON_MEDIA_TYPE = /^application\/json\s*(;|$)/i;
  */
 export function graphqlEndpoint<TContext extends BaseContext>(
   apollo: ApolloServer<TContext>,
-  limit: string,
+  limit: string | number,
   context: (input: EndpointContextInput) => Promise<TContext>,
 ): GraphQLEndpoint {
   const maxBytes = bytes.parse(limit) ?? 0;
@@ -67,7 +67,7 @@ export function graphqlEndpoint<TContext extends BaseContext>(
     for (const [name, value] of Object.entries(request.headers)) if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(", ") : value);
     let body: unknown;
     if (request.body !== undefined && JSON_MEDIA_TYPE.test(headers.get("content-type") ?? "")) {
-      if (Buffer.byteLength(request.body) > maxBytes) return bodyError(413);
+      if (Buffer.byteLength(request.body) > maxBytes) return bodyError(413, maxBytes);
       try {
         body = request.parsed ?? JSON.parse(typeof request.body === "string" ? request.body : request.body.toString("utf8"));
       } catch {
@@ -107,8 +107,8 @@ export function graphqlEndpoint<TContext extends BaseContext>(
   };
 }
 
-function bodyError(status: number): EndpointResponse {
-  return { status, headers: new Map([["content-type", "application/json; charset=utf-8"]]), body: JSON.stringify(bodyErrorResult(status)) };
+function bodyError(status: number, maxBytes?: number): EndpointResponse {
+  return { status, headers: new Map([["content-type", "application/json; charset=utf-8"]]), body: JSON.stringify(bodyErrorResult(status, maxBytes)) };
 }
 
 /** The original client as the gateway reports it (subgraphs are internal: only the gateway calls them). */
@@ -125,7 +125,7 @@ function clientOf(headers: HeaderMap, remoteAddress: string | undefined): Client
  * Serves `endpoint` on `path` of `app`: the body read as text (up to `limit`; too large or unreadable bodies are
  * answered by the app's body error handler), then answered by the endpoint.
  */
-export function mountGraphQLEndpoint(app: Express, path: string, limit: string, endpoint: GraphQLEndpoint): void {
+export function mountGraphQLEndpoint(app: Express, path: string, limit: string | number, endpoint: GraphQLEndpoint): void {
   app.use(path, express.text({ type: () => true, limit }), (req: Request, res, next) => {
     const query = req.url.indexOf("?");
     endpoint({ method: req.method, headers: req.headers, search: query >= 0 ? req.url.slice(query) : "", body: typeof req.body === "string" ? req.body : undefined, remoteAddress: req.socket.remoteAddress })

@@ -12,7 +12,7 @@ import type { Logger } from "pino";
 import { REQUEST_ID_HEADER, normalizeRequestId } from "./request-id.js";
 import { graphqlEndpoint, mountGraphQLEndpoint, registerLocalEndpoint, type EndpointContextInput } from "./graphql-endpoint.js";
 import { formatErrorFor } from "./errors.js";
-import { jsonBodyErrors, rejectNulCharacters } from "./input-guards.js";
+import { jsonBodyErrors, MAX_BODY_BYTES, rejectNulCharacters } from "./input-guards.js";
 import type { AuthContext, Caller } from "./auth.js";
 import { revocationCloseCode, type RevocationList } from "./revocations.js";
 
@@ -415,8 +415,9 @@ export async function startSubgraphServer<TContext extends BaseContext>(opts: {
 
   mountHealth(app, opts.ready);
   opts.routes?.(app);
-  const endpoint = graphqlEndpoint(apollo, "2mb", opts.context);
-  mountGraphQLEndpoint(app, "/graphql", "2mb", endpoint);
+  // The gateway's limit: what it accepts, it can forward.
+  const endpoint = graphqlEndpoint(apollo, MAX_BODY_BYTES, opts.context);
+  mountGraphQLEndpoint(app, "/graphql", MAX_BODY_BYTES, endpoint);
   app.use(jsonBodyErrors);
 
   const { port, url, wsUrl } = await listenGraphQL(httpServer, opts.host, opts.port);

@@ -1,7 +1,16 @@
 import type { ApolloServerPlugin, BaseContext } from "@apollo/server";
 import express, { type ErrorRequestHandler, type RequestHandler } from "express";
 import { getNamedType, isInputObjectType, isListType, isNonNullType, Kind, TypeInfo, typeFromAST, visit, visitWithTypeInfo, type DocumentNode, type GraphQLInputType, type GraphQLSchema, type OperationDefinitionNode } from "graphql";
-import { Errors, withHttpStatus } from "./errors.js";
+import { ErrorCode, Errors, withHttpStatus } from "./errors.js";
+
+/**
+ * The largest GraphQL request body read, at the gateway and at every subgraph alike: a push of the most rows (500)
+ * whose new and assumed states are both documents of the largest size (64 KiB of JSON each) is about 63 MiB with its
+ * JSON framing (checked by subgraphs/sync/records/records-limits.test.ts). Larger bodies are PAYLOAD_TOO_LARGE (413).
+ */
+export const MAX_BODY_BYTES = 64 * 1024 * 1024;
+/** The gateway reads bodies over this size only for a caller whose token verifies (nobody parses 64 MiB anonymously). */
+export const ANONYMOUS_BODY_BYTES = 1024 * 1024;
 
 /** `\u0000`: the only way JSON text can write U+0000 (a raw control character is not valid JSON). */
 const NUL_ESCAPE = "\\u0000";
@@ -172,11 +181,15 @@ export function rejectNulCharacters<T extends BaseContext>(opts: { rowInputs?: r
 export const jsonBodyErrors: ErrorRequestHandler = (err, _req, res, next) => {
   if (res.headersSent) return next(err);
   const status = typeof err?.status === "number" && err.status >= 400 && err.status < 500 ? err.status : 500;
-  res.status(status).json(bodyErrorResult(status));
+  res.status(status).json(bodyErrorResult(status, typeof err?.limit === "number" ? err.limit : MAX_BODY_BYTES));
 };
 
-/** The answer to a request body that cannot be read (HTTP status 413, other 4xx, or 500). */
-export function bodyErrorResult(status: number): { errors: { message: string; extensions: { code: string } }[] } {
-  const message = status === 413 ? "Request body too large" : status < 500 ? "Malformed request body" : "Internal server error";
+/**
+ * The answer to a request body that cannot be read: HTTP 413 PAYLOAD_TOO_LARGE (with the limit in
+ * `extensions.maxBytes`), other 4xx BAD_REQUEST, or 500.
+ */
+export function bodyErrorResult(status: number, maxBytes = MAX_BODY_BYTES): { errors: { message: string; extensions: { code: string; maxBytes?: number } }[] } {
+  if (status === 413) return { errors: [{ message: "Request body too large", extensions: { code: ErrorCode.PAYLOAD_TOO_LARGE, maxBytes } }] };
+  const message = status < 500 ? "Malformed request body" : "Internal server error";
   return { errors: [{ message, extensions: { code: status < 500 ? "BAD_REQUEST" : "INTERNAL_SERVER_ERROR" } }] };
 }

@@ -73,12 +73,13 @@ describe("in-process subgraph endpoint", () => {
     expect(invalid.status).toBe(400);
     const badVariables = await both(json(a.token), JSON.stringify({ query: PULL, variables: { checkpoint: 12 } }));
     expect(badVariables.status).toBe(400);
-    // A push: applied once (the first way), then the same rows conflict-free as no-ops are not re-applied the second way.
+    // A push applied the first way is seen the second way: another new state "as new" conflicts with it.
     const row = { assumedMasterState: null, newDocumentState: { id: "solo", n: 1 } };
     const viaHttp = await overHttp(json(a.token), JSON.stringify({ query: PUSH, variables: { input: { collection: "notes", rows: [row] } } }));
     expect(JSON.parse(viaHttp.body).data.pushChanges.applied).toBe(1);
-    const local = await inProcess(json(a.token), JSON.stringify({ query: PUSH, variables: { input: { collection: "notes", rows: [row] } } }));
-    expect(JSON.parse(local.body).data.pushChanges.conflicts).toHaveLength(1);
+    const other = { assumedMasterState: null, newDocumentState: { id: "solo", n: 2 } };
+    const local = await inProcess(json(a.token), JSON.stringify({ query: PUSH, variables: { input: { collection: "notes", rows: [other] } } }));
+    expect(JSON.parse(local.body).data.pushChanges.conflicts).toEqual([{ id: "solo", n: 1, _deleted: false }]);
   });
 
   it("refuses missing and bad tokens with the same status and code", async () => {
@@ -95,10 +96,12 @@ describe("in-process subgraph endpoint", () => {
     expect(malformed.status).toBe(400);
     expect(JSON.parse(malformed.body).errors[0].extensions.code).toBe("BAD_REQUEST");
     expect((await both(json(a.token), '"just a string"')).status).toBe(400);
-    const huge = JSON.stringify({ query: PULL, variables: { checkpoint: "x".repeat(2 * 1024 * 1024) } });
+    // Over the 64 MiB every GraphQL endpoint reads (kernel/input-guards.ts MAX_BODY_BYTES).
+    const huge = JSON.stringify({ query: PULL, variables: { checkpoint: "x".repeat(64 * 1024 * 1024) } });
     const tooLarge = await both(json(a.token), huge);
     expect(tooLarge.status).toBe(413);
     expect(JSON.parse(tooLarge.body).errors[0].message).toBe("Request body too large");
+    expect(JSON.parse(tooLarge.body).errors[0].extensions).toEqual({ code: "PAYLOAD_TOO_LARGE", maxBytes: 64 * 1024 * 1024 });
     const nul = await both(json(a.token), JSON.stringify({ query: PULL, variables: { checkpoint: "a\u0000b" } }));
     expect(JSON.parse(nul.body).errors[0].extensions.code).toBe("BAD_USER_INPUT");
     const text = await both({ "content-type": "text/plain", authorization: `Bearer ${a.token}` }, JSON.stringify({ query: PULL }));

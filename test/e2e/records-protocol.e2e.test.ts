@@ -44,6 +44,7 @@ describe("sync protocol: repeated pushes, bad rows, request size, convergence, m
   beforeAll(async () => {
     t = await startTestStack();
     a = await t.tenant("protocol-a");
+    expect((await t.request(RaCreateCollectionDocument, { input: { name: "notes" } as never }, a.token)).errors).toBeUndefined();
     for (const name of ["tasks", "manual"]) {
       const res = await t.request(RaCreateCollectionDocument, { input: { name, jsonSchema: TITLE_SCHEMA, ...(name === "manual" ? { conflictStrategy: "MANUAL" } : {}) } as never }, a.token);
       expect(res.errors).toBeUndefined();
@@ -207,4 +208,46 @@ describe("sync protocol: repeated pushes, bad rows, request size, convergence, m
     const again = await pushOk("tasks", [{ assumedMasterState: null, newDocumentState: { id: "conv-ok", title: "z".repeat(60) } }], { rejectedAsConflicts: true });
     expect(again.conflicts).toEqual([{ id: "conv-ok", title: "fine", _deleted: true }]);
   });
+
+  it("request size: a full batch of maximum-size documents fits (both gateway paths); over 64 MiB is PAYLOAD_TOO_LARGE (413); large bodies need a token", async () => {
+    const largest = (id: string) => {
+      const doc: Doc = { id, title: "big", blob: "" };
+      doc.blob = "x".repeat(64 * 1024 - Buffer.byteLength(JSON.stringify(doc)));
+      return doc;
+    };
+    const query = `${PUSH} # size`;
+    const passthrough = t.stack.gateway.passthrough;
+    for (const round of ["general", "pass-through"]) {
+      const before = passthrough.passedThrough;
+      // 500 rows, each a new and an assumed state of 64 KiB: about 63 MiB of JSON.
+      const rows = Array.from({ length: 500 }, (_, i) => ({ assumedMasterState: { ...largest(`${round}-big-${i}`), _deleted: false }, newDocumentState: largest(`${round}-big-${i}`) }));
+      const body = JSON.stringify({ query, variables: { input: { collection: "notes", rows } } });
+      expect(Buffer.byteLength(body)).toBeGreaterThan(60 * 1024 * 1024);
+      const res = await t.raw(body, { authorization: `Bearer ${a.token}` });
+      expect({ round, status: res.status, errors: res.body.errors, applied: res.body.data?.pushChanges.applied, rejected: res.body.data?.pushChanges.rejected }).toEqual({
+        round,
+        status: 200,
+        errors: undefined,
+        applied: 500,
+        rejected: [],
+      });
+      expect(passthrough.passedThrough - before).toBe(round === "pass-through" ? 1 : 0);
+    }
+    // Over the limit: its own code, with the limit.
+    const over = await t.raw(JSON.stringify({ query, variables: { input: { collection: "notes", rows: [{ newDocumentState: { id: "over", blob: "x".repeat(64 * 1024 * 1024) } }] } } }), {
+      authorization: `Bearer ${a.token}`,
+    });
+    expect({ status: over.status, errors: over.body.errors }).toEqual({
+      status: 413,
+      errors: [{ message: "Request body too large", extensions: { code: "PAYLOAD_TOO_LARGE", maxBytes: 64 * 1024 * 1024 } }],
+    });
+    // Over 1 MiB without a (valid) token: refused before the body is read.
+    const twoMiB = JSON.stringify({ query, variables: { input: { collection: "notes", rows: [{ newDocumentState: { id: "anon", blob: "x".repeat(2 * 1024 * 1024) } }] } } });
+    for (const headers of [{}, { authorization: "Bearer not-a-token" }] as Record<string, string>[]) {
+      const anonymous = await t.raw(twoMiB, headers);
+      expect({ status: anonymous.status, codes: codesOf(anonymous.body) }).toEqual({ status: 401, codes: ["UNAUTHENTICATED"] });
+    }
+    const small = await t.raw(JSON.stringify({ query, variables: { input: { collection: "notes", rows: [] } } }));
+    expect(codesOf(small.body)).toEqual(["UNAUTHENTICATED"]);
+  }, 120_000);
 });
