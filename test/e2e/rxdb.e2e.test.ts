@@ -104,6 +104,7 @@ describe("RxDB replicates a Tributary collection with replicateGraphQL and hand-
           // RxDB keeps one socket per ws URL in a process; a query string gives each simulated device its own.
           url: { http: t.url, ws: `${t.wsUrl}?device=${name}` },
           token: user.token,
+          account: { tenant: user.tenantId, user: user.userId },
           live,
           onRejected: (rows) => d.rejected.push(...rows),
           fetch: async (input, init) => {
@@ -309,7 +310,7 @@ describe("RxDB replicates a Tributary collection with replicateGraphQL and hand-
     expect(c.errors).toEqual([]);
   }, 60_000);
 
-  it("a row the server rejects reaches onRejected, is not stored, and does not block the replication", async () => {
+  it("a row the server rejects reaches onRejected, is not stored, does not block the replication, and the device converges", async () => {
     const a = await device<Task>("device-a", "tasks", taskSchema);
     await a.start().awaitInitialReplication();
     // Valid for the client's schema, too long for the server's (title maxLength 50).
@@ -317,10 +318,65 @@ describe("RxDB replicates a Tributary collection with replicateGraphQL and hand-
     await waitUntil(() => a.rejected.length > 0, "the rejection", 10_000);
     expect(a.rejected).toEqual([{ index: 0, id: "long", code: "SCHEMA_VIOLATION", message: expect.any(String) }]);
     expect((await serverState("tasks")).has("long")).toBe(false);
+    // The server had nothing: its tombstone came back as the row's conflict, and RxDB's handler removed the copy.
+    await waitUntil(async () => (await local(a, "long")) === null, "the refused document to leave device A", 10_000);
+    // An edit the server refuses reverts to the server's state.
+    await a.collection.insert({ id: "kept", title: "fine", done: false });
+    await a.replication!.awaitInSync();
+    await (await a.collection.findOne("kept").exec())!.incrementalPatch({ title: "y".repeat(60) });
+    await waitUntil(async () => (await local(a, "kept"))?.title === "fine", "the refused edit to revert on device A", 10_000);
+    expect((await serverState("tasks")).get("kept")).toEqual({ id: "kept", title: "fine", done: false, _deleted: false });
 
     await a.collection.insert({ id: "after", title: "fine", done: false });
     await a.replication!.awaitInSync();
     expect((await serverState("tasks")).get("after")).toEqual({ id: "after", title: "fine", done: false, _deleted: false });
     expect(a.errors).toEqual([]);
   }, 60_000);
+
+  it("one bad row or a batch too big for one request never blocks the push queue: good rows arrive, bad ones converge, the device shows in syncClients", async () => {
+    type Blob = { id: string; body: string; n: number; deep?: unknown };
+    const blobSchema: RxJsonSchema<Blob> = {
+      version: 0,
+      primaryKey: "id",
+      type: "object",
+      properties: { id: { type: "string", maxLength: 200 }, body: { type: "string" }, n: { type: "integer" }, deep: { type: "object" } },
+      required: ["id", "body", "n"],
+    };
+    const d = await device<Blob>("device-q", "notes", blobSchema);
+    await d.start().awaitInitialReplication();
+    let deep: Record<string, unknown> = {};
+    for (let i = 0; i < 100; i++) deep = { x: deep };
+    // 100 documents of about 60 KiB (6 MB: a batch the builders split by bytes), with three bad ones among them.
+    const docs: Blob[] = Array.from({ length: 100 }, (_, n) => ({ id: `q${String(n).padStart(3, "0")}`, body: `${n} ${"z".repeat(60_000)}`, n }));
+    docs[10] = { id: "q-nul", body: "a\u0000b", n: 10 };
+    docs[20] = { id: "q-deep", body: "deep", n: 20, deep };
+    docs[30] = { id: "q-huge", body: "h".repeat(200_000), n: 30 };
+    const pushesBefore = d.requests.filter((r) => r === "RxPush").length;
+    const started = Date.now();
+    await d.collection.bulkInsert(docs);
+    await d.replication!.awaitInSync();
+    const bad = ["q-nul", "q-deep", "q-huge"];
+    await waitUntil(async () => (await Promise.all(bad.map((id) => local(d, id)))).every((doc) => doc === null), "the refused documents to leave the device", 15_000);
+    figures["100 x 60 KiB pushed with 3 bad rows, converged"] = `${Date.now() - started} ms`;
+    const server = await serverState("notes");
+    for (const doc of docs) {
+      if (bad.includes(doc.id)) expect(server.has(doc.id)).toBe(false);
+      else expect(server.get(doc.id)).toEqual({ ...doc, _deleted: false });
+    }
+    expect(d.rejected.map((r) => [r.id, r.code]).sort()).toEqual(bad.map((id) => [id, "BAD_USER_INPUT"]).sort());
+    // Split by bytes: more than one request for the batch.
+    expect(d.requests.filter((r) => r === "RxPush").length - pushesBefore).toBeGreaterThan(1);
+    // The queue moves on.
+    await d.collection.insert({ id: "q-after", body: "after", n: 1 });
+    await d.replication!.awaitInSync();
+    expect((await serverState("notes")).get("q-after")).toEqual({ id: "q-after", body: "after", n: 1, _deleted: false });
+    expect(d.errors).toEqual([]);
+    // The device pushed with its clientId (the RxDB storage's token): it is listed, and pulls recorded its checkpoint.
+    const token = await d.db.storageToken;
+    const clients = (await t.stack.sync.orm.em.getConnection().execute("select client_id, last_mutation_id from sync.sync_client where tenant_id = ?", [user.tenantId], "all")) as {
+      client_id: string;
+      last_mutation_id: string | null;
+    }[];
+    expect(clients.find((c) => c.client_id === token)?.last_mutation_id).toEqual(expect.any(String));
+  }, 120_000);
 });
