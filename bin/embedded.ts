@@ -36,7 +36,8 @@ runMain(async () => {
   let pg: EmbeddedDatabase | undefined;
   let databaseUrl = config.DATABASE_URL;
   if (!databaseUrl) {
-    pg = await startEmbeddedPostgres({ dataDir: config.DATA_DIR, onLog: (line) => logger.debug({ postgres: line.trim() }) }).catch((err) => {
+    // Its own process group: Ctrl-C in a terminal reaches only this process, which stops PostgreSQL after the stack.
+    pg = await startEmbeddedPostgres({ dataDir: config.DATA_DIR, ownProcessGroup: true, onLog: (line) => logger.debug({ postgres: line.trim() }) }).catch((err) => {
       // A start that cannot work here says why and what to do in one sentence, without a stack trace.
       if (!(err instanceof EmbeddedPostgresError)) throw err;
       process.stderr.write(`${err.message}\n`);

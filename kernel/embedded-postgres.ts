@@ -69,6 +69,12 @@ export async function startEmbeddedPostgres(opts: {
   port?: number;
   /** false: the data is deleted on `stop` (tests, throwaway servers). */
   persistent?: boolean;
+  /**
+   * Runs the server in its own process group, so that a terminal's Ctrl-C reaches only this process, which stops the
+   * server itself after what still needs it (the embedded default). A server outliving a killed process is stopped by
+   * the next start on the same data.
+   */
+  ownProcessGroup?: boolean;
   onLog?: (line: string) => void;
 }): Promise<EmbeddedDatabase> {
   const log = (line: string) => opts.onLog?.(line);
@@ -116,8 +122,9 @@ export async function startEmbeddedPostgres(opts: {
     await rm(pgDir, { recursive: true, force: true });
     await initdb(bin, pgDir, password, account, log);
   }
-  await removeStalePidFile(pgDir);
-  const server = await startServer(bin, pgDir, port, password, account, log);
+  await clearPreviousServer(pgDir, log);
+  const server = await startServer(bin, pgDir, port, password, account, log, opts.ownProcessGroup ?? false);
+  await writeFile(starterFile(pgDir), `${process.pid}\n`);
 
   const urlFor = (database: string) =>
     `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
@@ -139,6 +146,7 @@ export async function startEmbeddedPostgres(opts: {
     },
     async stop() {
       await server.stop();
+      await rm(starterFile(pgDir), { force: true });
       // Throwaway data: the cluster goes, and a stand-in as a whole (the caller only knows the folder it asked for).
       if (opts.persistent === false) await rm(relocation ? dataDir : pgDir, { recursive: true, force: true });
     },
@@ -311,8 +319,8 @@ function serverEnv(account: Account | undefined): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([k]) => /^(PATH|LANG|LANGUAGE|LC_[A-Z]+|TZ|TZDIR)$/.test(k)));
 }
 
-function spawnAs(file: string, args: string[], cwd: string, account: Account | undefined, log: (line: string) => void): ChildProcess {
-  const child = spawn(file, args, { cwd, env: serverEnv(account), stdio: ["ignore", "pipe", "pipe"], ...account });
+function spawnAs(file: string, args: string[], cwd: string, account: Account | undefined, log: (line: string) => void, detached = false): ChildProcess {
+  const child = spawn(file, args, { cwd, env: serverEnv(account), stdio: ["ignore", "pipe", "pipe"], detached, ...account });
   child.stdout!.on("data", (d: Buffer) => log(d.toString("utf8")));
   child.stderr!.on("data", (d: Buffer) => log(d.toString("utf8")));
   return child;
@@ -357,13 +365,21 @@ async function startServer(
   password: string,
   account: Account | undefined,
   log: (line: string) => void,
+  ownProcessGroup: boolean,
 ): Promise<{ stop(): Promise<void> }> {
   let output = "";
   const args = ["-D", pgDir, "-p", String(port), "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200", "-c", "fsync=on"];
-  const child = spawnAs(path.join(bin, "postgres"), args, pgDir, account, (line) => {
-    output = (output + line).slice(-4000);
-    log(line);
-  });
+  const child = spawnAs(
+    path.join(bin, "postgres"),
+    args,
+    pgDir,
+    account,
+    (line) => {
+      output = (output + line).slice(-4000);
+      log(line);
+    },
+    ownProcessGroup,
+  );
   let exited = false;
   const exit = new Promise<void>((resolve) => child.on("close", () => resolve()));
   void exit.then(() => (exited = true));
@@ -409,20 +425,40 @@ async function startServer(
   }
 }
 
-/** After a crash PostgreSQL leaves `postmaster.pid` behind and refuses to start; remove it when its process is gone. */
-async function removeStalePidFile(pgDir: string): Promise<void> {
+/**
+ * After a crash PostgreSQL leaves `postmaster.pid` behind and refuses to start: remove it when its process is gone.
+ * A server still running is refused while the process that started it lives (another start holds this data), and
+ * stopped when that process is gone (it was killed without stopping it: the server would otherwise hold the data).
+ */
+async function clearPreviousServer(pgDir: string, log: (line: string) => void): Promise<void> {
   const pidFile = path.join(pgDir, "postmaster.pid");
   if (!existsSync(pidFile)) return;
   const pid = Number((await readFile(pidFile, "utf8")).split("\n")[0]);
-  if (Number.isInteger(pid) && pid > 0) {
-    try {
-      process.kill(pid, 0);
+  if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
+    const starter = Number((await readFile(starterFile(pgDir), "utf8").catch(() => "")).trim());
+    if (!(Number.isInteger(starter) && starter > 0 && starter !== process.pid && !alive(starter))) {
       throw new EmbeddedPostgresError(`PostgreSQL (pid ${pid}) already runs on ${pgDir}/, probably for another start of Tributary: stop that one first.`);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "ESRCH") throw e;
+    }
+    log(`stopping PostgreSQL (pid ${pid}) left running by a start (pid ${starter}) that is gone`);
+    process.kill(pid, "SIGINT");
+    for (let waited = 0; alive(pid); waited += 100) {
+      if (waited > 30_000) throw new EmbeddedPostgresError(`PostgreSQL (pid ${pid}) left running on ${pgDir}/ by an earlier start does not stop: stop it (kill ${pid}) and start again.`);
+      await sleep(100);
     }
   }
   await rm(pidFile, { force: true });
+}
+
+/** Which process started the server running on a cluster (beside the cluster, written once it is ready). */
+const starterFile = (pgDir: string) => path.join(path.dirname(pgDir), "pg-started-by");
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== "ESRCH";
+  }
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

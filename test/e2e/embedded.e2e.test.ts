@@ -44,8 +44,13 @@ interface Started {
   exited: Promise<number | null>;
 }
 
+const running = new Set<ChildProcess>();
+
+/** Starts in its own process group, as a terminal's foreground job: {@link ctrlC} signals the whole group. */
 function start(cwd: string, env: NodeJS.ProcessEnv): Promise<Started> {
-  const child = spawn(process.execPath, ["dist/bin/embedded.js"], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["dist/bin/embedded.js"], { cwd, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  running.add(child);
+  child.on("exit", () => running.delete(child));
   let out = "";
   let err = "";
   child.stdout!.on("data", (d) => (out += d));
@@ -66,6 +71,11 @@ function start(cwd: string, env: NodeJS.ProcessEnv): Promise<Started> {
       reject(new Error(`exited with ${code} before ready:\n${out}\n${err}`));
     });
   });
+}
+
+/** Ctrl-C in a terminal: SIGINT to every process of the foreground group (PostgreSQL too, unless it has its own). */
+function ctrlC(started: Started): void {
+  process.kill(-started.child.pid!, "SIGINT");
 }
 
 async function gql(url: string, query: string, variables: unknown, token?: string) {
@@ -109,11 +119,24 @@ describe("embedded default (npm start) from a clone in a folder closed to other 
     ({ outer, clone } = await closedClone());
   });
   afterAll(async () => {
+    // A failed run leaves nothing running: the starts' groups, then any PostgreSQL in its own group.
+    const signal = (pid: number, sig: NodeJS.Signals) => {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        /* gone already */
+      }
+    };
+    for (const child of running) signal(-child.pid!, "SIGKILL");
+    for (const dir of [path.join(clone, ".data"), ...standIns]) {
+      const pid = Number((await readFile(path.join(dir, "pg", "postmaster.pid"), "utf8").catch(() => "")).split("\n")[0]);
+      if (pid > 0) signal(pid, "SIGINT");
+    }
     await rm(outer, { recursive: true, force: true });
     for (const dir of standIns) await rm(dir, { recursive: true, force: true });
   });
 
-  it("starts, seeds a demo tenant once, stops cleanly on SIGINT and keeps its data across restarts", async () => {
+  it("starts, seeds a demo tenant once, stops cleanly on Ctrl-C and keeps its data across restarts, a kill -9 included", async () => {
     expect((await stat(outer)).mode & 0o777).toBe(0o700);
     const first = await start(clone, env);
     const dataLine = /Data: +(\S+)\/ \(embedded PostgreSQL\)/.exec(first.stdout())?.[1];
@@ -163,23 +186,37 @@ describe("embedded default (npm start) from a clone in a folder closed to other 
     expect(twice.stderr).toMatch(/already runs on .*: stop that one first\.$/m);
     expectOneSentence(twice.stderr);
 
-    first.child.kill("SIGINT");
+    ctrlC(first);
     expect(await first.exited).toBe(0);
     expect(first.stdout()).toContain("Tributary stopped.");
+    // PostgreSQL stopped after the stack, not by the terminal's signal under the stack's feet.
+    expect(first.stdout()).not.toContain("terminating connection due to administrator command");
 
     const second = await start(clone, env);
+    expect(second.stdout()).not.toContain("shown only now");
+    expect(second.stdout()).toContain(`delete ${isRoot ? dataDir : ".data"}/ to start over`);
+    const again = await gql(second.url, print(LoginDocument), { input: { tenant: "demo", email: "admin@demo.example", password } });
+    expect(again.data?.login.accessToken).toBeTruthy();
+    // Killed without a chance to stop PostgreSQL: the server outlives it, holding the data...
+    const postmaster = Number((await readFile(path.join(dataDir, "pg", "postmaster.pid"), "utf8")).split("\n")[0]);
+    second.child.kill("SIGKILL");
+    await second.exited;
+    expect(() => process.kill(postmaster, 0)).not.toThrow();
+
+    // ...until the next start stops it and carries on with the same data.
+    const third = await start(clone, env);
     try {
-      expect(second.stdout()).not.toContain("shown only now");
-      expect(second.stdout()).toContain(`delete ${isRoot ? dataDir : ".data"}/ to start over`);
-      const again = await gql(second.url, print(LoginDocument), { input: { tenant: "demo", email: "admin@demo.example", password } });
-      const token2 = again.data?.login.accessToken as string;
-      expect(token2).toBeTruthy();
-      const list = await gql(second.url, print(ConnectorsDocument), {}, token2);
+      expect(() => process.kill(postmaster, 0)).toThrow();
+      const login3 = await gql(third.url, print(LoginDocument), { input: { tenant: "demo", email: "admin@demo.example", password } });
+      const token3 = login3.data?.login.accessToken as string;
+      expect(token3).toBeTruthy();
+      const list = await gql(third.url, print(ConnectorsDocument), {}, token3);
       expect(list.data.connectors.map((c: { name: string }) => c.name)).toContain("Kept");
     } finally {
-      second.child.kill("SIGINT");
-      expect(await second.exited).toBe(0);
+      ctrlC(third);
+      expect(await third.exited).toBe(0);
     }
+    expect(existsSync(path.join(dataDir, "pg", "postmaster.pid"))).toBe(false);
   }, 120_000);
 
   it("stops within seconds with one sentence saying why and what to do when the data folder cannot be made", async () => {
