@@ -1,6 +1,7 @@
 // A connector worker killed mid-run (SIGKILL, in its own process): another worker takes the run over once the dead
-// one stops heartbeating, resumes from the run's stored cursor, and the collection ends with exactly the simulator's
-// data — every record written once (one CREATE in its history), none lost.
+// one stops heartbeating — within 15 s with the default queue settings (it took 50–95 s with pg-boss' monitor default),
+// the run's log entry saying it was resumed (a WORKER_LOST note) — resumes from the run's stored cursor, and the
+// collection ends with exactly the simulator's data — every record written once (one CREATE in its history), none lost.
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import pg from "pg";
 import {
@@ -12,11 +13,13 @@ import {
 } from "../__generated__/graphql.js";
 import { startOdooSimulator, type OdooSimulator } from "../../simulators/odoo/odoo.simulator.js";
 import { RECORD_VERSIONS } from "../../subgraphs/sync/records/record-writer.js";
+import { WORKER_LOST } from "../../subgraphs/connectors/jobs/sync-job.js";
 import { startConnectorsProcess, startTestStack, type TenantLogin, type TestStack } from "../harness/stack.js";
 import { pulledState, waitUntil } from "./e2e-helpers.js";
 
-// The same queue options for every process: they are the queue's settings (the first to create it sets them).
-const JOBS = { heartbeatSeconds: 10, superviseIntervalSeconds: 1, retryDelaySeconds: 1, pollingIntervalSeconds: 0.5 };
+// The default queue settings (heartbeat, supervision, retry delay, polling) in every process: what a deployment gets.
+const JOBS = {};
+const TAKEOVER_MS = 15_000;
 
 describe("a connector worker killed mid-run", () => {
   let t: TestStack;
@@ -53,11 +56,23 @@ describe("a connector worker killed mid-run", () => {
     const runId = started.data!.startSync.id;
     await waitUntil(async () => ((await t.request(ConnectorRunDocument, { id: runId }, a.token)).data?.syncRun.processed ?? 0) >= 600, "the first worker's progress", 30_000, 50);
     await first.kill("SIGKILL");
+    const killedAt = Date.now();
     const atKill = (await t.request(ConnectorRunDocument, { id: runId }, a.token)).data!.syncRun;
     expect(atKill.status).toBe("RUNNING");
     expect(atKill.processed).toBeLessThan(2_500);
 
     await startConnectorsProcess(t, { jobs: { ...JOBS, workers: 1 } });
+    // Taken over within 15 s of the kill, and the run says so.
+    const resumed = await waitUntil(
+      async () => (await t.request(ConnectorRunDocument, { id: runId }, a.token)).data?.syncRun.errors.find((e) => e.code === WORKER_LOST),
+      "the run's takeover note",
+      60_000,
+      100,
+    );
+    const takeoverMs = Date.now() - killedAt;
+    process.stdout.write(`connector crash: run taken over ${takeoverMs} ms after the kill\n`);
+    expect(takeoverMs).toBeLessThanOrEqual(TAKEOVER_MS);
+    expect(resumed).toMatchObject({ recordId: null, message: expect.stringMatching(/resumed from its cursor/) });
     const end = await waitUntil(
       async () => {
         const r = (await t.request(ConnectorRunDocument, { id: runId }, a.token)).data?.syncRun;

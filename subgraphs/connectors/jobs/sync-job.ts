@@ -27,6 +27,9 @@ export interface JobDeps {
   afterFinish?: (run: ConnectorRun) => Promise<void>;
 }
 
+/** The note a resumed run gets in its sync-log errors when its previous worker stopped heartbeating (crashed, killed). */
+export const WORKER_LOST = "WORKER_LOST";
+
 /** Thrown to make the queue retry the job later (a transient remote or sync failure). */
 export class RetryLater extends Error {}
 
@@ -35,7 +38,7 @@ const RECONCILE_CHUNK = 1_000;
 const PROGRESS_EVERY_MS = 250;
 
 /** Runs (or resumes) the run `runId`. `lastAttempt`: transient failures are final now (no retry left). */
-export async function runConnectorJob(deps: JobDeps, tenantId: string, runId: string, opts: { lastAttempt: boolean; signal?: AbortSignal }): Promise<void> {
+export async function runConnectorJob(deps: JobDeps, tenantId: string, runId: string, opts: { lastAttempt: boolean; signal?: AbortSignal; lostWorker?: boolean }): Promise<void> {
   const em = forkForTenant(deps.orm, tenantId);
   const run = await em.findOne(ConnectorRun, { id: runId });
   if (!run) return;
@@ -47,6 +50,10 @@ export async function runConnectorJob(deps: JobDeps, tenantId: string, runId: st
   run.status = "RUNNING";
   await em.flush();
   if (first) await reportProgress(deps, run, { status: "RUNNING" });
+  // A takeover says so in the run's log entry (its errors: a run-level note without a record).
+  else if (opts.lostWorker) {
+    await reportProgress(deps, run, { errors: [{ code: WORKER_LOST, message: `the worker running this run stopped responding; resumed from its cursor on another worker (attempt ${run.attempts})` }] });
+  }
 
   const connector = await em.findOne(Connector, { id: run.connectorId });
   if (!connector) return finish(deps, em, run, "FAILED", "the connector was deleted");
