@@ -105,6 +105,12 @@ describe("docker-compose.yml", () => {
     }
   });
 
+  it("probes the gateway's readiness (/readyz: 503 without a subgraph, 200 while only degraded by a Redis outage)", () => {
+    const probe = ([] as string[]).concat(services.gateway?.healthcheck?.test ?? []).join(" ");
+    expect(probe).toMatch(/\/readyz\b/);
+    expect(probe).toMatch(/r\.ok/);
+  });
+
   it("makes every depends_on target an existing service and waits for it to be healthy", () => {
     for (const name of names) {
       for (const [target, spec] of Object.entries(dependsOn(services[name]))) {
