@@ -39,10 +39,12 @@ function run(name: string, script: string, env: Record<string, string>, cwd: str
 
 /** One SIGTERM; the process must drain and exit 0 within 20 s. */
 async function terminate(p: Proc): Promise<{ name: string; code: number | null; signal: NodeJS.Signals | null; secondSignal: boolean; stopping: boolean }> {
+  const started = Date.now();
   p.child.kill("SIGTERM");
   const timer = setTimeout(() => p.child.kill("SIGKILL"), 20_000);
   const { code, signal } = await p.exited;
   clearTimeout(timer);
+  process.stdout.write(`${p.name}: exit ${code ?? signal} ${Date.now() - started} ms after one SIGTERM\n`);
   return { name: p.name, code, signal, secondSignal: p.output().includes("second signal"), stopping: p.output().includes('"msg":"stopping"') };
 }
 
