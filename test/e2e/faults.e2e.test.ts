@@ -108,7 +108,10 @@ const readyz = async (t: TestStack) => {
     const stream = new Stream(t.wsUrl, who.token);
     // Normal: pushes, each reaching the stream at once (woken through Redis).
     const normal: number[] = [];
-    for (let i = 0; i < 30; i++) normal.push(await timedPush(t, who, `before-${i}`));
+    for (let i = 0; i < 30; i++) {
+      const ms = await timedPush(t, who, `before-${i}`);
+      if (i >= 5) normal.push(ms); // the first pushes warm up (JIT, caches)
+    }
     await waitUntil(() => stream.has("before-29"), "the stream before the outage", 10_000);
     expect(await readyz(t)).toMatchObject({ status: 200, body: { status: "ready" } });
 
@@ -137,8 +140,9 @@ const readyz = async (t: TestStack) => {
     process.stdout.write(
       `redis outage: push p99 ${p99(normal)} ms normal, ${p99(during)} ms during the outage (${during.length} pushes); stream lateness max ${Math.max(...lateness)} ms\n`,
     );
-    // The old code waited for Redis on every push: seconds. Allow CI noise on a few milliseconds' baseline.
-    expect(p99(during)).toBeLessThanOrEqual(Math.max(2 * p99(normal), 250));
+    // The old code waited for Redis on every push (here: until the test restarts it, i.e. never). Allow CI noise on a
+    // baseline of a few milliseconds.
+    expect(p99(during)).toBeLessThanOrEqual(Math.max(2 * p99(normal), 500));
     expect(Math.max(...lateness)).toBeLessThanOrEqual(STREAM_POLL_MS + 1_500);
 
     // Redis back on the same port: wake-ups work again (deliveries well inside the re-read interval), nothing missed.

@@ -104,7 +104,7 @@ describe("each process kind, started from another directory, stops drained on on
         return (await fetch(`http://127.0.0.1:${gateway}/readyz`).then((r) => r.status, () => 0)) === 200;
       },
       "the gateway to be ready over the four subgraphs",
-      60_000,
+      100_000,
       250,
     );
     const password = /demo tenant: demo admin@demo\.example password: (\S+)/.exec(procs[0]!.output())?.[1];
@@ -116,7 +116,7 @@ describe("each process kind, started from another directory, stops drained on on
 
     const results = await Promise.all(procs.map(terminate));
     expect(results).toEqual(procs.map((p) => ({ name: p.name, code: 0, signal: null, secondSignal: false, stopping: true })));
-  }, 120_000);
+  }, 180_000);
 
   it("the embedded process", async () => {
     const cwd = mkdtempSync(path.join(dir, "cwd-"));
