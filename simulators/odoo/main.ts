@@ -6,7 +6,7 @@ import { serveUntilSignal } from "../kit.js";
 import { z } from "zod";
 import { env, parseEnv } from "../../kernel/config.js";
 import { runMain } from "../../kernel/process.js";
-import { startOdooSimulator } from "./odoo.simulator.js";
+import { ODOO18_PACE, startOdooSimulator } from "./odoo.simulator.js";
 
 const count = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
 
@@ -27,6 +27,9 @@ const schema = z.object({
   ODOO_LATENCY_MS: count(0),
   /** Emulate a real Odoo's pace: server time per record returned (about 30 µs on Odoo 18) and its worker count. */
   ODOO_PER_RECORD_US: count(0),
+  /** Server time of every call (ms); ODOO_PACE=odoo18 sets ODOO_PER_CALL_MS, ODOO_PER_RECORD_US and ODOO_WORKERS to a real Odoo 18's. */
+  ODOO_PER_CALL_MS: count(0),
+  ODOO_PACE: z.enum(["none", "odoo18"]).default("none"),
   ODOO_WORKERS: count(0),
   ODOO_SIM_CONTROL: z.stringbool().default(true),
   ODOO_SIM_CONTROL_TOKEN: z.string().min(1).optional(),
@@ -41,8 +44,7 @@ runMain(async () => {
     adminPassword: cfg.ODOO_ADMIN_PASSWORD,
     apiKey: cfg.ODOO_API_KEY,
     latencyMs: cfg.ODOO_LATENCY_MS,
-    perRecordUs: cfg.ODOO_PER_RECORD_US,
-    workers: cfg.ODOO_WORKERS,
+    ...(cfg.ODOO_PACE === "odoo18" ? ODOO18_PACE : { perRecordUs: cfg.ODOO_PER_RECORD_US, perCallMs: cfg.ODOO_PER_CALL_MS, workers: cfg.ODOO_WORKERS }),
     control: cfg.ODOO_SIM_CONTROL,
     controlToken: cfg.ODOO_SIM_CONTROL_TOKEN,
     seed: {

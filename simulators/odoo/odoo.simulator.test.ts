@@ -1,7 +1,7 @@
 // The simulator's own knobs over HTTP: deterministic seeding at scale, domains, write_date semantics, faults, hooks
 // that change data after K calls, and the /__sim/ control endpoints (unreachable through JSON-RPC).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "@jest/globals";
-import { startOdooSimulator, type OdooSimulator } from "./odoo.simulator.js";
+import { ODOO18_PACE, startOdooSimulator, type OdooSimulator } from "./odoo.simulator.js";
 
 type Rpc = { result?: unknown; error?: { code: number; data: { name: string; message: string } } };
 
@@ -253,6 +253,33 @@ describe("faults, hooks and control endpoints", () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(95);
     sim.faults.perRecordUs = 0;
     sim.faults.workers = 0;
+  });
+
+  it("paces every call: perCallMs plus perRecordUs per record (ODOO18_PACE: about 52 ms a page of 1,000)", async () => {
+    expect(ODOO18_PACE.perCallMs + (1_000 * ODOO18_PACE.perRecordUs) / 1000).toBeGreaterThanOrEqual(45);
+    expect(ODOO18_PACE.perCallMs + (1_000 * ODOO18_PACE.perRecordUs) / 1000).toBeLessThanOrEqual(60);
+    sim.faults.perCallMs = 60;
+    sim.faults.perRecordUs = 8_000;
+    const t0 = Date.now();
+    await kw(sim, "res.partner", "search_read", [[]], { fields: ["name"], limit: 5, order: "id asc" });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(95); // 60 ms + 5 × 8 ms
+    sim.faults.perCallMs = 0;
+    sim.faults.perRecordUs = 0;
+  });
+
+  it("plays a long transaction: invisible until commit, then stamped with its start, behind ids committed meanwhile", async () => {
+    const tx = sim.store.begin();
+    const [late] = tx.create("res.partner", [{ name: "Long transaction" }]);
+    const [meanwhile] = sim.store.create("res.partner", [{ name: "Committed meanwhile" }], { at: tx.startedAt + 5_000_000 });
+    expect(meanwhile).toBeGreaterThan(late!);
+    const visible = async () => (await result<{ id: number; write_date: string }[]>(kw(sim, "res.partner", "search_read", [[["name", "=", "Long transaction"]]], { fields: ["write_date"] })));
+    expect(await visible()).toEqual([]);
+    tx.commit();
+    const [row] = await visible();
+    expect(row!.id).toBe(late);
+    const [other] = await result<{ write_date: string }[]>(kw(sim, "res.partner", "read", [[meanwhile]], { fields: ["write_date"] }));
+    expect(row!.write_date < other!.write_date).toBe(true);
+    expect(() => tx.commit()).toThrow();
   });
 
   it("applies a hook's changes after the K-th matching call, not before", async () => {

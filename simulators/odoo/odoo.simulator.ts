@@ -11,7 +11,7 @@ import { parseTimestamp } from "./odoo.domain.js";
 import { OdooException, traceback } from "./odoo.errors.js";
 import { OdooRpc, RecordPage, type CallInfo, type Session } from "./odoo.rpc.js";
 import type { SeedOptions } from "./odoo.seed.js";
-import { OdooStore } from "./odoo.store.js";
+import { OdooStore, OdooTransaction } from "./odoo.store.js";
 import { faultResponse, methodResponse, parseMethodCall } from "./odoo.xmlrpc.js";
 
 export type { SeedOptions } from "./odoo.seed.js";
@@ -49,8 +49,9 @@ export interface FaultRule extends CallMatch {
 
 /** A change applied to the data, by a hook or through POST /__sim/ops. Datetimes as Odoo strings or ISO. */
 export type SimOp =
-  | { op: "create"; model: string; values: Record<string, unknown>[]; at?: string }
-  | { op: "write"; model: string; ids: number[]; values: Record<string, unknown>; at?: string }
+  | { op: "create"; model: string; values: Record<string, unknown>[]; at?: string; tx?: string }
+  | { op: "write"; model: string; ids: number[]; values: Record<string, unknown>; at?: string; tx?: string }
+  | { op: "begin" | "commit" | "rollback"; tx: string }
   | { op: "unlink"; model: string; ids: number[] }
   | { op: "archive"; model: string; ids: number[]; at?: string }
   | ({ op: "seed" } & SeedOptions);
@@ -92,6 +93,8 @@ export interface OdooSimulatorOptions {
   latencyMs?: number;
   /** Emulated server time per record returned (µs), e.g. 30 to serve at a real Odoo's pace (see OdooFaults). */
   perRecordUs?: number;
+  /** Emulated server time of every call (ms), before its records (see OdooFaults, ODOO18_PACE). */
+  perCallMs?: number;
   /** At most this many calls served at once, like Odoo's `workers` (default: no limit). */
   workers?: number;
   /** Epoch microseconds (default: the wall clock with microseconds). Tests pin time with it. */
@@ -119,6 +122,13 @@ export interface OdooSimulator {
   close(): Promise<void>;
 }
 
+/**
+ * A real Odoo 18's serving pace on a 2-core machine (../shared/protocols: `search_read` of res.partner by one client
+ * ≈ 3–4k records/s at 100 per page, 17–21k at 1,000 (45–60 ms a page), 26–29k at 5,000): about 22 ms per call plus
+ * 30 µs per record, one call at a time (workers=0 serves requests in threads of one Python process).
+ */
+export const ODOO18_PACE = { perCallMs: 22, perRecordUs: 30, workers: 1 } as const;
+
 /** Fault injection: latency for every call, server cost knobs, and rules consumed by matching calls. */
 export class OdooFaults {
   latencyMs = 0;
@@ -127,6 +137,11 @@ export class OdooFaults {
    * record of search_read. 0 (default): the simulator's own speed.
    */
   perRecordUs = 0;
+  /**
+   * Server time of every call (ms) on top of its records: a call is answered no sooner than
+   * `perCallMs + records × perRecordUs` after it started being served (the simulator's own work counts toward it).
+   */
+  perCallMs = 0;
   /** At most this many calls served at once (Odoo's `workers`); 0 (default): no limit. */
   workers = 0;
   private rules: (FaultRule & { remaining: number; skipped: number })[] = [];
@@ -200,6 +215,7 @@ export async function startOdooSimulator(options: OdooSimulatorOptions = {}): Pr
   const faults = new OdooFaults();
   faults.latencyMs = options.latencyMs ?? 0;
   faults.perRecordUs = options.perRecordUs ?? 0;
+  faults.perCallMs = options.perCallMs ?? 0;
   faults.workers = options.workers ?? 0;
   let busyWorkers = 0;
   const waiting: (() => void)[] = [];
@@ -300,8 +316,11 @@ export async function startOdooSimulator(options: OdooSimulatorOptions = {}): Pr
     } catch (err) {
       body = xml ? faultResponse(err) : JSON.stringify(errorEnvelope(err, id, call));
     }
-    stats.busyMs += performance.now() - started;
-    if (faults.perRecordUs > 0 && served > 0) await sleep((served * faults.perRecordUs) / 1000);
+    const busy = performance.now() - started;
+    stats.busyMs += busy;
+    // A real server's time for this call; what the simulator itself spent counts toward it.
+    const serverMs = faults.perCallMs + (served * faults.perRecordUs) / 1000;
+    if (serverMs > busy) await sleep(serverMs - busy);
     runHooks(call);
     if (rule?.afterServe) {
       stats.faultsInjected++;
@@ -469,8 +488,9 @@ export async function startOdooSimulator(options: OdooSimulatorOptions = {}): Pr
         case "POST /__sim/latency":
           if (body.ms !== undefined) faults.latencyMs = Number(body.ms);
           if (body.perRecordUs !== undefined) faults.perRecordUs = Number(body.perRecordUs);
+          if (body.perCallMs !== undefined) faults.perCallMs = Number(body.perCallMs);
           if (body.workers !== undefined) faults.workers = Number(body.workers);
-          return json(200, { latencyMs: faults.latencyMs, perRecordUs: faults.perRecordUs, workers: faults.workers });
+          return json(200, { latencyMs: faults.latencyMs, perRecordUs: faults.perRecordUs, perCallMs: faults.perCallMs, workers: faults.workers });
         case "POST /__sim/hooks":
           addHook(body as unknown as HookRule);
           return json(200, { hooks: hooks.length });
@@ -547,13 +567,36 @@ export async function startOdooSimulator(options: OdooSimulatorOptions = {}): Pr
 
 const WEB_ROUTES = [/^\/web\/session\/(authenticate|get_session_info|destroy)$/, /^\/web\/dataset\/call_kw(\/[^/]+\/[^/]+)?$/];
 
+/** Open transactions of the control API (`{op: "begin", tx: "t1"}`), by name, per store. */
+const openTransactions = new WeakMap<OdooStore, Map<string, OdooTransaction>>();
+
 function applyOp(store: OdooStore, op: SimOp): unknown {
   const at = "at" in op && op.at ? { at: parseAt(op.at) } : {};
+  const txs = openTransactions.get(store) ?? new Map<string, OdooTransaction>();
+  openTransactions.set(store, txs);
+  const txOf = (name: string) => {
+    const tx = txs.get(name);
+    if (!tx) throw new Error(`no open transaction ${name}`);
+    return tx;
+  };
   switch (op.op) {
+    case "begin":
+      if (txs.has(op.tx)) throw new Error(`transaction ${op.tx} is already open`);
+      txs.set(op.tx, store.begin());
+      return { tx: op.tx, startedAt: txs.get(op.tx)!.startedAt };
+    case "commit":
+    case "rollback": {
+      const tx = txOf(op.tx);
+      txs.delete(op.tx);
+      if (op.op === "commit") tx.commit();
+      else tx.rollback();
+      return true;
+    }
     case "create":
-      return store.create(op.model, op.values, at);
+      return op.tx ? txOf(op.tx).create(op.model, op.values) : store.create(op.model, op.values, at);
     case "write":
-      store.write(op.model, op.ids, op.values, at);
+      if (op.tx) txOf(op.tx).write(op.model, op.ids, op.values);
+      else store.write(op.model, op.ids, op.values, at);
       return true;
     case "unlink":
       store.unlink(op.model, op.ids);

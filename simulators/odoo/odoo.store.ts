@@ -586,12 +586,31 @@ export class OdooStore implements DomainHost, ModelHost {
     return ++this.table(model).sequence;
   }
 
-  createRecords(model: string, valsList: unknown[], env: CallEnv): number[] {
+  /**
+   * Takes `n` ids of `model` now (PostgreSQL sequences are not transactional: a transaction's records get their ids
+   * when it inserts them, and keep them when it commits later, behind ids of records committed meanwhile).
+   */
+  reserveIds(model: string, n: number): number[] {
+    const table = this.table(model);
+    return Array.from({ length: n }, () => table.nextId++);
+  }
+
+  /**
+   * Opens a transaction that starts now: its changes get this moment as write_date/create_date (Odoo stamps a whole
+   * transaction with its start, `now()`), stay invisible until `commit()`, and then appear with that old stamp — a long
+   * transaction committing after newer ones (shell scripts, imports, cron jobs are not bound by Odoo's request time
+   * limit). Created records take their ids at once (see reserveIds). Values are checked at commit.
+   */
+  begin(options: { uid?: number } = {}): OdooTransaction {
+    return new OdooTransaction(this, this.envOf(options));
+  }
+
+  createRecords(model: string, valsList: unknown[], env: CallEnv, reservedIds?: readonly number[]): number[] {
     const table = this.table(model);
     const prepared = valsList.map((vals) => this.prepareCreate(table, vals, env));
     const ids: number[] = [];
-    for (const { row, post } of prepared) {
-      row.id = table.nextId++;
+    for (const [i, { row, post }] of prepared.entries()) {
+      row.id = reservedIds?.[i] ?? table.nextId++;
       this.insertRow(table, row);
       ids.push(row.id);
       for (const fn of post) fn(row.id);
@@ -1090,3 +1109,54 @@ function mergeSorted(a: Row[], b: Row[]): Row[] {
 }
 
 export { OdooException, formatDatetime };
+
+/** A transaction of the simulated Odoo (OdooStore.begin): staged changes, all stamped with its start, applied at commit. */
+export class OdooTransaction {
+  private staged: (() => void)[] = [];
+  private open = true;
+
+  constructor(
+    private readonly store: OdooStore,
+    private readonly env: CallEnv,
+  ) {}
+
+  /** The transaction's start (epoch microseconds): the write_date its records get. */
+  get startedAt(): number {
+    return this.env.now;
+  }
+
+  get isOpen(): boolean {
+    return this.open;
+  }
+
+  /** Stages creates; returns their ids (taken now). */
+  create(model: string, vals: Record<string, unknown> | Record<string, unknown>[]): number[] {
+    this.check();
+    const list = Array.isArray(vals) ? vals : [vals];
+    const ids = this.store.reserveIds(model, list.length);
+    this.staged.push(() => void this.store.createRecords(model, list, this.env, ids));
+    return ids;
+  }
+
+  write(model: string, ids: number[], vals: Record<string, unknown>): void {
+    this.check();
+    this.staged.push(() => this.store.writeRecords(model, ids, vals, this.env));
+  }
+
+  /** Makes the staged changes visible, stamped with the transaction's start. */
+  commit(): void {
+    this.check();
+    this.open = false;
+    for (const apply of this.staged) apply();
+    this.staged = [];
+  }
+
+  rollback(): void {
+    this.open = false;
+    this.staged = [];
+  }
+
+  private check(): void {
+    if (!this.open) throw new Error("the transaction is closed");
+  }
+}

@@ -5,7 +5,7 @@ import { Errors } from "../../kernel/errors.js";
 import type { AuditUrl } from "../../kernel/outbox.js";
 import type { PubSub } from "../../kernel/pubsub/pubsub.js";
 import { jwksVerifier, startSubgraph, tenantsRevocations, type RunningSubgraph } from "../../kernel/service.js";
-import { forkForTenant } from "../../kernel/tenancy.js";
+import { forkForTenant, forkUnscoped } from "../../kernel/tenancy.js";
 import { Connector } from "./connector/connector.entity.js";
 import type { SecretBox } from "./connector/secret-box.js";
 import { sourceFactory, type SourceBuilders } from "./connector/sources.js";
@@ -87,6 +87,29 @@ export async function startConnectors(config: ServiceConfig, deps: { logger: Log
         { databaseUrl: config.databaseUrl, workers: 2, ...peers.jobs },
         {
           ...jobDeps,
+          // Due reconciliations (settings.reconcileEveryMinutes): claimed by stamping reconciledAt, so one replica starts each.
+          onReconcileSweep: async () => {
+            const due: { id: string; tenant_id: string; connector_id: string; remote_model: string }[] = await forkUnscoped(orm)
+              .getConnection()
+              .execute(
+                `update connectors.connector_mapping m set reconciled_at = now()
+                   from connectors.connector c
+                  where c.id = m.connector_id and c.kind = 'ODOO' and m.enabled and m.direction in ('INBOUND', 'BOTH')
+                    and m.last_run_at is not null and coalesce((c.settings->>'reconcileEveryMinutes')::int, 360) > 0
+                    and coalesce(m.reconciled_at, m.created_at) < now() - make_interval(mins => coalesce((c.settings->>'reconcileEveryMinutes')::int, 360))
+                    and not exists (select 1 from connectors.connector_model_lock l where l.connector_id = m.connector_id and l.model = m.remote_model)
+                  returning m.id, m.tenant_id, m.connector_id, m.remote_model`,
+              );
+            logger.debug({ due: due.length }, "reconciliation sweep");
+            for (const m of due) {
+              const em = forkForTenant(orm, m.tenant_id);
+              const connector = await em.findOne(Connector, { id: m.connector_id });
+              if (!connector) continue;
+              await runs.start(em, connector, { models: [m.remote_model], reconcile: true }, { type: "CONNECTOR", id: null }).catch((err: unknown) => {
+                logger.info({ err, connectorId: m.connector_id, model: m.remote_model }, "scheduled reconciliation not started");
+              });
+            }
+          },
           // A cron occurrence: a run of that mapping's model, unless one is already running.
           onScheduled: async ({ tenantId, connectorId, mappingId }) => {
             const em = forkForTenant(orm, tenantId);

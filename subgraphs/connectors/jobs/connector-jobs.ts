@@ -15,6 +15,8 @@ import { finish, RetryLater, runConnectorJob, type JobDeps } from "./sync-job.js
 export const RUN_QUEUE = "connector-run";
 const DEAD_QUEUE = "connector-run-dead";
 export const SCHEDULE_QUEUE = "connector-schedule";
+/** Every minute: start the reconciliations that are due (settings.reconcileEveryMinutes), on one replica. */
+const RECONCILE_SWEEP_QUEUE = "connector-reconcile-sweep";
 
 export interface RunJobData {
   tenantId: string;
@@ -51,6 +53,8 @@ export interface ConnectorJobsOptions {
   pollingIntervalSeconds?: number;
   /** How often cron schedules are evaluated (s, 1–45; default 30, tests use 1 with second-level crons). */
   cronIntervalSeconds?: number;
+  /** Cron of the sweep that starts due reconciliations (default every minute; null: none in this process). */
+  reconcileSweepCron?: string | null;
 }
 
 export class ConnectorJobs {
@@ -59,7 +63,7 @@ export class ConnectorJobs {
 
   constructor(
     private readonly options: ConnectorJobsOptions,
-    private readonly deps: JobDeps & { onScheduled?: (data: ScheduleJobData) => Promise<void> },
+    private readonly deps: JobDeps & { onScheduled?: (data: ScheduleJobData) => Promise<void>; onReconcileSweep?: () => Promise<void> },
   ) {
     this.retryLimit = options.retryLimit ?? JOB_DEFAULTS.retryLimit;
   }
@@ -93,6 +97,9 @@ export class ConnectorJobs {
     // createQueue keeps an existing queue's settings: apply this version's (an upgrade from 30 s heartbeats).
     await boss.updateQueue(RUN_QUEUE, runQueue);
     await boss.createQueue(SCHEDULE_QUEUE, { retryLimit: 2, retryDelay: 30 });
+    await boss.createQueue(RECONCILE_SWEEP_QUEUE, { retryLimit: 0 });
+    const sweep = this.options.reconcileSweepCron === undefined ? "* * * * *" : this.options.reconcileSweepCron;
+    if (sweep) await boss.schedule(RECONCILE_SWEEP_QUEUE, sweep, {}, { key: "sweep", tz: "UTC" });
     if (this.options.workers <= 0) return;
     const polling = { pollingIntervalSeconds: this.options.pollingIntervalSeconds ?? JOB_DEFAULTS.pollingIntervalSeconds };
     // includeMetadata: the job's output says why its previous attempt ended (a lost heartbeat: the worker died).
@@ -100,6 +107,9 @@ export class ConnectorJobs {
     await boss.work<RunJobData>(DEAD_QUEUE, polling, async ([job]) => this.bury(job!));
     await boss.work<ScheduleJobData>(SCHEDULE_QUEUE, polling, async ([job]) => {
       await this.deps.onScheduled?.(job!.data);
+    });
+    await boss.work(RECONCILE_SWEEP_QUEUE, polling, async () => {
+      await this.deps.onReconcileSweep?.();
     });
   }
 

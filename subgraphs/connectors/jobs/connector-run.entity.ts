@@ -11,6 +11,11 @@ export interface RunOptions {
   batchSize: number;
   force: boolean;
   models: string[];
+  /**
+   * Reconcile: compare the remote's `(id, change stamp)` summaries with the stored ones and re-read only the records
+   * that differ (late commits incremental runs missed, deletions, archives). Odoo models only.
+   */
+  reconcile?: boolean;
 }
 
 /** Progress of one model inside a run: where it is and what it did (resumed from after a crash). */
@@ -101,6 +106,11 @@ export class ConnectorModelLock {
  */
 @Entity({ tableName: "remote_link" })
 @Index({ properties: ["mappingId", "recordId"] })
+// Reconciliation reads a mapping's links by numeric remote id range (Odoo ids).
+@Index({
+  name: "remote_link_numeric_id_index",
+  expression: `create index "remote_link_numeric_id_index" on "connectors"."remote_link" ("mapping_id", (("remote_id")::bigint)) where "remote_id" ~ '^[0-9]{1,18}$'`,
+})
 export class RemoteLink {
   @PrimaryKey({ type: "uuid" })
   mappingId!: string;
@@ -125,4 +135,8 @@ export class RemoteLink {
    */
   @Property({ type: "json", nullable: true })
   remoteState: Record<string, string> | null = null;
+
+  /** The remote's change stamp when the record was last stored (Odoo write_date; null: unknown, e.g. written back). */
+  @Property({ type: "varchar", length: 40, nullable: true })
+  remoteVersion: string | null = null;
 }

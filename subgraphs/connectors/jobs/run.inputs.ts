@@ -20,6 +20,13 @@ export class StartSyncOptions {
   @Field(() => Boolean, { nullable: true, description: "Ignore the stored cursor and write every record read as a new version, even if unchanged (clients receive it again)" })
   force?: boolean | null;
 
+  @Field(() => Boolean, {
+    nullable: true,
+    description:
+      "Odoo: compare the remote's (id, write_date) summaries with what is stored and re-read only the records that differ (late commits incremental runs missed, deletions, archives); leaves the incremental cursor as it is",
+  })
+  reconcile?: boolean | null;
+
   @Field(() => [String], { nullable: true, description: "Remote models to run (default: every enabled INBOUND or BOTH mapping)" })
   models?: string[] | null;
 }

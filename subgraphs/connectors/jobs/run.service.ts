@@ -53,6 +53,8 @@ export class ConnectorRuns {
   ): Promise<string> {
     const mappings = await em.find(ConnectorMapping, { connectorId: connector.id, enabled: true, direction: { $in: [SyncDirection.INBOUND, SyncDirection.BOTH] } });
     const options = checkOptions(input, mappings);
+    // Moodle users and enrolments have no change stamps (every incremental run already compares them by content).
+    if (options.reconcile && connector.kind !== "ODOO") throw RunErrors.badOption("reconcile", "is for Odoo connectors");
     const id = randomUUID();
     const collections = mappings.filter((m) => options.models.includes(m.remoteModel)).map((m) => m.collection);
     try {
@@ -120,6 +122,12 @@ function checkOptions(input: StartSyncOptions | null | undefined, mappings: Conn
   const since = input?.since ?? null;
   if (since && (Number.isNaN(since.getTime()) || since.getTime() > Date.now() + 60_000)) throw RunErrors.badOption("since", "must be a time in the past");
   if (since && input?.full) throw RunErrors.badOption("since", "cannot be combined with full (a full run reads everything)");
+  const reconcile = input?.reconcile ?? false;
+  if (reconcile) {
+    for (const [name, set] of [["full", input?.full], ["since", input?.since], ["force", input?.force], ["maxRecords", input?.maxRecords]] as const) {
+      if (set) throw RunErrors.badOption("reconcile", `cannot be combined with ${name}`);
+    }
+  }
   const available = mappings.map((m) => m.remoteModel);
   if (!available.length) throw RunErrors.nothingToRun();
   const models = input?.models?.length ? [...new Set(input.models)] : available;
@@ -132,5 +140,6 @@ function checkOptions(input: StartSyncOptions | null | undefined, mappings: Conn
     batchSize,
     force: input?.force ?? false,
     models,
+    ...(reconcile ? { reconcile: true } : {}),
   };
 }

@@ -59,7 +59,7 @@ export interface OutboundState {
 @Unique({ properties: ["connectorId", "remoteModel"] })
 @TenantScoped()
 export class ConnectorMapping {
-  [OptionalProps]?: "enabled" | "schedule" | "incrementalSince" | "rerunRequested" | "createdAt" | "updatedAt" | "cursor" | "lastRunId" | "lastRunStatus" | "lastRunAt" | "recordCount" | "outboundAfter" | "outbound";
+  [OptionalProps]?: "enabled" | "schedule" | "incrementalSince" | "rerunRequested" | "createdAt" | "updatedAt" | "cursor" | "lastRunId" | "lastRunStatus" | "lastRunAt" | "reconciledAt" | "recordCount" | "outboundAfter" | "outbound";
 
   @Field(() => ID)
   @PrimaryKey({ type: "uuid" })
@@ -116,6 +116,10 @@ export class ConnectorMapping {
   @Field(() => Date, { nullable: true })
   @Property({ type: "timestamptz", nullable: true })
   lastRunAt: Date | null = null;
+
+  @Field(() => Date, { nullable: true, description: "When the last reconciliation of this model ended (scheduled by settings.reconcileEveryMinutes, or startSync reconcile)" })
+  @Property({ type: "timestamptz", nullable: true })
+  reconciledAt: Date | null = null;
 
   /** A webhook arrived while a run was active: run once more when it ends. */
   @Property({ type: "boolean" })

@@ -6,6 +6,7 @@ import { Migration20261121182533_outbound } from "./Migration20261121182533_outb
 import { Migration20261121191354_run_error } from "./Migration20261121191354_run_error.js";
 import { Migration20261208003842_webhook_token } from "./Migration20261208003842_webhook_token.js";
 import { Migration20261208004604_remote_state } from "./Migration20261208004604_remote_state.js";
+import { Migration20261208005955_reconcile } from "./Migration20261208005955_reconcile.js";
 
 export const migrations = [
   { name: "Migration20261121132730_initial", class: Migration20261121132730_initial },
@@ -15,4 +16,5 @@ export const migrations = [
   { name: "Migration20261121191354_run_error", class: Migration20261121191354_run_error },
   { name: "Migration20261208003842_webhook_token", class: Migration20261208003842_webhook_token },
   { name: "Migration20261208004604_remote_state", class: Migration20261208004604_remote_state },
+  { name: "Migration20261208005955_reconcile", class: Migration20261208005955_reconcile },
 ];

@@ -12,7 +12,9 @@
 //   - overlap: a run begins by reading the newest write_date visible at that moment (`mark`, one `limit 1` query).
 //     When the run is done, the next run starts `overlapSeconds` before `mark` (never before this run's start). Any
 //     transaction that started before `mark - overlap` had committed when this run began (if no transaction lasts
-//     longer than the overlap; Odoo's limit_time_real bounds them to 120 s by default), so this run saw it; any later
+//     longer than the overlap, the connector's `overlapSeconds`: Odoo's limit_time_real bounds HTTP requests to 120 s
+//     by default, but not shell scripts, imports or cron jobs — `versions` lets reconciliation find what a longer
+//     transaction committed behind the window), so this run saw it; any later
 //     one is re-read by the next run, even if it commits while this run is under way. (Measuring the overlap from
 //     the newest record the run *returned* instead would miss a late commit landing mid-run behind the scan when the
 //     run then goes on to newer records: the randomized test in test/contracts/odoo-source.contract.test.ts finds it.)
@@ -20,7 +22,7 @@
 //     stores by remote id, so a repeat is an unchanged upsert).
 // Both full and incremental runs read with `active_test: false` and always return `active` (when the model has it) and
 // `write_date`, so the job sees archives as changes and can treat archived records as removed.
-import type { ConnectionInfo, ConnectorSource, ReadPageOptions, RemoteRecord, SourceCursor, SourcePage } from "../remote/source.js";
+import type { ConnectionInfo, ConnectorSource, ReadPageOptions, RemoteRecord, SourceCursor, SourcePage, VersionPage } from "../remote/source.js";
 import { RemoteError, RemoteErrorKind } from "../remote/remote.errors.js";
 import type { RemoteCallOptions } from "../remote/remote-call.js";
 import { OdooClient, type Domain, type OdooCredentials, type OdooFieldInfo, type OdooRecord } from "./odoo.client.js";
@@ -36,7 +38,7 @@ export const ODOO_DEFAULT_FIELDS: Record<string, string[]> = {
   "res.country": ["name", "code", "phone_code", "write_date"],
 };
 
-/** Default re-read window of incremental runs (s): Odoo's default `limit_time_real` bounds a transaction to 120 s. */
+/** Default re-read window of incremental runs (s): Odoo's default `limit_time_real` bounds a request's transaction to 120 s. */
 export const ODOO_DEFAULT_OVERLAP_SECONDS = 120;
 
 export interface OdooSourceOptions {
@@ -173,6 +175,22 @@ export class OdooSource implements ConnectorSource {
     return { records: rows.map(toRemote), cursor: { ...state, from: next, tail: null, afterId: 0 }, done: false };
   }
 
+  async versions(model: string, after: string | null, options: { pageSize: number; signal?: AbortSignal }): Promise<VersionPage> {
+    const pageSize = Math.max(1, Math.floor(options.pageSize));
+    const afterId = after === null ? 0 : toId(after);
+    // Live records only (Odoo's default active_test): archived ones count as gone, as in the collection.
+    const rows = await this.client.searchRead(model, [["id", ">", afterId]], { fields: ["write_date"], order: "id asc", limit: pageSize, signal: options.signal });
+    const entries = rows.map((r) => ({ remoteId: String(r.id), version: secondOf(r) ?? "" }));
+    return { entries, last: entries.length ? entries[entries.length - 1]!.remoteId : null, done: rows.length < pageSize };
+  }
+
+  async readByIds(model: string, remoteIds: string[], options: { fields?: string[]; signal?: AbortSignal }): Promise<RemoteRecord[]> {
+    if (!remoteIds.length) return [];
+    const fields = await this.fieldsFor(model, options.fields, options.signal);
+    const rows = await this.client.searchRead(model, [["id", "in", remoteIds.map(toId)]], { fields, order: "id asc", context: { active_test: false }, signal: options.signal });
+    return rows.map(toRemote);
+  }
+
   async *liveIds(model: string, options: { pageSize: number; signal?: AbortSignal }): AsyncIterable<string[]> {
     const pageSize = Math.max(1, Math.floor(options.pageSize));
     let afterId = 0;
@@ -241,7 +259,8 @@ export function createOdooSource(
 
 function toRemote(row: OdooRecord): RemoteRecord {
   const { id, ...fields } = row;
-  return { remoteId: String(id), fields };
+  const version = secondOf(row);
+  return version === null ? { remoteId: String(id), fields } : { remoteId: String(id), fields, version };
 }
 
 function toId(remoteId: string): number {

@@ -9,6 +9,20 @@ export type SourceCursor = Record<string, string | number | boolean | null>;
 export interface RemoteRecord {
   remoteId: string;
   fields: Record<string, unknown>;
+  /**
+   * The record's change stamp where the remote has one (Odoo `write_date`), stored with its link: reconciliation
+   * compares it with the remote's current stamp to find records incremental runs missed.
+   */
+  version?: string;
+}
+
+/** One page of reconciliation summaries: live records' ids and change stamps, by ascending id. */
+export interface VersionPage {
+  entries: { remoteId: string; version: string }[];
+  /** The page's last id (the next page starts after it); null when empty. */
+  last: string | null;
+  /** Nothing after this page: the page covers every id above `after`. */
+  done: boolean;
 }
 
 export interface SourcePage {
@@ -57,6 +71,13 @@ export interface ConnectorSource {
    * hard-deleted or archived there). Yields in pages so 100,000 ids never sit in one response.
    */
   liveIds(model: string, options: { pageSize: number; signal?: AbortSignal }): AsyncIterable<string[]>;
+  /**
+   * Reconciliation (optional; Odoo): `(id, change stamp)` of live records with ids above `after` (numeric remote ids;
+   * null: from the start), in ascending id order — a cheap summary (two columns) compared with what is stored.
+   */
+  versions?(model: string, after: string | null, options: { pageSize: number; signal?: AbortSignal }): Promise<VersionPage>;
+  /** Reconciliation: the records with these ids, archived ones included (missing ids were deleted remotely). */
+  readByIds?(model: string, remoteIds: string[], options: { fields?: string[]; signal?: AbortSignal }): Promise<RemoteRecord[]>;
   /** Outbound: creates a record and returns its remote id. */
   create(model: string, fields: Record<string, unknown>, signal?: AbortSignal): Promise<string>;
   /** Outbound: updates a record (NOT_FOUND if it no longer exists). */
