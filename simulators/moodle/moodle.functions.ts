@@ -108,7 +108,7 @@ function courseListEntry(ctx: CallContext, c: MoodleCourseRecord): Record<string
   o.fullname = externalFormatString(ctx.settings, c.fullname);
   o.displayname = externalFormatString(ctx.settings, c.fullname);
   if (admin) o.idnumber = c.idnumber;
-  [o.summary, o.summaryformat] = externalFormatText(ctx.settings, c.summary, c.summaryformat);
+  [o.summary, o.summaryformat] = externalFormatText(ctx.settings, c.summary, c.summaryformat, { contextid: c.contextid, component: "course", filearea: "summary" });
   o.format = c.format;
   if (admin) {
     o.showgrades = c.showgrades;
@@ -154,7 +154,7 @@ function courseFieldEntry(ctx: CallContext, c: MoodleCourseRecord): Record<strin
     .map((u) => ({ id: u.id, fullname: fullnameOf(u) }));
   // get_course_public_information(): fullname, displayname, shortname, categoryname through util::format_string,
   // summary through util::format_text; contacts' fullname (fullname()) and the other fields as stored.
-  const [summary, summaryformat] = externalFormatText(ctx.settings, c.summary, c.summaryformat);
+  const [summary, summaryformat] = externalFormatText(ctx.settings, c.summary, c.summaryformat, { contextid: c.contextid, component: "course", filearea: "summary" });
   return {
     id: c.id,
     fullname: externalFormatString(ctx.settings, c.fullname),
@@ -264,7 +264,7 @@ function userDetails(ctx: CallContext, u: MoodleUserRecord, opts: UserDetailOpti
   if (want("description") && u.description) {
     // user/lib.php user_get_user_details(): the description through util::format_text; every other user field as
     // stored (no escaping).
-    [o.description, o.descriptionformat] = externalFormatText(ctx.settings, u.description, u.descriptionformat);
+    [o.description, o.descriptionformat] = externalFormatText(ctx.settings, u.description, u.descriptionformat, { contextid: u.contextid, component: "user", filearea: "profile" });
   }
   if (want("city") && u.city) o.city = u.city;
   if (want("country") && u.country) o.country = u.country;
@@ -1204,7 +1204,7 @@ const functions: FunctionDef[] = [
           fullname: externalFormatString(ctx.settings, c.fullname),
           displayname: externalFormatString(ctx.settings, c.fullname),
         };
-        const [summary, summaryformat] = externalFormatText(ctx.settings, c.summary, c.summaryformat);
+        const [summary, summaryformat] = externalFormatText(ctx.settings, c.summary, c.summaryformat, { contextid: c.contextid, component: "course", filearea: "summary" });
         if (p.returnusercount) o.enrolledusercount = store.enrolments.get(c.id)?.size ?? 0;
         Object.assign(o, {
           idnumber: c.idnumber,

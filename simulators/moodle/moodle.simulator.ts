@@ -308,7 +308,12 @@ export async function startMoodleSimulator(options: MoodleSimulatorOptions = {})
     // webservice/lib.php set_web_service_call_settings(): moodlewssetting{raw,fileurl,filter,lang,timezone} are read
     // (optional_param, PARAM_BOOL for raw) and removed before the function's parameters are validated.
     const rawSetting = params.moodlewssettingraw;
-    const settings: ExternalSettings = { raw: typeof rawSetting === "string" && cleanParam(rawSetting, "bool") === 1 };
+    const fileurlSetting = params.moodlewssettingfileurl;
+    const settings: ExternalSettings = {
+      raw: typeof rawSetting === "string" && cleanParam(rawSetting, "bool") === 1,
+      fileurl: typeof fileurlSetting === "string" ? cleanParam(fileurlSetting, "bool") === 1 : true,
+      wwwroot: "",
+    };
     for (const name of ["raw", "fileurl", "filter", "lang", "timezone"]) delete params[`moodlewssetting${name}`];
 
     stats.calls++;
@@ -387,7 +392,7 @@ export async function startMoodleSimulator(options: MoodleSimulatorOptions = {})
           `Access to the function ${wsfunction}() is not allowed. There could be multiple reasons for this: 1. The service linked to the user token does not contain the function. 2. The service is user-restricted and the user is not listed. 3. The service is IP-restricted and the user IP is not listed. 4. The service is time-restricted and the time has expired. 5. The token is time-restricted and the time has expired. 6. The service requires a specific capability which the user does not have. 7. The function is called with username/password (no user token is sent) and none of the services has the function to allow the user. These settings can be found in Administration > Site administration > Server > Web services > External services and Manage tokens.`,
         );
       }
-      const ctx: CallContext = { store, user, serviceFunctions: service, debug: config.debug, wwwroot, siteName, settings };
+      const ctx: CallContext = { store, user, serviceFunctions: service, debug: config.debug, wwwroot, siteName, settings: { ...settings, wwwroot } };
       const result = executeFunction(def, ctx, params);
       out = encodeResult(format, format === "xml" && def.xml ? def.xml(result) : result);
     } catch (err) {

@@ -102,6 +102,13 @@ describe("what the functions answer", () => {
     expect(escaped.body[0]).toMatchObject({ fullname: `R&amp;D "Quoted" &amp; 'single' Ü`, summaryformat: 1 });
     const byField = await call("core_course_get_courses_by_field", { field: "id", value: String(courseId), moodlewssettingraw: "true" });
     expect(byField.body.courses[0]).toMatchObject({ fullname: `R&D "Quoted" & 'single' Ü`, shortname: "ESC&2", categoryname: "Category 1" });
+    // @@PLUGINFILE@@ is rewritten to the web service file URL unless the call says moodlewssettingfileurl=0 (raw or not).
+    sim.store.updateCourse(courseId, { summary: `<img src="@@PLUGINFILE@@/a.png">` });
+    const contextid = sim.store.courses.get(courseId)!.contextid;
+    const urls = await call("core_course_get_courses", { "options[ids][0]": String(courseId), moodlewssettingraw: "1" });
+    expect(urls.body[0].summary).toBe(`<img src="${sim.url}/webservice/pluginfile.php/${contextid}/course/summary/a.png">`);
+    const stored = await call("core_course_get_courses", { "options[ids][0]": String(courseId), moodlewssettingraw: "1", moodlewssettingfileurl: "0" });
+    expect(stored.body[0].summary).toBe(`<img src="@@PLUGINFILE@@/a.png">`);
     const enrolled = await call("core_enrol_get_enrolled_users", { courseid: String(courseId), moodlewssettingraw: "1" });
     expect(enrolled.body[0].enrolledcourses[0]).toMatchObject({ fullname: `R&amp;D "Quoted" &amp; 'single' Ü`, shortname: "ESC&amp;2" });
   });

@@ -115,6 +115,20 @@ export function formatText(text: string | null | undefined, format: number): [st
 export interface ExternalSettings {
   /** `moodlewssettingraw`: util::format_string / format_text return the stored value (and its format). */
   raw: boolean;
+  /**
+   * `moodlewssettingfileurl` (default on): util::format_text rewrites `@@PLUGINFILE@@/` to the web service file URL
+   * (`<wwwroot>/webservice/pluginfile.php/<contextid>/<component>/<filearea>/`) — even when raw is asked for.
+   */
+  fileurl: boolean;
+  /** The site's wwwroot (for file URLs). */
+  wwwroot: string;
+}
+
+/** The file area of a formatted text (util::format_text's context, component, filearea; item ids are not used here). */
+export interface FileArea {
+  contextid: number;
+  component: string;
+  filearea: string;
 }
 
 /** `\core_external\util::format_string`. */
@@ -122,7 +136,12 @@ export const externalFormatString = (settings: ExternalSettings, value: string |
   settings.raw ? (value ?? "") : formatString(value);
 
 /** `\core_external\util::format_text`. */
-export function externalFormatText(settings: ExternalSettings, text: string | null | undefined, format: number): [string, number] {
+export function externalFormatText(settings: ExternalSettings, text: string | null | undefined, format: number, files?: FileArea): [string, number] {
   if (text === null || text === undefined || text === "") return ["", format ?? FORMAT_MOODLE];
-  return settings.raw ? [text, format] : formatText(text, format);
+  // file_rewrite_pluginfile_urls comes first, whatever raw says (lib/external/classes/util.php).
+  const rewritten =
+    files && settings.fileurl
+      ? text.replaceAll("@@PLUGINFILE@@/", `${settings.wwwroot}/webservice/pluginfile.php/${files.contextid}/${files.component}/${files.filearea}/`)
+      : text;
+  return settings.raw ? [rewritten, format] : formatText(rewritten, format);
 }

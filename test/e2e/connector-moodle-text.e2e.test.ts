@@ -25,7 +25,8 @@ const FINAL = ["SUCCEEDED", "PARTIAL", "FAILED", "CANCELLED"];
 // non-Latin scripts.
 const FULLNAME = `R&D "Quoted" & 'single' Ü — a < b > c &amp; &copy; 😀 日本語 Ωμέγα`;
 const SHORTNAME = "ESC&1 > 😀";
-const SUMMARY = `a & b <b>bold</b> "q" 'q' &amp; &lt;kept&gt; 😀 Привет`;
+// An embedded file as Moodle stores it (rewritten to a web service URL on output unless the call says fileurl=0).
+const SUMMARY = `a & b <b>bold</b> "q" 'q' &amp; &lt;kept&gt; 😀 Привет <img src="@@PLUGINFILE@@/pic.png">`;
 
 type Doc = { id: string; _deleted?: boolean } & Record<string, unknown>;
 
@@ -142,7 +143,7 @@ describe("Moodle text round trip through the connector (contract)", () => {
 
   it("editing only the summary sends only the summary; Moodle's row keeps its names; the next read is the same record", async () => {
     updates.length = 0;
-    const summary = `new & <i>x</i> "y" &amp; 😀 中文`;
+    const summary = `new & <i>x</i> "y" &amp; 😀 中文 <img src="@@PLUGINFILE@@/pic.png">`;
     const before = (await live("courses")).get(String(courseId))!;
     await push("courses", [{ ...before, summary }]);
     await waitUntil(() => sim.store.courses.get(courseId)?.summary === summary, "the summary in Moodle", 30_000, 50);

@@ -61,8 +61,9 @@ describe("typed calls", () => {
   it("reads text as Moodle stores it (moodlewssettingraw): no &amp; in names, summaries with their own format", async () => {
     const c = client();
     const fullname = `R&D "Quoted" & 'single' Ü a < b > c 😀 日本語 Tom &amp; Jerry`;
-    const [created] = await c.createCourses([{ fullname, shortname: "ESC&1", categoryid: 1, summary: "a & b <b>bold</b>", summaryformat: 2 }]);
-    const expected = { fullname, shortname: "ESC&1", displayname: fullname, summary: "a & b <b>bold</b>", summaryformat: 2 };
+    const summary = `a & b <b>bold</b> <img src="@@PLUGINFILE@@/pic.png">`;
+    const [created] = await c.createCourses([{ fullname, shortname: "ESC&1", categoryid: 1, summary, summaryformat: 2 }]);
+    const expected = { fullname, shortname: "ESC&1", displayname: fullname, summary, summaryformat: 2 };
     expect((await c.getCourses([created!.id]))[0]).toMatchObject(expected);
     expect((await c.getCoursesByField("id", created!.id)).courses[0]).toMatchObject(expected);
     // The passthrough's generic call gets what Moodle answers by default (escaped, formatted).

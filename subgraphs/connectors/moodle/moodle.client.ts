@@ -368,8 +368,11 @@ export class MoodleClient {
    */
   async call<T = unknown>(wsfunction: string, params: Params = {}, opts: { signal?: AbortSignal; raw?: boolean } = {}): Promise<T> {
     // `moodlewssettingraw=1` (webservice/lib.php set_web_service_call_settings): text fields come back as stored
-    // instead of through format_string/format_text (escaped, summaries re-formatted as HTML) — see README.md.
-    const body = encodeMoodleParams({ wstoken: this.#token, wsfunction, moodlewsrestformat: "json", ...(opts.raw ? { moodlewssettingraw: 1 } : {}), ...params });
+    // instead of through format_string/format_text (escaped, summaries re-formatted as HTML); `moodlewssettingfileurl=0`
+    // keeps `@@PLUGINFILE@@/` in summaries instead of a web service file URL (rewritten even in raw mode, and stored
+    // as that URL if pushed back) — see simulators/moodle/README.md.
+    const raw = opts.raw ? { moodlewssettingraw: 1, moodlewssettingfileurl: 0 } : {};
+    const body = encodeMoodleParams({ wstoken: this.#token, wsfunction, moodlewsrestformat: "json", ...raw, ...params });
     const caller = NON_IDEMPOTENT.has(wsfunction) ? this.#createCaller : this.#caller;
     return caller.send(async (fetchFn, signal) => {
       let res: Response;
