@@ -381,6 +381,20 @@ describe("outbound write-back to the Odoo and Moodle simulators", () => {
     expect((await outboundRuns(odooId)).filter((r) => !known.has(r.id))).toHaveLength(runs.length);
   }, 60_000);
 
+  it("an update of a partner deleted in Odoo (MissingError): the record becomes a tombstone, the run keeps the error", async () => {
+    const known = new Set((await outboundRuns(odooId)).map((r) => r.id));
+    const all = odoo.store.ids("res.partner");
+    const [id, before] = [...(await live("contacts"))].find(
+      ([k]) => /^\d+$/.test(k) && Number(k) > 6 && !all.some((o) => odoo.store.row("res.partner", o)?.parent_id === Number(k)),
+    )!;
+    odoo.store.unlink("res.partner", [Number(id)]);
+    const { _deleted, ...doc } = before;
+    await push("contacts", [{ ...doc, name: "Renamed after its deletion" }]);
+    const runs = await finishedOutbound(odooId, known, "the missing record's run");
+    expect(runs.flatMap((r) => r.errors)).toEqual([expect.objectContaining({ recordId: id, code: "REMOTE_NOT_FOUND" })]);
+    await waitUntil(async () => !(await live("contacts")).has(id), "the record's tombstone", 30_000, 100);
+  }, 60_000);
+
   it("credentials Odoo refuses: the change is not skipped; after repeated attempts the run ends FAILED with the reason", async () => {
     expect((await t.request(CreateCollectionDocument, { input: { name: "leads" } }, a.token)).errors).toBeUndefined();
     const wrong = await t.request(
