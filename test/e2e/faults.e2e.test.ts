@@ -20,7 +20,7 @@ import WebSocket from "ws";
 import { freePort, startEmbeddedPostgres, type EmbeddedDatabase } from "../../kernel/embedded-postgres.js";
 import { UNAVAILABLE_RETRY_AFTER_SECONDS } from "../../kernel/errors.js";
 import { STREAM_POLL_MS } from "../../subgraphs/sync/records/records.service.js";
-import { CreateCollectionDocument, MeDocument, PullChangesDocument, PushChangesDocument, RecordsChangedDocument } from "../__generated__/graphql.js";
+import { CreateCollectionDocument, IdentityLogoutEverywhereDocument, MeDocument, PullChangesDocument, PushChangesDocument, RecordsChangedDocument } from "../__generated__/graphql.js";
 import { startTestStack, type TenantLogin, type TestStack } from "../harness/stack.js";
 import { gqlAt, pulledState, sleep, waitUntil } from "./e2e-helpers.js";
 
@@ -128,6 +128,13 @@ const readyz = async (t: TestStack) => {
       pushedAt.set(id, Date.now());
       await sleep(50);
     }
+    // A committed change that announces revocations answers promptly and is not turned into an error by the outage
+    // (processes also refresh revocations from the tenants service periodically).
+    const leaving = await t.tenant("redis-outage-leaving");
+    const logoutStarted = performance.now();
+    const loggedOut = await t.request(IdentityLogoutEverywhereDocument, {}, leaving.token);
+    expect({ data: loggedOut.data, errors: loggedOut.errors }).toEqual({ data: { logoutEverywhere: true }, errors: undefined });
+    expect(performance.now() - logoutStarted).toBeLessThan(2_000);
     const ready = await readyz(t);
     expect(ready.status).toBe(200);
     expect(ready.body.status).toBe("degraded");

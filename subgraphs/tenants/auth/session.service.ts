@@ -183,6 +183,10 @@ export async function revokeAccessTokens(em: EntityManager, userIds: readonly st
 }
 
 /** Tells every process about revocations that have been committed (call after the transaction that made them). */
-export async function announceRevocations(ctx: Pick<TenantsContext, "pubsub">, revocations: readonly Revocation[]): Promise<void> {
-  for (const revocation of revocations) await ctx.pubsub.publish(REVOCATION_TOPIC, revocation);
+export async function announceRevocations(ctx: Pick<TenantsContext, "pubsub"> & { logger?: Pick<TenantsContext, "logger">["logger"] }, revocations: readonly Revocation[]): Promise<void> {
+  // Committed already: a Redis outage (the publish then fails at once) must not turn the change into an error; other
+  // processes also read the revocations from this service on their periodic refresh.
+  for (const revocation of revocations) {
+    await ctx.pubsub.publish(REVOCATION_TOPIC, revocation).catch((err: unknown) => ctx.logger?.warn({ err }, "revocation not announced; other processes pick it up on their next refresh"));
+  }
 }

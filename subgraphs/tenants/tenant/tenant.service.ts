@@ -130,7 +130,8 @@ export async function transitionTenant(ctx: TenantsContext, id: string, to: Tena
   });
   if (moved) {
     const revocation: Revocation = { kind: "tenant", tenantId: tenant.id, suspended: to === TenantStatus.SUSPENDED || to === TenantStatus.DELETED };
-    await ctx.pubsub.publish(REVOCATION_TOPIC, revocation);
+    // Committed already: a Redis outage must not fail the change (other processes refresh revocations periodically).
+    await ctx.pubsub.publish(REVOCATION_TOPIC, revocation).catch((err: unknown) => ctx.logger.warn({ err }, "revocation not announced; other processes pick it up on their next refresh"));
   }
   return tenant;
 }
