@@ -329,6 +329,8 @@ class OutboundBatch {
     if (change.originConnectorId === this.connector.id && !pending) return this.skip(change);
     const link = await this.em.findOne(RemoteLink, { mappingId: this.mapping.id, recordId: change.id }, { orderBy: { remoteId: "asc" } });
     if (change.deleted && !link && !pending) return this.skip(change);
+    // A change of no mapped field (against the remote's known state) has nothing to send: no run for it.
+    if (link && !pending && !change.deleted && this.unchanged(change, link)) return this.skip(change);
     await this.ensureRun();
     let outcome: Outcome;
     try {
@@ -390,6 +392,15 @@ class OutboundBatch {
     } catch (err) {
       if (this.signal.aborted) return;
       this.log.warn({ recordId: change.id, err: describe(err) }, "outbound: refused write, the remote's state could not be restored now");
+    }
+  }
+
+  private unchanged(change: RecordChange, link: RemoteLink): boolean {
+    if (!link.remoteState) return false;
+    try {
+      return Object.keys(changedFields(this.fieldsOf(change.data), link.remoteState)).length === 0;
+    } catch {
+      return false; // a value the field map cannot convert: reported by the write path
     }
   }
 
