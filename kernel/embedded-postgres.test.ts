@@ -60,6 +60,34 @@ describe("embedded PostgreSQL from a folder closed to other users", () => {
     expect(existsSync(isRoot ? dataDir : path.join(dataDir, "pg"))).toBe(false);
   }, 60_000);
 
+  it("uses a closed data folder where asked when the folders above are open and it holds only Tributary's data", async () => {
+    // How tests and benchmarks ask: a fresh mkdtemp folder (mode 700) in the open /tmp.
+    const asked = await mkdtemp(path.join(tmpdir(), "tributary-embedded-pg-own-"));
+    const foreign = await mkdtemp(path.join(tmpdir(), "tributary-embedded-pg-foreign-"));
+    try {
+      await writeFile(path.join(foreign, "notes.txt"), "someone else's\n");
+      const own = await startEmbeddedPostgres({ dataDir: asked, persistent: false });
+      await own.stop();
+      expect([own.dataDir, own.relocation]).toEqual([asked, undefined]);
+      expect((await stat(asked)).mode & 0o777).toBe(isRoot ? 0o711 : 0o700);
+
+      const other = await startEmbeddedPostgres({ dataDir: foreign, persistent: false });
+      await other.stop();
+      // A closed folder holding anything else is never opened: as root the data goes to a stand-in instead.
+      expect((await stat(foreign)).mode & 0o777).toBe(0o700);
+      if (isRoot) {
+        expect(other.dataDir.startsWith(`${ROOT_DATA_HOME}/tmp-`)).toBe(true);
+        expect(other.relocation).toContain(`which cannot enter ${foreign}`);
+        expect(existsSync(other.dataDir)).toBe(false);
+      } else {
+        expect(other.dataDir).toBe(foreign);
+      }
+    } finally {
+      await rm(asked, { recursive: true, force: true });
+      await rm(foreign, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   it("refuses, in one sentence, data whose password file was replaced", async () => {
     const asked = path.join(closed, "replaced", ".data");
     const first = await startEmbeddedPostgres({ dataDir: asked, persistent: true });

