@@ -330,12 +330,24 @@ if (!REDIS_URL && process.env.CI === "true") {
           await cut();
           await eventually(async () => !(await subscriber.ping()), "ping() false during the outage");
           await eventually(async () => (await numsub(topic)) === 0, "Redis dropped the subscription");
+          // During the outage a publish fails at once (never queued until Redis returns), and a new subscription
+          // does not wait for Redis either: it is live once the connection is back.
+          const publishing = performance.now();
+          await expect(subscriber.publish(topic, "lost")).rejects.toThrow(/disconnected/);
+          expect(performance.now() - publishing).toBeLessThan(100);
+          const subscribing = performance.now();
+          const openedTopic = freshTopic("opened-in-outage");
+          const opened = await subscriber.subscribe<string>(openedTopic);
+          expect(performance.now() - subscribing).toBeLessThan(100);
 
           await listen(port);
           await eventually(() => subscriber.ping(), "ping() true after the outage", 10_000);
           await eventually(async () => (await numsub(topic)) > 0, "re-subscribed");
           await publisher.publish(topic, "after");
           expect(await take(iterator, 1)).toEqual(["after"]);
+          await eventually(async () => (await numsub(openedTopic)) > 0, "the subscription opened during the outage is live");
+          await publisher.publish(openedTopic, "hello");
+          expect(await take(opened, 1)).toEqual(["hello"]);
         } finally {
           await Promise.all(open.splice(0).map((pubsub) => pubsub.close()));
           await cut();
