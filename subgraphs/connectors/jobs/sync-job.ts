@@ -34,6 +34,10 @@ export const WORKER_LOST = "WORKER_LOST";
 export class RetryLater extends Error {}
 
 const RECONCILE_CHUNK = 1_000;
+/** Records a run reads ahead of its writes (at least two pages). */
+const READ_AHEAD_RECORDS = 10_000;
+/** The largest write of a run: pages read while the previous write was under way are written together (the sync service takes 5,000 a call). */
+const WRITE_BATCH_MAX = 5_000;
 /** How often a run's counts reach the sync log (and its live subscribers) while pages are written. */
 const PROGRESS_EVERY_MS = 250;
 
@@ -126,63 +130,129 @@ async function runModel(
   const fields = remoteFieldsOf(mapping.fieldMap);
   await reportProgress(deps, run, { currentModel: progress.model });
 
-  // A three-stage pipeline: the next page is read from the remote while this one is written to the collection,
-  // while the previous one's bookkeeping (links, cursor, counts, progress report) is stored. Bookkeeping runs in page
-  // order and stores a page's cursor only after its records and links: a crash resumes from a page whose records
-  // are all written (re-reading a page writes nothing twice). Snapshots, not the live entity, are written, so what is
-  // stored never runs ahead of the cursor.
-  const read = (from: SourceCursor | null) => {
-    const page = source.readPage(progress.model, from, { pageSize: options.batchSize, full, since, fields, signal });
-    page.catch(() => undefined); // a read ahead that is never awaited (cancel, limit) must not go unhandled
-    return page;
+  // A pipeline of three stages running at once: a reader keeps reading pages from the remote (up to
+  // READ_AHEAD_RECORDS ahead of the writes, so the remote never waits on us while there is room), a writer writes
+  // what has been read to the collection — every page buffered when it gets to them, as one write of up to
+  // WRITE_BATCH_MAX records (the batch grows when writing falls behind reading: fewer, larger transactions) — with
+  // up to two writes in flight, and bookkeeping (links, cursor, counts, progress report) runs strictly in page
+  // order and stores a batch's cursor (its last page's) only after its records and links: a crash resumes from a page
+  // whose records are all written (re-reading a page writes nothing twice). Snapshots, not the live entity, are
+  // written, so what is stored never runs ahead of the cursor. Cancellation is checked before every write.
+  type Read = { records: RemoteRecord[]; cursor: SourceCursor | null; done: boolean };
+  const buffer: Read[] = [];
+  let buffered = 0;
+  // Shared by the reader and the writer (an object: both change it).
+  const state: { end: "done" | "limit" | null; error: { error: unknown } | null; stop: boolean; wakeWriter: (() => void) | null; wakeReader: (() => void) | null } = {
+    end: null,
+    error: null,
+    stop: false,
+    wakeWriter: null,
+    wakeReader: null,
   };
-  let ahead: Promise<SourcePage> | null = null;
+  const readAhead = Math.max(READ_AHEAD_RECORDS, 2 * options.batchSize);
+  const reader = (async () => {
+    let from = cursor;
+    let issued = run.counts.processed; // records read so far (maxRecords counts these)
+    try {
+      for (;;) {
+        while (buffered >= readAhead && !state.stop) await new Promise<void>((resolve) => (state.wakeReader = resolve));
+        if (state.stop) return;
+        if (options.maxRecords !== null && issued >= options.maxRecords) {
+          state.end = "limit";
+          return;
+        }
+        const room = options.maxRecords === null ? options.batchSize : Math.min(options.batchSize, options.maxRecords - issued);
+        const page = await source.readPage(progress.model, from, { pageSize: options.batchSize, full, since, fields, signal });
+        if (state.stop) return;
+        const records = page.records.slice(0, room);
+        // A page cut by maxRecords keeps the old cursor: the next run reads the rest of it again (and skips what it has).
+        const truncated = records.length < page.records.length;
+        issued += records.length;
+        buffer.push({ records, cursor: truncated ? null : page.cursor, done: page.done && !truncated });
+        buffered += records.length;
+        state.wakeWriter?.();
+        if (truncated) {
+          state.end = "limit";
+          return;
+        }
+        if (page.done) {
+          state.end = "done";
+          return;
+        }
+        from = page.cursor;
+      }
+    } catch (error) {
+      state.error = { error };
+    } finally {
+      state.wakeWriter?.();
+    }
+  })();
+  const stopReader = () => {
+    state.stop = true;
+    state.wakeReader?.();
+  };
+
   let lastReport = 0;
-  let issued = run.counts.processed; // records handed to writes so far (maxRecords counts these)
   let bookkeeping: Promise<void> = Promise.resolve();
   const pipeline: { failure: { error: unknown } | null } = { failure: null };
   const settle = async () => {
     await bookkeeping;
     if (pipeline.failure) throw pipeline.failure.error;
   };
-  for (let done = false; !done; ) {
-    if (pipeline.failure) throw pipeline.failure.error;
+  for (;;) {
+    if (pipeline.failure) {
+      stopReader();
+      throw pipeline.failure.error;
+    }
+    while (!buffer.length && state.end === null && !state.error) await new Promise<void>((resolve) => (state.wakeWriter = resolve));
+    state.wakeWriter = null;
     if (await cancelRequested(em, run.id)) {
+      stopReader();
       await settle();
       return "cancelled";
     }
-    if (options.maxRecords !== null && issued >= options.maxRecords) {
+    if (!buffer.length) {
       await settle();
-      return "limit";
+      if (state.error) throw state.error.error;
+      break;
     }
-    const room = options.maxRecords === null ? options.batchSize : Math.min(options.batchSize, options.maxRecords - issued);
-    const page = await (ahead ?? read(cursor));
-    ahead = null;
-    const records = page.records.slice(0, room);
-    // A page cut by maxRecords keeps the old cursor: the next run reads the rest of it again (and skips what it has).
-    const truncated = records.length < page.records.length;
-    if (!page.done && !truncated && (options.maxRecords === null || issued + records.length < options.maxRecords)) {
-      ahead = read(page.cursor);
+    // Every page read so far, up to WRITE_BATCH_MAX records (at least one page).
+    const batch: Read[] = [];
+    let size = 0;
+    while (buffer.length && (!batch.length || size + buffer[0]!.records.length <= WRITE_BATCH_MAX)) {
+      const item = buffer.shift()!;
+      batch.push(item);
+      size += item.records.length;
     }
-    // Up to two pages are written at once (their statements serialise on the tenant's sequence lock; their HTTP and
-    // JSON work overlaps); their bookkeeping still runs strictly in page order.
+    buffered -= size;
+    state.wakeReader?.();
+    // A record changed during the run can come twice (its second read is the newer): keep its last read.
+    const latest = new Map<string, RemoteRecord>();
+    for (const item of batch) {
+      for (const r of item.records) {
+        latest.delete(r.remoteId);
+        latest.set(r.remoteId, r);
+      }
+    }
+    const records = [...latest.values()];
+    const last = batch[batch.length - 1]!;
+    const batchCursor = last.cursor ?? batch[batch.length - 2]?.cursor ?? null;
+    const pageDone = last.done;
+    // Up to two batches are written at once (their statements serialise on the tenant's sequence lock; their HTTP
+    // and JSON work overlaps); their bookkeeping still runs strictly in order.
     const write = writePage(deps, em, run, mapping, records);
     write.catch(() => undefined); // awaited by the bookkeeping below; a failure is raised from there
-    issued += records.length;
-    if (!truncated) cursor = page.cursor;
-    done = page.done || truncated;
-    const pageDone = page.done && !truncated;
     const previous = bookkeeping;
     bookkeeping = previous
       .then(async () => {
         if (pipeline.failure) return;
         const { result: stored, links } = await write;
-        run.counts.processed += records.length;
+        run.counts.processed += size;
         run.counts.created += stored.created;
         run.counts.updated += stored.updated;
         run.counts.deleted += stored.deleted;
         run.counts.failed += stored.failed.length;
-        const snapshot = { counts: { ...run.counts }, cursor: truncated ? null : page.cursor };
+        const snapshot = { counts: { ...run.counts }, cursor: batchCursor };
         const errors = stored.failed.map((f) => ({ recordId: f.id, collection: mapping.collection, code: f.code, message: f.message }));
         await storeLinks(em, run, mapping, links);
         if (snapshot.cursor) progress.cursor = snapshot.cursor;
@@ -206,13 +276,11 @@ async function runModel(
       .catch((error: unknown) => {
         pipeline.failure ??= { error };
       });
-    // At most two writes in flight: the page before this one must be fully stored first.
+    // At most two writes in flight: the batch before this one must be fully stored first.
     await previous;
-    if (truncated) {
-      await settle();
-      return "limit";
-    }
   }
+  await reader;
+  if (state.end === "limit") return "limit";
   await settle();
   if (full && !progress.reconciled) {
     const removed = await reconcile(deps, em, run, mapping);
