@@ -11,7 +11,7 @@ import { MikroORM } from "@mikro-orm/postgresql";
 import { ormOptions } from "./db.js";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "./embedded-postgres.js";
 import { ErrorCode, formatErrorFor, isUnavailableError, UNAVAILABLE_RETRY_AFTER_SECONDS } from "./errors.js";
-import { advisoryXactLock, withTransaction, type TxEntityManager } from "./transaction.js";
+import { advisoryXactLock, withLockedTransaction, withTransaction, type TxEntityManager } from "./transaction.js";
 import pino from "pino";
 
 @Entity({ tableName: "lock_probe" })
@@ -122,6 +122,40 @@ describe("advisoryXactLock", () => {
     // Nothing was taken on some pooled connection either.
     const [row] = await orm.em.fork().execute<{ n: number }[]>("select count(*)::int as n from pg_locks where locktype = 'advisory'");
     expect(row!.n).toBe(0);
+  });
+});
+
+describe("withLockedTransaction", () => {
+  it("runs a burst on one key one at a time, holding one pooled connection (not one per call): a small pool with a short wait serves them all", async () => {
+    const small = await MikroORM.init(ormOptions({ url, schema: "public", entities: [LockProbe], migrations: [], poolMax: 2, poolAcquireTimeoutMs: 300 }));
+    try {
+      let inside = 0;
+      let most = 0;
+      const key = `k:${randomUUID()}`;
+      const results = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) =>
+          withLockedTransaction(small.em.fork(), key, async (tx) => {
+            most = Math.max(most, ++inside);
+            await tx.execute("select pg_sleep(0.05)");
+            inside--;
+            return i;
+          }),
+        ),
+      );
+      // 20 × 50 ms under the lock is far beyond the pool's 300 ms wait: each call waited in memory, not for the pool.
+      expect(results.map((r) => r.status)).toEqual(Array(20).fill("fulfilled"));
+      expect(most).toBe(1);
+      // A failing call does not stop the queue, and another key does not wait behind it.
+      const failing = withLockedTransaction(small.em.fork(), key, async () => {
+        throw new Error("no");
+      });
+      const other = withLockedTransaction(small.em.fork(), `k:${randomUUID()}`, async () => "other");
+      const next = withLockedTransaction(small.em.fork(), key, async () => "next");
+      await expect(failing).rejects.toThrow("no");
+      expect(await Promise.all([other, next])).toEqual(["other", "next"]);
+    } finally {
+      await small.close();
+    }
   });
 });
 

@@ -33,6 +33,36 @@ export async function advisoryXactLock(tx: TxEntityManager, key: string): Promis
   await tx.execute("select pg_advisory_xact_lock(hashtextextended(?, 0))", [key], "run");
 }
 
+/** Tails of the in-process queues of {@link withLockedTransaction}, by key (removed when a queue empties). */
+const queues = new Map<string, Promise<unknown>>();
+
+/** Runs `fn` after every earlier call with the same `key` in this process has ended (whatever their outcome). */
+async function queued<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  const run = (queues.get(key) ?? Promise.resolve()).then(fn, fn);
+  const tail = run.catch(() => undefined);
+  queues.set(key, tail);
+  try {
+    return await run;
+  } finally {
+    if (queues.get(key) === tail) queues.delete(key);
+  }
+}
+
+/**
+ * Runs `fn` in a transaction that holds the advisory lock on `key` from its start ({@link advisoryXactLock}). Calls for
+ * the same key in this process queue in memory first: a burst holds one pooled connection per key, not one per request
+ * (each waiting on the lock inside its transaction would take the pool from every other request); the database lock
+ * serialises them across processes.
+ */
+export function withLockedTransaction<T>(em: EntityManager, key: string, fn: (tx: TxEntityManager) => Promise<T>): Promise<T> {
+  return queued(key, () =>
+    withTransaction(em, async (tx) => {
+      await advisoryXactLock(tx, key);
+      return fn(tx);
+    }),
+  );
+}
+
 /**
  * Runs `fn` while holding a session advisory lock on `key`, for work too long to keep a transaction open (remote calls):
  * the lock is tried (not waited for) on a connection of its own, held until `fn` ends and released then. Returns

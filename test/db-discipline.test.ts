@@ -5,7 +5,7 @@
  * 1. Nothing inside a transaction asks the pool for a second connection. MikroORM's `getConnection().execute(...)`
  *    runs on a pooled connection unless it is handed the transaction context; `em.execute(...)`, `boundSql(em)` and the
  *    entity methods use `em`'s own transaction. So `getConnection()` is for the kernel's database bootstrap only.
- * 2. Inside a transaction's callback (`x.transactional(cb)`, `withTransaction(x, cb)`, or the tenants service's
+ * 2. Inside a transaction's callback (`x.transactional(cb)`, `withTransaction(x, cb)`, `withLockedTransaction(x, key, cb)`, or the tenants service's
  *    `inTransaction(ctx, cb)`) the outer EntityManager `x` (or the outer context's `ctx.em`, `ctx.loaders`, or `ctx`
  *    handed to a function), a request's `ctx.em`, the ORM's global `orm.em` and `fork()` are not used: each would run on another pooled
  *    connection while the transaction holds one — outside its locks and its atomicity, and, when a burst holds every
@@ -59,6 +59,7 @@ function transactionCallbacks(sf: ts.SourceFile): { outer: string; cb: ts.Functi
       if (ts.isPropertyAccessExpression(callee) && callee.name.text === "transactional") [outer, cb] = [callee.expression, node.arguments[0]];
       // kernel/transaction.ts's withTransaction(em, cb); the tenants service's inTransaction(ctx, cb)
       if (ts.isIdentifier(callee) && (callee.text === "withTransaction" || callee.text === "inTransaction")) [outer, cb] = [node.arguments[0], node.arguments[1]];
+      if (ts.isIdentifier(callee) && callee.text === "withLockedTransaction") [outer, cb] = [node.arguments[0], node.arguments[2]];
       if (outer && cb && (ts.isArrowFunction(cb) || ts.isFunctionExpression(cb))) found.push({ outer: outer.getText(sf), cb });
     }
     ts.forEachChild(node, visit);
@@ -149,12 +150,13 @@ describe("database discipline (sources)", () => {
         });
         await withTransaction(em, async (tx) => { await em.flush(); });
         await em.getConnection().execute("select 1");
+        await withLockedTransaction(em, "k", async (tx) => { await em.flush(); });
         await inTransaction(ctx, async (tx) => { await ctx.validateRoles(ctx, []); await ctx.em.flush(); });
       }`;
     const rules = check("subgraphs/x/bad.ts", bad).map((f) => `${f.line}:${f.rule}`);
     expect(rules).toContain("9:connection");
     rules.splice(rules.indexOf("9:connection"), 1);
-    expect(rules).toEqual(["4:connection", "4:advisory-lock", "5:outside-transaction", "6:outside-transaction", "6:outside-transaction", "8:outside-transaction", "10:outside-transaction", "10:outside-transaction"]);
+    expect(rules).toEqual(["4:connection", "4:advisory-lock", "5:outside-transaction", "6:outside-transaction", "6:outside-transaction", "8:outside-transaction", "10:outside-transaction", "11:outside-transaction", "11:outside-transaction"]);
     const good = `
       async function a(ctx, em) {
         await ctx.em.transactional(async (tx) => {

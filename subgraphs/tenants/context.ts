@@ -2,7 +2,7 @@ import type { ServiceContext } from "../../kernel/context.js";
 import { randomUUID } from "node:crypto";
 import { AuditRecorder } from "../../kernel/audit.js";
 import { LoaderRegistry } from "../../kernel/loaders.js";
-import { withTransaction, type TxEntityManager } from "../../kernel/transaction.js";
+import { withLockedTransaction, withTransaction, type TxEntityManager } from "../../kernel/transaction.js";
 import type { PubSub } from "../../kernel/pubsub/pubsub.js";
 import type { KeyStore } from "./auth/key-store.js";
 import type { LoginThrottle } from "./auth/login-throttle.js";
@@ -27,8 +27,14 @@ export interface TenantsContext extends ServiceContext {
  * `ctx.audit.record(tx, …)` (rows of this service's audit outbox, written through that EntityManager) commit together
  * or not at all. What other services are told (pub/sub announcements) belongs after it returns, once committed.
  */
-export function inTransaction<T, C extends Pick<ServiceContext, "em" | "loaders">>(ctx: C, work: (tx: C & { em: TxEntityManager }) => Promise<T>): Promise<T> {
-  return withTransaction(ctx.em, (em) => work({ ...ctx, em, loaders: new LoaderRegistry(em) }));
+export function inTransaction<T, C extends Pick<ServiceContext, "em" | "loaders">>(
+  ctx: C,
+  work: (tx: C & { em: TxEntityManager }) => Promise<T>,
+  /** An advisory lock the transaction holds from its start (see withLockedTransaction). */
+  opts: { lock?: string } = {},
+): Promise<T> {
+  const run = (em: TxEntityManager) => work({ ...ctx, em, loaders: new LoaderRegistry(em) });
+  return opts.lock ? withLockedTransaction(ctx.em, opts.lock, run) : withTransaction(ctx.em, run);
 }
 
 /** Whom an operation is recorded as, and through which recorder (a request's context is one). */

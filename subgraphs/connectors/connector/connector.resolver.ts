@@ -11,7 +11,7 @@ import { CreateConnectorInput, UpdateConnectorInput } from "./connector.inputs.j
 import { createConnector, testConnection, updateConnector } from "./connector.service.js";
 import { TenantRef } from "./tenant.ref.js";
 import { Errors } from "../../../kernel/errors.js";
-import { advisoryXactLock, withTransaction } from "../../../kernel/transaction.js";
+import { withLockedTransaction } from "../../../kernel/transaction.js";
 import { maxConnectorsFor } from "../../../kernel/plans.js";
 import { RemoteLink } from "../jobs/connector-run.entity.js";
 import { webhookOwner } from "../webhooks/odoo-webhook.js";
@@ -50,10 +50,9 @@ export class ConnectorResolver {
   @Mutation(() => Connector, { description: "Adds an Odoo or Moodle connector to the caller's tenant (credentials are write-only)." })
   async createConnector(@Arg("input", () => CreateConnectorInput) input: CreateConnectorInput, @Ctx() ctx: ConnectorsContext): Promise<Connector> {
     const principal = requirePrincipal(ctx);
-    return withTransaction(ctx.em, async (tx) => {
-      // The plan's cap, counted under a per-tenant lock (held by this transaction until it ends) so that two creations
-      // at once cannot both take the last place.
-      await advisoryXactLock(tx, `connectors:create:${principal.tenantId}`);
+    // The plan's cap, counted under a per-tenant lock (held by this transaction until it ends) so that two creations
+    // at once cannot both take the last place.
+    return withLockedTransaction(ctx.em, `connectors:create:${principal.tenantId}`, async (tx) => {
       const max = maxConnectorsFor(principal.plan);
       if ((await tx.count(Connector, { tenantId: principal.tenantId })) >= max) throw Errors.planLimit("connectors", max);
       const connector = createConnector(tx, ctx.box, principal, input);

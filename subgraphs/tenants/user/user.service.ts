@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { LockMode } from "@mikro-orm/core";
 import type { Revocation } from "../../../kernel/revocations.js";
-import { flushOrConflict } from "../../../kernel/db.js";
+import { flushOrConflict, type EntityManager } from "../../../kernel/db.js";
 import { Errors } from "../../../kernel/errors.js";
 import { isUuid } from "../../../kernel/loaders.js";
+import { advisoryXactLock, type TxEntityManager } from "../../../kernel/transaction.js";
 import { hashPassword } from "../auth/password.js";
 import { revokeKeysCreatedBy } from "../auth/api-key.service.js";
 import { announceRevocations, revokeUserSessions } from "../auth/session.service.js";
@@ -35,37 +36,42 @@ export async function createUser(ctx: TenantsContext, tenantId: string, input: C
     throw Errors.badInput("password must be 12 to 1024 characters", "password");
   }
   await ctx.validateRoles(ctx, input.roles);
-  const tenant = await ctx.em.findOneOrFail(Tenant, { id: tenantId });
-  const max = PLAN_LIMITS[tenant.plan].maxUsers;
-  if ((await ctx.em.count(User, { status: { $ne: UserStatus.DISABLED } })) >= max) throw Errors.planLimit("users", max);
-  if (await ctx.em.findOne(User, { email })) throw Errors.conflict("A user with this email exists in this tenant", "email");
+  // Cheap refusals before the password is hashed; they are decided again below, under the tenant's seat lock.
+  await refuseOverPlan(ctx.em, tenantId);
+  if (await ctx.em.findOne(User, { tenantId, email })) throw Errors.conflict("A user with this email exists in this tenant", "email");
 
   const invitation = input.password ? null : newSecret();
   const passwordHash = await hashPassword(input.password ?? newSecret());
-  // The user and its audit event commit together.
-  const user = await inTransaction(ctx, async (tx) => {
-    const user = tx.em.create(User, {
-      id: randomUUID(),
-      tenantId,
-      email,
-      displayName,
-      roles: [...new Set(input.roles)],
-      // An invited user has no usable password until they accept.
-      passwordHash,
-      status: invitation ? UserStatus.INVITED : UserStatus.ACTIVE,
-      inviteTokenHash: invitation ? hashSecret(invitation) : null,
-      inviteExpiresAt: invitation ? new Date(Date.now() + INVITE_TTL_MS) : null,
-    });
-    await flushOrConflict(tx.em, () => Errors.conflict("A user with this email exists in this tenant", "email"));
-    await tx.audit.record(tx, {
-      tenantId,
-      action: invitation ? "user.invited" : "user.created",
-      targetType: "User",
-      targetId: user.id,
-      changes: { email: { after: email }, roles: { after: user.roles } },
-    });
-    return user;
-  });
+  // The user and its audit event commit together; seats are counted and taken one creation at a time per tenant (the
+  // seat lock is held from the transaction's start).
+  const user = await inTransaction(
+    ctx,
+    async (tx) => {
+      await refuseOverPlan(tx.em, tenantId);
+      const user = tx.em.create(User, {
+        id: randomUUID(),
+        tenantId,
+        email,
+        displayName,
+        roles: [...new Set(input.roles)],
+        // An invited user has no usable password until they accept.
+        passwordHash,
+        status: invitation ? UserStatus.INVITED : UserStatus.ACTIVE,
+        inviteTokenHash: invitation ? hashSecret(invitation) : null,
+        inviteExpiresAt: invitation ? new Date(Date.now() + INVITE_TTL_MS) : null,
+      });
+      await flushOrConflict(tx.em, () => Errors.conflict("A user with this email exists in this tenant", "email"));
+      await tx.audit.record(tx, {
+        tenantId,
+        action: invitation ? "user.invited" : "user.created",
+        targetType: "User",
+        targetId: user.id,
+        changes: { email: { after: email }, roles: { after: user.roles } },
+      });
+      return user;
+    },
+    { lock: seatLockKey(tenantId) },
+  );
   return { user, invitationToken: invitation ? `inv.${invitation}` : null };
 }
 
@@ -98,7 +104,12 @@ export async function acceptInvitation(ctx: TenantsContext, input: AcceptInvitat
 export async function setUserActive(ctx: TenantsContext, userId: string, active: boolean): Promise<User> {
   // The change, the ended sessions and keys, and the audit events commit together; every process is told after.
   const { user, revocations } = await inTransaction(ctx, async (tx) => {
-    const user = isUuid(userId) ? await tx.em.findOne(User, { id: userId }) : null;
+    const found = isUuid(userId) ? await tx.em.findOne(User, { id: userId }) : null;
+    if (!found) throw Errors.notFound("User", userId);
+    // Changes of the tenant's users' status are decided one at a time (seats taken by reactivations and creations,
+    // the last active ADMIN kept by deactivations at once), on the user as it is once the lock is held.
+    await advisoryXactLock(tx.em, seatLockKey(found.tenantId));
+    const user = await tx.em.refresh(found);
     if (!user) throw Errors.notFound("User", userId);
     if (!active && user.id === ctx.principal?.userId) throw Errors.conflict("You cannot deactivate yourself", "id");
     const held = ctx.principal?.permissions;
@@ -106,7 +117,7 @@ export async function setUserActive(ctx: TenantsContext, userId: string, active:
       refuseOutranked(held, await ctx.permissions(tx.em, user.tenantId, user.roles), active ? "reactivate" : "deactivate");
     }
     if (!active && user.roles.includes("ADMIN") && user.status === UserStatus.ACTIVE) {
-      const admins = await tx.em.count(User, { roles: { $contains: ["ADMIN"] }, status: UserStatus.ACTIVE });
+      const admins = await tx.em.count(User, { tenantId: user.tenantId, roles: { $contains: ["ADMIN"] }, status: UserStatus.ACTIVE });
       if (admins <= 1) throw Errors.conflict("The tenant's last active ADMIN cannot be deactivated", "id");
     }
     const before = user.status;
@@ -134,11 +145,29 @@ export async function setUserActive(ctx: TenantsContext, userId: string, active:
  * restores them, which nobody may give with permissions they lack, checked by setUserActive, or with collection access
  * beyond their own: FORBIDDEN, through the same hook as createUser).
  */
-async function refuseReactivation(ctx: TenantsContext, user: User): Promise<void> {
+async function refuseReactivation(ctx: TenantsContext & { em: TxEntityManager }, user: User): Promise<void> {
   if (ctx.principal) await ctx.validateRoles(ctx, user.roles);
-  const tenant = await ctx.em.findOneOrFail(Tenant, { id: user.tenantId });
+  await takeSeat(ctx.em, user.tenantId);
+}
+
+/**
+ * Takes one of the plan's seats for a user created or reactivated in this transaction, or refuses with
+ * PLAN_LIMIT_REACHED. Seats are counted under a per-tenant lock held until the transaction ends, so that creations and
+ * reactivations at once are decided one after the other: a burst never takes more seats than the plan has.
+ */
+async function takeSeat(tx: TxEntityManager, tenantId: string): Promise<void> {
+  await advisoryXactLock(tx, seatLockKey(tenantId));
+  await refuseOverPlan(tx, tenantId);
+}
+
+/** The per-tenant lock under which seats are counted and users' status changes (held again by the same transaction: no wait). */
+const seatLockKey = (tenantId: string) => `tenants:seats:${tenantId}`;
+
+/** PLAN_LIMIT_REACHED when the tenant's users (all but DISABLED ones) fill its plan. */
+async function refuseOverPlan(em: EntityManager, tenantId: string): Promise<void> {
+  const tenant = await em.findOneOrFail(Tenant, { id: tenantId });
   const max = PLAN_LIMITS[tenant.plan].maxUsers;
-  if ((await ctx.em.count(User, { status: { $ne: UserStatus.DISABLED } })) >= max) throw Errors.planLimit("users", max);
+  if ((await em.count(User, { tenantId, status: { $ne: UserStatus.DISABLED } })) >= max) throw Errors.planLimit("users", max);
 }
 
 /** The caller's tenant's users, by email, keyset-paged. */
