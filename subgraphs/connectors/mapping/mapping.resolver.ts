@@ -1,5 +1,6 @@
 import { Arg, Authorized, Ctx, ID, Mutation, Resolver } from "type-graphql";
 import { Audited } from "../../../kernel/audit-policy.js";
+import { flushOrConflict } from "../../../kernel/db.js";
 import { loadConnector } from "../connector/connector.resolver.js";
 import type { ConnectorsContext } from "../context.js";
 import { RemoteLink } from "../jobs/connector-run.entity.js";
@@ -23,7 +24,8 @@ export class MappingResolver {
     const connector = await loadConnector(ctx, connectorId);
     const mapping = await ctx.em.transactional(async (tx) => {
       const mapping = await createMapping(tx, connector, input);
-      await tx.flush();
+      // Two creations of one model at once both pass createMapping's check: the unique index decides.
+      await flushOrConflict(tx, () => MappingErrors.exists(mapping.remoteModel));
       await ctx.audit.record({ ...ctx, em: tx }, { action: "connector.mapping.created", targetType: "Connector", targetId: connector.id, changes: snapshot(mapping) });
       return mapping;
     });

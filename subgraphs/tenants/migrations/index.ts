@@ -7,6 +7,7 @@ import { Migration20261121143159_tenant_purge } from "./Migration20261121143159_
 import { Migration20261121163704_audit_outbox } from "./Migration20261121163704_audit_outbox.js";
 import { Migration20261121175131_audit_retention } from "./Migration20261121175131_audit_retention.js";
 import { Migration20261121204844_access_revocation } from "./Migration20261121204844_access_revocation.js";
+import { Migration20261208013907_role_name_unique_ignoring_case } from "./Migration20261208013907_role_name_unique_ignoring_case.js";
 
 export const migrations = [
   { name: "Migration20261121132712_initial", class: Migration20261121132712_initial },
@@ -17,4 +18,5 @@ export const migrations = [
   { name: "Migration20261121163704_audit_outbox", class: Migration20261121163704_audit_outbox },
   { name: "Migration20261121175131_audit_retention", class: Migration20261121175131_audit_retention },
   { name: "Migration20261121204844_access_revocation", class: Migration20261121204844_access_revocation },
+  { name: "Migration20261208013907_role_name_unique_ignoring_case", class: Migration20261208013907_role_name_unique_ignoring_case },
 ];

@@ -6,12 +6,16 @@ import { TenantScoped } from "../../../kernel/tenancy.js";
 /**
  * A named set of permissions in one tenant. System roles (ADMIN, MANAGER, USER, ANALYST, READ_ONLY) are defined in
  * code (`role.permissions.ts`) and mirrored here per tenant; they cannot be edited or deleted. Users hold roles by
- * name (`User.roles`), so names are unique per tenant among roles that are not deleted.
+ * name (`User.roles`), so names are unique per tenant (ignoring letter case) among roles that are not deleted.
  */
 @ObjectType({ description: "A named set of permissions and collection grants in the caller's tenant." })
 @Entity({ tableName: "role" })
 @TenantScoped()
-@Unique({ name: "role_tenant_id_name_unique", properties: ["tenantId", "name"], where: { deletedAt: null } })
+// Unique ignoring letter case: the database decides between two creations (or renames) of one name at once.
+@Unique({
+  name: "role_tenant_id_lower_name_unique",
+  expression: 'create unique index "role_tenant_id_lower_name_unique" on "tenants"."role" ("tenant_id", lower("name")) where "deleted_at" is null',
+})
 export class Role {
   [OptionalProps]?: "description" | "permissions" | "system" | "deletedAt" | "createdAt" | "updatedAt";
 

@@ -45,6 +45,14 @@ async function announceGrantsChanged(ctx: TenantsContext): Promise<void> {
   await ctx.pubsub.publish("grants.changed", { tenantId }).catch((err: unknown) => ctx.logger.warn({ err }, "grants.changed not published"));
 }
 
+/**
+ * Role, grant and role-assignment changes of one tenant are decided one at a time (a lock their transaction holds from
+ * its start): each reads the tenant's roles and grants to check names and what the caller may give, and must not decide
+ * on a state another change is replacing at that moment (two grants each checked without the other, a role assigned as
+ * it is deleted, a grant's audited `before`).
+ */
+const rolesLock = (ctx: TenantsContext) => ({ lock: `tenants:roles:${requirePrincipal(ctx).tenantId}` });
+
 @Resolver(() => Role)
 export class RoleResolver {
   @Authorized()
@@ -91,7 +99,7 @@ export class RoleResolver {
         changes: { name: { after: role.name }, description: { after: role.description }, permissions: { after: role.permissions } },
       });
       return role;
-    });
+    }, rolesLock(ctx));
   }
 
   @Authorized(Permission.ROLE_MANAGE)
@@ -106,7 +114,7 @@ export class RoleResolver {
       const { role, changes, narrowed } = await updateRole(tx.em, requirePrincipal(ctx), id, input);
       if (Object.keys(changes).length) await tx.audit.record(tx, { action: "role.updated", targetType: "Role", targetId: role.id, changes });
       return { role, revocations: await revokeAccessTokens(tx.em, narrowed) };
-    });
+    }, rolesLock(ctx));
     await announceRevocations(ctx, revocations);
     await announceGrantsChanged(ctx);
     return role;
@@ -126,7 +134,7 @@ export class RoleResolver {
         metadata: { name: role.name, usersAffected },
       });
       return { role, revocations: await revokeAccessTokens(tx.em, narrowed) };
-    });
+    }, rolesLock(ctx));
     await announceRevocations(ctx, revocations);
     await announceGrantsChanged(ctx);
     return role;
@@ -148,7 +156,7 @@ export class RoleResolver {
         await tx.audit.record(tx, { action: "user.roles.assigned", targetType: "User", targetId: user.id, changes: { roles: { before, after } } });
       }
       return { user, revocations: narrowed ? await revokeAccessTokens(tx.em, [user.id]) : [] };
-    });
+    }, rolesLock(ctx));
     await announceRevocations(ctx, revocations);
     await announceGrantsChanged(ctx);
     return user;
@@ -172,7 +180,7 @@ export class RoleResolver {
         metadata: { collection: grant.collection },
       });
       return grant;
-    });
+    }, rolesLock(ctx));
     await announceGrantsChanged(ctx);
     return grant;
   }
@@ -196,7 +204,7 @@ export class RoleResolver {
         metadata: { collection: removed.collection },
       });
       return removed;
-    });
+    }, rolesLock(ctx));
     if (!removed) return false;
     await announceGrantsChanged(ctx);
     return true;
