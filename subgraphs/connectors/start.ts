@@ -90,7 +90,6 @@ export async function startConnectors(config: ServiceConfig, deps: { logger: Log
           // Due reconciliations (settings.reconcileEveryMinutes): claimed by stamping reconciledAt, so one replica starts each.
           onReconcileSweep: async () => {
             const due: { id: string; tenant_id: string; connector_id: string; remote_model: string }[] = await forkUnscoped(orm)
-              .getConnection()
               .execute(
                 `update connectors.connector_mapping m set reconciled_at = now()
                    from connectors.connector c
