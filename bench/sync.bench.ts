@@ -113,7 +113,8 @@ export async function run(): Promise<Figures> {
   try {
     const pgServer = await postgresWithStatementStats(dataDir);
     cleanup.push(() => pgServer.stop(), () => profiler.close());
-    const pgPid = postmasterPid(path.join(dataDir, "pg"));
+    // The data may be in a stand-in folder (PostgreSQL run as root): the server says where.
+    const pgPid = postmasterPid(path.join(pgServer.dataDir, "pg"));
     const databaseUrl = await pgServer.createDatabase("bench");
     const unlimited = Object.fromEntries(PLANS.map((plan) => [plan, { perHour: 1e12, perDay: 1e12 }]));
     const stack = await startStack({ databaseUrl, redisUrl: process.env.REDIS_URL, logger, sandbox: false, gateway: { guards: { rateLimit: { overrides: unlimited } } } });

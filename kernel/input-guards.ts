@@ -32,17 +32,21 @@ const cleanVariables = new WeakSet<object>();
  * bytes, no recursion: it is how a request's depth is known before anything recursive touches its parsed value.
  */
 export function jsonDeeperThan(text: string | Buffer, max: number): boolean {
-  const string = typeof text === "string";
+  const bytes = typeof text === "string" ? null : text;
   let depth = 0;
-  let inString = false;
   for (let i = 0; i < text.length; i++) {
     // The characters that matter are ASCII: a string's UTF-16 code units and a buffer's UTF-8 bytes read alike.
-    const c = string ? text.charCodeAt(i) : text[i];
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
+    const c = bytes ? bytes[i] : (text as string).charCodeAt(i);
+    if (c === 0x22) {
+      // A string: jump to its closing quote (one not escaped by an odd run of backslashes).
+      for (;;) {
+        i = bytes ? bytes.indexOf(0x22, i + 1) : (text as string).indexOf('"', i + 1);
+        if (i < 0) return false;
+        let backslashes = 0;
+        while ((bytes ? bytes[i - 1 - backslashes] : (text as string).charCodeAt(i - 1 - backslashes)) === 0x5c) backslashes++;
+        if (backslashes % 2 === 0) break;
+      }
+    } else if (c === 0x7b || c === 0x5b) {
       if (++depth > max) return true;
     } else if (c === 0x7d || c === 0x5d) depth--;
   }
