@@ -24,6 +24,9 @@ export interface RevocationSnapshot {
   sessions?: { sessionId: string; revokedAt: number }[];
 }
 
+/** While pub/sub is down (a Redis outage: no events arrive), the snapshot is reloaded this often instead. */
+const OUTAGE_REFRESH_MS = 5_000;
+
 /** How long a session revocation is remembered: longer than any access token lives (they last about 15 minutes). */
 const SESSION_MEMORY_MS = 2 * 3600_000;
 
@@ -67,7 +70,23 @@ export class RevocationList {
       for await (const r of this.events!) this.apply(r);
     })();
     await this.refresh();
-    this.timer = setInterval(() => void this.refresh(), this.opts.refreshMs ?? 30_000);
+    // Every refreshMs; every OUTAGE_REFRESH_MS while pub/sub is down, so a revocation made during a Redis outage
+    // still takes effect within seconds everywhere.
+    const refreshMs = this.opts.refreshMs ?? 30_000;
+    const outageMs = Math.min(refreshMs, OUTAGE_REFRESH_MS);
+    let last = Date.now();
+    let busy = false;
+    this.timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      void (async () => {
+        const since = Date.now() - last;
+        if (since >= refreshMs || (since >= outageMs && !(await this.opts.pubsub.ping()))) {
+          last = Date.now();
+          await this.refresh();
+        }
+      })().finally(() => (busy = false));
+    }, outageMs / 2);
     this.timer.unref();
   }
 

@@ -128,13 +128,14 @@ const readyz = async (t: TestStack) => {
       pushedAt.set(id, Date.now());
       await sleep(50);
     }
-    // A committed change that announces revocations answers promptly and is not turned into an error by the outage
-    // (processes also refresh revocations from the tenants service periodically).
+    // A committed change that announces revocations answers promptly and is not turned into an error by the outage;
+    // with no events, processes reload revocations from the tenants service every few seconds: the token stops.
     const leaving = await t.tenant("redis-outage-leaving");
     const logoutStarted = performance.now();
     const loggedOut = await t.request(IdentityLogoutEverywhereDocument, {}, leaving.token);
     expect({ data: loggedOut.data, errors: loggedOut.errors }).toEqual({ data: { logoutEverywhere: true }, errors: undefined });
     expect(performance.now() - logoutStarted).toBeLessThan(2_000);
+    await waitUntil(async () => (await t.request(MeDocument, {}, leaving.token)).errors?.[0]?.extensions?.code === "UNAUTHENTICATED", "the signed-out token refused during the outage", 10_000, 250);
     const ready = await readyz(t);
     expect(ready.status).toBe(200);
     expect(ready.body.status).toBe("degraded");
