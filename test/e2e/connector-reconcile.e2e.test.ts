@@ -137,6 +137,28 @@ describe("long Odoo transactions: missed by incremental runs, caught by reconcil
     expect(state).toEqual(expected());
   }, 120_000);
 
+  it("a record changed during an incremental run is read twice and stored as last read", async () => {
+    const ids = sim.store.ids("res.partner", { active: true }).slice(20, 320);
+    sim.store.write("res.partner", ids, { name: "First version" });
+    const target = ids[85]!; // in the 5th page of 20 (by id within one second): the pages after the first two are written together
+    // Once the run has read it (the probe, a first scan, then pages 1–5 of the second), the record changes again, in a later second: the same run
+    // reads it again (whether or not both reads fall into one write).
+    const remove = sim.after({
+      method: "search_read",
+      model: "res.partner",
+      afterCalls: 7,
+      run: (store) => store.write("res.partner", [target], { name: "Second version" }, { at: Date.now() * 1000 + 2_000_000 }),
+    });
+    const end = await run({ batchSize: 20 });
+    remove();
+    expect(end.status).toBe("SUCCEEDED");
+    expect(end.processed).toBeGreaterThanOrEqual(301);
+    const state = await names();
+    expect(state.get(String(target))).toBe("Second version");
+    expect(ids.filter((id) => id !== target).every((id) => state.get(String(id)) === "First version")).toBe(true);
+    expect(state).toEqual(expected());
+  }, 120_000);
+
   it("reconciliations are scheduled per connector (settings.reconcileEveryMinutes) and started by the connector", async () => {
     expect((await t.request(UpdateConnectorDocument, { id: connectorId, input: { settings: { overlapSeconds: 0, reconcileEveryMinutes: 5 } } }, a.token)).errors).toBeUndefined();
     expect(codesOf(await t.request(UpdateConnectorDocument, { id: connectorId, input: { settings: { reconcileEveryMinutes: 2 } } }, a.token))).toEqual(["BAD_USER_INPUT"]);
