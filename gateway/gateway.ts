@@ -290,7 +290,7 @@ async function readiness(config: GatewayConfig, pubsub?: PubSub): Promise<Readin
       for (const [dependency, affects] of Object.entries(report?.degraded ?? {})) optional[`${name}.${dependency}`] = { ok: false, affects };
     }),
   );
-  if (pubsub) optional.pubsub = { ok: await pubsub.ping(), affects: "token revocations reach this gateway by periodic refresh (up to 30 s late) instead of at once" };
+  if (pubsub) optional.pubsub = { ok: await pubsub.ping(), affects: "token revocations reach this gateway by a reload every 5 s instead of at once" };
   return { required, optional };
 }
 

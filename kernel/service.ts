@@ -16,7 +16,7 @@ import { startTenantPurgeListener } from "./tenant-purge.js";
 
 /** What a pub/sub (Redis) outage affects in a subgraph: reported by /readyz as `degraded`, never as not ready. */
 export const PUBSUB_OUTAGE =
-  "live updates (subscriptions) arrive by periodic re-read, up to 5 s late, instead of at once; revocations and grant changes reach this service by periodic refresh; pushes, pulls and the rest are unaffected";
+  "live updates (subscriptions) arrive by periodic re-read, up to 5 s late, instead of at once; revocations reach this service by a reload every 5 s and grant changes within 30 s, instead of at once; pushes, pulls and the rest are unaffected";
 
 /** A subgraph service as its composition roots see it. */
 export interface RunningSubgraph extends RunningService {
