@@ -8,7 +8,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRxDatabase, defaultConflictHandler, type RxCollection, type RxConflictHandler, type RxConflictHandlerInput, type RxDatabase, type RxJsonSchema } from "rxdb";
 import { getRxStorageMemory } from "rxdb/plugins/storage-memory";
-import { CreateCollectionDocument, PullChangesDocument, PushChangesDocument, type PullChangesQuery } from "../__generated__/graphql.js";
+import { CreateCollectionDocument, PullChangesDocument, PushChangesDocument, RaResetClientDocument, type PullChangesQuery } from "../__generated__/graphql.js";
 import { startTestStack, type TenantLogin, type TestStack } from "../harness/stack.js";
 import { waitUntil } from "./e2e-helpers.js";
 import { replicateTributary, type RejectedRow } from "./rxdb-builders.js";
@@ -379,4 +379,26 @@ describe("RxDB replicates a Tributary collection with replicateGraphQL and hand-
     }[];
     expect(clients.find((c) => c.client_id === token)?.last_mutation_id).toEqual(expect.any(String));
   }, 120_000);
+
+  it("a device reset by an admin (CHECKPOINT_EXPIRED) pulls again from the start and catches up", async () => {
+    await t.request(CreateCollectionDocument, { input: { name: "reset-notes" } }, user.token);
+    const pushNote = (id: string) => t.request(PushChangesDocument, { input: { collection: "reset-notes", rows: [{ newDocumentState: { id, body: id, n: 1 } }] } }, user.token);
+    await pushNote("before-reset");
+    const d = await device<Note>("device-r", "reset-notes", noteSchema);
+    await d.start(false).awaitInitialReplication();
+    expect(await local(d, "before-reset")).toEqual({ id: "before-reset", body: "before-reset", n: 1, _deleted: false });
+    await d.stop();
+    // The device pulled with its clientId, so an admin can reset it; its stored checkpoint is then refused.
+    const reset = await t.request(RaResetClientDocument, { clientId: await d.db.storageToken }, user.token);
+    expect(reset.errors).toBeUndefined();
+    await pushNote("after-reset");
+    await d.start(false).awaitInitialReplication();
+    expect(d.errors.some((e) => JSON.stringify(e).includes("CHECKPOINT_EXPIRED"))).toBe(true);
+    expect(await local(d, "after-reset")).toEqual({ id: "after-reset", body: "after-reset", n: 1, _deleted: false });
+    // After the pull from the start, the device is no longer pending a reset (a checkpoint pull works again).
+    await pushNote("later");
+    await d.stop();
+    await d.start(false).awaitInitialReplication();
+    expect(await local(d, "later")).toEqual({ id: "later", body: "later", n: 1, _deleted: false });
+  }, 60_000);
 });
