@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import pg from "pg";
 import type { Pool, PoolClient } from "pg";
 import {
+  ConcAssignRolesDocument,
   ConcConnectorsDocument,
   ConcCreateApiKeyDocument,
   ConcCreateCollectionDocument,
@@ -17,6 +18,7 @@ import {
   ConcCreateTenantDocument,
   ConcCreateUserDocument,
   ConcDeactivateUserDocument,
+  ConcDeleteRoleDocument,
   ConcPlatformLoginDocument,
   ConcPushDocument,
   ConcReactivateUserDocument,
@@ -174,6 +176,26 @@ describe("concurrent creations", () => {
     expect(tally(slugs)).toEqual({ ok: 1, CONFLICT: BURST - 1 });
     const operators = await burst(() => t.request(ConcCreatePlatformUserDocument, { input: { email: "same@cc-ops.example", role: "SUPPORT" as const } }, op));
     expect(tally(operators)).toEqual({ ok: 1, CONFLICT: BURST - 1 });
+  }, 300_000);
+
+  it(`a role deleted while it is being assigned (${ROUNDS} rounds): no user is left holding the deleted role's name`, async () => {
+    const a = await t.tenant("cc-roles-race", Plan.PRO);
+    const users = await Promise.all(
+      range(10).map(async (i) => (await t.request(ConcCreateUserDocument, { input: { email: `r${i}@cc-roles-race.example`, roles: ["USER"] } }, a.token)).data!.createUser.user.id),
+    );
+    for (const round of range(ROUNDS)) {
+      const name = `Temp ${round}`;
+      const role = (await t.request(ConcCreateRoleDocument, { input: { name, permissions: ["sync:pull"] } }, a.token)).data!.createRole.id;
+      const [deleted, ...assigned] = await Promise.all([
+        t.request(ConcDeleteRoleDocument, { id: role }, a.token),
+        ...users.map((userId) => t.request(ConcAssignRolesDocument, { userId, roles: ["USER", name] }, a.token)),
+      ]);
+      expect(deleted.errors).toBeUndefined();
+      // Each assignment came before the deletion (which then took the role away) or after it (an unknown role).
+      for (const r of assigned) expect(["ok", "BAD_USER_INPUT"]).toContain(outcome(r));
+      const holding = await db.query(`select id from tenants."user" where tenant_id = $1 and $2 = any(roles)`, [a.tenantId, name]);
+      expect({ round, holding: holding.rows }).toEqual({ round, holding: [] });
+    }
   }, 300_000);
 
   it("50 writes of every subgraph at once never hang a service: every answer comes (ok or a typed refusal) and { connectors } answers promptly after", async () => {
