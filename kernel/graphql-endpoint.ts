@@ -1,10 +1,10 @@
 import { HeaderMap, type ApolloServer, type BaseContext } from "@apollo/server";
 import bytes from "bytes";
-import express, { type Express, type Request } from "express";
+import express, { type Express, type Request, type RequestHandler } from "express";
 import { GraphQLError } from "graphql";
 import { CLIENT_IP_HEADER, CLIENT_USER_AGENT_HEADER, REQUEST_ID_HEADER, normalizeRequestId, type ClientInfo } from "./request-id.js";
 import { Errors, isUnavailableError, withHttpStatus } from "./errors.js";
-import { bodyErrorResult, noteNulFreeVariables } from "./input-guards.js";
+import { ANONYMOUS_BODY_BYTES, bodyErrorResult, noteNulFreeVariables } from "./input-guards.js";
 
 // ---- A subgraph's GraphQL endpoint, over HTTP and in-process ---------------------------------------------------------
 //
@@ -126,7 +126,14 @@ function clientOf(headers: HeaderMap, remoteAddress: string | undefined): Client
  * answered by the app's body error handler), then answered by the endpoint.
  */
 export function mountGraphQLEndpoint(app: Express, path: string, limit: string | number, endpoint: GraphQLEndpoint): void {
-  app.use(path, express.text({ type: () => true, limit }), (req: Request, res, next) => {
+  // A body over 1 MiB (up to the limit: a large push) is read only when it comes with a token (the gateway forwards its
+  // caller's; the context verifies it): nobody makes a subgraph parse 64 MiB anonymously.
+  const anonymous: RequestHandler = (req, res, next) => {
+    const length = Number(req.headers["content-length"]);
+    if (req.method !== "POST" || req.headers.authorization || (Number.isFinite(length) && length <= ANONYMOUS_BODY_BYTES)) return next();
+    res.status(401).json({ errors: [{ message: `A request body over ${ANONYMOUS_BODY_BYTES} bytes needs a token`, extensions: { code: "UNAUTHENTICATED" } }] });
+  };
+  app.use(path, anonymous, express.text({ type: () => true, limit }), (req: Request, res, next) => {
     const query = req.url.indexOf("?");
     endpoint({ method: req.method, headers: req.headers, search: query >= 0 ? req.url.slice(query) : "", body: typeof req.body === "string" ? req.body : undefined, remoteAddress: req.socket.remoteAddress })
       .then((answer) => {

@@ -249,5 +249,8 @@ describe("sync protocol: repeated pushes, bad rows, request size, convergence, m
     }
     const small = await t.raw(JSON.stringify({ query, variables: { input: { collection: "notes", rows: [] } } }));
     expect(codesOf(small.body)).toEqual(["UNAUTHENTICATED"]);
+    // The same at a subgraph's own port.
+    const direct = await fetch(t.stack.sync.url, { method: "POST", headers: { "content-type": "application/json" }, body: twoMiB });
+    expect({ status: direct.status, codes: codesOf((await direct.json()) as never) }).toEqual({ status: 401, codes: ["UNAUTHENTICATED"] });
   }, 120_000);
 });
