@@ -5,7 +5,7 @@ import "reflect-metadata";
 import { parseArgs } from "node:util";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { migrate, openDatabase } from "../kernel/db.js";
-import { startEmbeddedPostgres, type EmbeddedDatabase } from "../kernel/embedded-postgres.js";
+import { EmbeddedPostgresError, startEmbeddedPostgres, type EmbeddedDatabase } from "../kernel/embedded-postgres.js";
 import { ConfigError } from "../kernel/config.js";
 import { createLogger } from "../kernel/logger.js";
 import { createPubSub } from "../kernel/pubsub/index.js";
@@ -172,7 +172,9 @@ async function main(): Promise<void> {
 main()
   .catch((err) => {
     const code = (err as { extensions?: { code?: string } }).extensions?.code;
-    process.stderr.write(`${err instanceof ConfigError ? err.message : code ? `${code}: ${err.message}` : String(err?.stack ?? err)}\n`);
+    // A start that cannot work here (embedded PostgreSQL) says why in one sentence, like a bad option: no stack trace.
+    const sentence = err instanceof ConfigError || err instanceof EmbeddedPostgresError;
+    process.stderr.write(`${sentence ? err.message : code ? `${code}: ${err.message}` : String(err?.stack ?? err)}\n`);
     process.exitCode = err instanceof ConfigError || code ? 2 : 1;
   })
   // Explicit exit: embedded-postgres's beforeExit hook would otherwise exit with 0 whatever happened.

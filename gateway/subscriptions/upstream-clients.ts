@@ -6,7 +6,11 @@ import { appError, ErrorCode, Errors } from "../../kernel/errors.js";
 
 /** How a dropped upstream socket is retried before its subscriptions fail with UPSTREAM_UNAVAILABLE. */
 export interface UpstreamRetryOptions {
-  /** Reconnect attempts after a drop; default 5. 0 fails at once. */
+  /**
+   * Reconnect attempts after a drop; default 8 (about 23–45 s of backoff in all, enough for a subgraph process to be
+   * restarted by its supervisor on a loaded machine before its subscribers are told UPSTREAM_UNAVAILABLE). 0 fails at
+   * once.
+   */
   attempts?: number;
   /** First backoff delay, doubled per attempt, with jitter; default 500 ms. */
   baseDelayMs?: number;
@@ -117,7 +121,7 @@ export class UpstreamClientPool {
   private create(identity: UpstreamIdentity): PooledClient {
     const { subgraph, url } = identity;
     const log = this.log.child({ subgraph });
-    const attempts = this.opts.retry?.attempts ?? 5;
+    const attempts = this.opts.retry?.attempts ?? 8;
     const baseDelayMs = this.opts.retry?.baseDelayMs ?? 500;
     const maxDelayMs = this.opts.retry?.maxDelayMs ?? 10_000;
     const keepAliveMs = this.opts.keepAliveMs ?? 12_000;
