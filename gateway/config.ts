@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { env, parseEnv } from "../kernel/config.js";
 import { internalSecretSchema } from "../kernel/internal-auth.js";
+import { queryLimitsEnvSchema } from "../kernel/query-limits.js";
 import type { GuardsConfig, TrustProxy } from "./guards/guards.js";
 import { PLANS } from "./guards/plans.js";
 
@@ -89,18 +90,8 @@ const schema = z.object({
   /** e.g. `{"FREE":{"perHour":5000}}`: replaces rows of gateway/guards/plans.ts. */
   RATE_LIMIT_OVERRIDES: json(z.partialRecord(z.enum([...PLANS, "ANONYMOUS"]), z.strictObject({ perHour: positiveInt.optional(), perDay: positiveInt.optional() }))).optional(),
   RATE_LIMIT_KEY_PREFIX: z.string().min(1).optional(),
-  /** e.g. `{"maxDepth":10,"maxCost":2000}` (gateway/guards/query-cost.ts). */
-  QUERY_LIMITS: json(
-    z.strictObject({
-      maxDepth: positiveInt.optional(),
-      maxAliases: positiveInt.optional(),
-      maxTokens: positiveInt.optional(),
-      maxCost: positiveInt.optional(),
-      defaultListSize: positiveInt.optional(),
-      maxListSize: positiveInt.optional(),
-      maxBatch: positiveInt.optional(),
-    }),
-  ).optional(),
+  /** e.g. `{"maxDepth":10,"maxCost":2000}` (kernel/query-limits.ts; give the subgraphs the same). */
+  QUERY_LIMITS: json(queryLimitsEnvSchema).optional(),
   /** express `trust proxy` syntax: true, a hop count, or addresses/subnets (`loopback, 10.0.0.0/8`). Default: none. */
   TRUST_PROXY: z.string().min(1).optional(),
 });

@@ -3,6 +3,7 @@ import { RemoteGraphQLDataSource } from "@apollo/gateway";
 import { GraphQLError } from "graphql";
 import { ErrorCode } from "../kernel/errors.js";
 import { localEndpoint } from "../kernel/graphql-endpoint.js";
+import { GATEWAY_PROOF_HEADER } from "../kernel/query-limits.js";
 import { parseFramed, RAW_JSON_HEADER, rawJsonNonce } from "../kernel/http.js";
 
 import { CLIENT_IP_HEADER, CLIENT_USER_AGENT_HEADER, REQUEST_ID_HEADER } from "../kernel/request-id.js";
@@ -120,14 +121,22 @@ function forwardedHeaders(ctx: Partial<ForwardedContext>): Record<string, string
 
 /** Fetches from a subgraph, forwarding the caller's token (every subgraph verifies it itself) and the request id. */
 export class ForwardingDataSource extends RemoteGraphQLDataSource<ForwardedContext & Record<string, unknown>> {
-  /** Plain node:http with pooled keep-alive connections instead of Apollo's default make-fetch-happen layers. */
-  constructor(config: ConstructorParameters<typeof RemoteGraphQLDataSource>[0]) {
-    super({ fetcher: postToSubgraph, ...config });
+  private readonly proof: Record<string, string>;
+
+  /**
+   * Plain node:http with pooled keep-alive connections instead of Apollo's default make-fetch-happen layers.
+   * `internalSecret` proves to the subgraph that the gateway sent the operation (planner bounds apply there, see
+   * kernel/query-limits.ts).
+   */
+  constructor(config: ConstructorParameters<typeof RemoteGraphQLDataSource>[0] & { internalSecret?: string }) {
+    const { internalSecret, ...rest } = config;
+    super({ fetcher: postToSubgraph, ...rest });
+    this.proof = internalSecret ? { [GATEWAY_PROOF_HEADER]: internalSecret } : {};
   }
 
   override willSendRequest({ request, context }: Parameters<RemoteGraphQLDataSource["willSendRequest"] & {}>[0]): void {
     const ctx = context as Partial<ForwardedContext>;
-    for (const [name, value] of Object.entries(forwardedHeaders(ctx))) request.http?.headers.set(name, value);
+    for (const [name, value] of Object.entries({ ...forwardedHeaders(ctx), ...this.proof })) request.http?.headers.set(name, value);
     if (ctx.rawJson) request.http?.headers.set(RAW_JSON_HEADER, rawJsonNonce());
   }
 
@@ -142,7 +151,7 @@ export class ForwardingDataSource extends RemoteGraphQLDataSource<ForwardedConte
     ctx: Partial<ForwardedContext>,
     extra: Record<string, string>,
   ): Promise<{ status: number; text: string }> {
-    const headers = { "content-type": "application/json", ...forwardedHeaders(ctx), ...extra };
+    const headers = { "content-type": "application/json", ...forwardedHeaders(ctx), ...this.proof, ...extra };
     const res =
       "client" in body
         ? await postToSubgraph(this.url!, { method: "POST", headers, body: body.client.bytes }, body.client.parsed)

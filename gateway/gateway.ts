@@ -20,6 +20,7 @@ import { ANONYMOUS_BODY_BYTES, graphqlJsonBody, jsonBodyBytes, jsonBodyErrors, M
 import { API_KEY_EXCHANGE_PATH, REVOCATIONS_PATH } from "../kernel/internal-auth.js";
 import { REQUEST_ID_HEADER, normalizeRequestId } from "../kernel/request-id.js";
 import { PassthroughGateway } from "./passthrough.js";
+import { GATEWAY_PROOF_HEADER } from "../kernel/query-limits.js";
 import { ForwardingDataSource, type ForwardedContext } from "./data-source.js";
 import { FederatedSubscriptions, type SubscriptionContext } from "./subscriptions/federated-subscriptions.js";
 import { GatewayIdentity } from "./identity.js";
@@ -75,15 +76,17 @@ export async function startGateway(config: GatewayConfig, deps: { logger: Logger
   let passthrough: PassthroughGateway | undefined;
   const apolloGateway = new ApolloGateway({
     supergraphSdl,
-    buildService: ({ name, url }) => new ForwardingDataSource({ url: urlOf(name, url!) }),
+    buildService: ({ name, url }) => new ForwardingDataSource({ url: urlOf(name, url!), internalSecret: config.internalSecret }),
     experimental_didResolveQueryPlan: (resolved) => passthrough?.didResolveQueryPlan(resolved),
   });
   passthrough = new PassthroughGateway(apolloGateway);
   const gateway = passthrough;
   const subscriptions = new FederatedSubscriptions({
     logger,
-    dataSourceFor: (name, url) => new ForwardingDataSource({ url: urlOf(name, url) }),
+    dataSourceFor: (name, url) => new ForwardingDataSource({ url: urlOf(name, url), internalSecret: config.internalSecret }),
     wsUrlFor: (name, url) => urlOf(name, url).replace(/^http/, "ws"),
+    // The gateway's proof on its upstream sockets (planner bounds at the subgraph, kernel/query-limits.ts).
+    upstreamConnectionParams: { [GATEWAY_PROOF_HEADER]: config.internalSecret },
     // Change streams are never shared: recordsChanged reads from each subscriber's own checkpoint, and a late joiner
     // of syncRunsUpdated needs every active run first, not the stream's latest event.
     shareable: (field) => field !== "recordsChanged" && field !== "syncRunsUpdated",

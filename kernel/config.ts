@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { queryLimitsEnvSchema, type QueryLimits } from "./query-limits.js";
 
 /** Thrown when the environment is invalid; its message lists every bad variable at once. */
 export class ConfigError extends Error {
@@ -32,6 +33,19 @@ export const serviceEnvSchema = (defaultPort: number) =>
     LOG_LEVEL: env.logLevel(),
     JWT_ISSUER: z.string().min(1).default("tributary"),
     JWT_AUDIENCE: z.string().min(1).default("tributary-api"),
+    /** The subgraph's own query bounds (kernel/query-limits.ts), as the gateway's QUERY_LIMITS: set both alike. */
+    QUERY_LIMITS: z
+      .string()
+      .transform((text, ctx) => {
+        try {
+          return JSON.parse(text) as unknown;
+        } catch {
+          ctx.addIssue({ code: "custom", message: "must be JSON" });
+          return z.NEVER;
+        }
+      })
+      .pipe(queryLimitsEnvSchema)
+      .optional(),
   });
 
 /** Subgraphs other than tenants verify tokens with the tenants service's JWKS. */
@@ -47,6 +61,8 @@ export interface ServiceConfig {
   port: number;
   logLevel: string;
   jwt: { issuer: string; audience: string; jwksUrl?: string };
+  /** Overrides of the default query bounds (QUERY_LIMITS). */
+  queryLimits?: Partial<QueryLimits>;
 }
 
 /** Parses a subgraph's environment once (every bad variable in one error). */
@@ -60,5 +76,6 @@ export function parseServiceConfig(defaultPort: number, opts: { jwks: boolean },
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
     jwt: { issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE, jwksUrl: e.JWKS_URL },
+    queryLimits: e.QUERY_LIMITS,
   };
 }

@@ -60,6 +60,8 @@ export function graphqlEndpoint<TContext extends BaseContext>(
   apollo: ApolloServer<TContext>,
   limit: string | number,
   context: (input: EndpointContextInput) => Promise<TContext>,
+  /** Checks of the request before Apollo parses it (the query's token count): an error is answered with HTTP 400. */
+  precheck?: (request: { headers: HeaderMap; search: string; body: unknown }) => GraphQLError | undefined,
 ): GraphQLEndpoint {
   const maxBytes = bytes.parse(limit) ?? 0;
   return async (request) => {
@@ -77,6 +79,8 @@ export function graphqlEndpoint<TContext extends BaseContext>(
       if (body === null || typeof body !== "object") return bodyError(400);
       noteNulFreeVariables(body, request.body);
     }
+    const refused = precheck?.({ headers, search: request.search, body });
+    if (refused) return { status: 400, headers: new Map([["content-type", "application/json; charset=utf-8"]]), body: JSON.stringify({ errors: [refused.toJSON()] }) };
     const requestId = normalizeRequestId(headers.get(REQUEST_ID_HEADER));
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: request.method.toUpperCase(), headers, search: request.search, body },

@@ -15,6 +15,7 @@ import { formatErrorFor } from "./errors.js";
 import { jsonBodyErrors, MAX_BODY_BYTES, rejectNulCharacters } from "./input-guards.js";
 import type { AuthContext, Caller } from "./auth.js";
 import { revocationCloseCode, type RevocationList } from "./revocations.js";
+import { GATEWAY_PROOF_HEADER, type SubgraphQueryBounds } from "./query-limits.js";
 
 /** What a running HTTP service exposes to its composition root. */
 export interface RunningService {
@@ -323,7 +324,10 @@ export async function startSubgraphServer<TContext extends BaseContext>(opts: {
   revocations?: RevocationList;
   /** Input types whose values the service checks row by row itself (see rejectNulCharacters). */
   rowInputs?: readonly string[];
+  /** Bounds on the operations this subgraph executes (kernel/query-limits.ts), over HTTP and graphql-ws. */
+  queryBounds?: SubgraphQueryBounds;
 }): Promise<RunningService> {
+  const bounds = opts.queryBounds;
   const app = express();
   app.disable("x-powered-by");
   // No ETag: only the gateway calls a subgraph, with POSTs that are never revalidated, and hashing every response body
@@ -361,6 +365,7 @@ export async function startSubgraphServer<TContext extends BaseContext>(opts: {
           return false;
         }
         ctx.extra.input = input;
+        ctx.extra.fromGateway = bounds?.fromGateway(params[GATEWAY_PROOF_HEADER]) ?? false;
         ctx.extra.release = watchSocketCaller(caller, close, opts.revocations);
         return true;
       },
@@ -368,6 +373,9 @@ export async function startSubgraphServer<TContext extends BaseContext>(opts: {
       // Each operation gets its own context (a fresh EntityManager); the token is checked again, so one that expired
       // or was revoked a moment ago closes the socket as at connect (never a 4500 with a logged stack).
       onSubscribe: async (ctx, _id, payload) => {
+        const fromGateway = ctx.extra.fromGateway ?? false;
+        const tooManyTokens = bounds?.checkTokens(payload.query, fromGateway);
+        if (tooManyTokens) return [tooManyTokens];
         let document;
         try {
           document = parse(payload.query);
@@ -376,6 +384,8 @@ export async function startSubgraphServer<TContext extends BaseContext>(opts: {
         }
         const invalid = validate(opts.schema, document);
         if (invalid.length) return invalid.map((e) => withCode(e, "GRAPHQL_VALIDATION_FAILED"));
+        const tooComplex = bounds?.checkOperation(opts.schema, document, payload.operationName, payload.variables, fromGateway);
+        if (tooComplex) return [tooComplex];
         let contextValue: TContext;
         try {
           contextValue = await opts.context(ctx.extra.input!);
@@ -408,6 +418,7 @@ export async function startSubgraphServer<TContext extends BaseContext>(opts: {
       ApolloServerPluginInlineTraceDisabled(),
       operationLogPlugin(opts.logger) as ApolloServerPlugin<TContext>,
       rejectNulCharacters<TContext>({ rowInputs: opts.rowInputs }),
+      ...(bounds ? [bounds.plugin<TContext>()] : []),
       { async serverWillStart() { return { async drainServer() { await wsServer.dispose(); } }; } },
     ],
   });
@@ -416,7 +427,19 @@ export async function startSubgraphServer<TContext extends BaseContext>(opts: {
   mountHealth(app, opts.ready);
   opts.routes?.(app);
   // The gateway's limit: what it accepts, it can forward.
-  const endpoint = graphqlEndpoint(apollo, MAX_BODY_BYTES, opts.context);
+  const endpoint = graphqlEndpoint(
+    apollo,
+    MAX_BODY_BYTES,
+    opts.context,
+    bounds
+      ? ({ headers, search, body }) => {
+          const fromGateway = bounds.fromGateway(headers.get(GATEWAY_PROOF_HEADER));
+          // A GET carries the query in the URL; a POST in the body (an array, a batch, is refused by Apollo itself).
+          const query = body && typeof body === "object" && !Array.isArray(body) ? (body as { query?: unknown }).query : new URLSearchParams(search).get("query");
+          return bounds.checkTokens(query, fromGateway);
+        }
+      : undefined,
+  );
   mountGraphQLEndpoint(app, "/graphql", MAX_BODY_BYTES, endpoint);
   app.use(jsonBodyErrors);
 
@@ -441,6 +464,8 @@ export async function startSubgraphServer<TContext extends BaseContext>(opts: {
 /** What a subgraph keeps per socket: the verified connection's context input, and what to undo when it closes. */
 type SubgraphSocketExtra = {
   input?: EndpointContextInput;
+  /** The gateway's socket (its proof in the connection parameters): planner bounds apply. */
+  fromGateway?: boolean;
   release?: () => void;
 };
 

@@ -8,6 +8,7 @@ import type { ServiceConfig } from "./config.js";
 import { createServiceContext, type ServiceContext } from "./context.js";
 import { migrate, openDatabase, pingDatabase, type DatabaseOptions } from "./db.js";
 import { startSubgraphServer, type RunningService } from "./http.js";
+import { DEFAULT_QUERY_LIMITS, SubgraphQueryBounds } from "./query-limits.js";
 import { AuditOutboxRelay, type AuditRelayOptions, type AuditUrl } from "./outbox.js";
 import type { PubSub } from "./pubsub/pubsub.js";
 import { REVOCATIONS_PATH } from "./internal-auth.js";
@@ -56,6 +57,8 @@ export async function startSubgraph<TContext extends ServiceContext>(opts: {
   rowInputs?: readonly string[];
   /** Services that record audit events: their outbox table is in `database.entities`; the relay starts here. */
   auditOutbox?: AuditOutboxOptions;
+  /** The service secret (INTERNAL_SECRET): the gateway's proof on the operations it sends (looser query bounds). */
+  internalSecret?: string;
   /** Runs after migrations and before serving (load keys, start consumers). Returns a stop hook. */
   beforeServe?: (orm: MikroORM) => Promise<(() => Promise<void>) | void>;
 }): Promise<RunningSubgraph> {
@@ -92,6 +95,7 @@ export async function startSubgraph<TContext extends ServiceContext>(opts: {
       routes: opts.routes ? (app) => opts.routes!(app, orm) : undefined,
       revocations,
       rowInputs: opts.rowInputs,
+      queryBounds: new SubgraphQueryBounds({ ...DEFAULT_QUERY_LIMITS, ...opts.config.queryLimits }, opts.internalSecret),
     });
     return {
       ...server,

@@ -24,7 +24,7 @@ import type { SubscribePayload } from "graphql-ws";
 import type { Logger } from "pino";
 import proxyaddr from "proxy-addr";
 import { withHttpStatus } from "../../kernel/errors.js";
-import { DEFAULT_QUERY_LIMITS, QueryCostGuard, queryTooComplex, type QueryLimits } from "./query-cost.js";
+import { DEFAULT_QUERY_LIMITS, QueryCostGuard, queryTooComplex, type QueryLimits } from "../../kernel/query-limits.js";
 import {
   DEFAULT_RATE_LIMIT,
   PlanRateLimiter,

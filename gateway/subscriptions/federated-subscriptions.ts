@@ -52,6 +52,8 @@ export interface SubscriptionContext {
 /** Options of {@link FederatedSubscriptions}. */
 export interface FederatedSubscriptionsOptions {
   logger: Logger;
+  /** Sent in every upstream socket's connection parameters besides the caller's token (the gateway's proof). */
+  upstreamConnectionParams?: Record<string, string>;
   /** HTTP data source per subgraph name, the same the gateway uses for queries (forwards auth + request id headers). */
   dataSourceFor(name: string, url: string): GraphQLDataSource;
   /** ws URL of a subgraph given its name and composed http url; default: http->ws on the same url. */
@@ -137,7 +139,7 @@ export class FederatedSubscriptions {
     this.log = opts.logger.child({ component: "federated-subscriptions" });
     this.bufferSize = opts.bufferSize ?? DEFAULT_QUEUE_CAPACITY;
     this.planCacheSize = opts.planCacheSize ?? 1000;
-    this.pool = new UpstreamClientPool({ logger: this.log, retry: opts.retry, keepAliveMs: opts.keepAliveMs });
+    this.pool = new UpstreamClientPool({ logger: this.log, retry: opts.retry, keepAliveMs: opts.keepAliveMs, connectionParams: opts.upstreamConnectionParams });
   }
 
   /**

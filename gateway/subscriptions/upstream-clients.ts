@@ -29,6 +29,8 @@ export interface UpstreamClientPoolOptions {
   keepAliveMs?: number;
   /** How long to wait for `connection_ack`; default 10 s. */
   ackTimeoutMs?: number;
+  /** Sent in every socket's connection parameters besides the caller's token and request id. */
+  connectionParams?: Record<string, string>;
 }
 
 /** Who an upstream connection belongs to. Connections are shared only between identical identities. */
@@ -133,7 +135,7 @@ export class UpstreamClientPool {
 
     // The keys subgraphs read from connection params (kernel/http.ts: `authorization`, REQUEST_ID_HEADER). The
     // request id is the opener's; every lease has the same authorization and tenant.
-    const connectionParams: Record<string, string> = { "x-request-id": identity.requestId };
+    const connectionParams: Record<string, string> = { ...this.opts.connectionParams, "x-request-id": identity.requestId };
     if (identity.authorization) connectionParams.authorization = identity.authorization;
 
     const client: Client = createClient({

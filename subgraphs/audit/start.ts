@@ -47,6 +47,7 @@ export async function startAudit(
   // The tenants service (beside its JWKS) knows each tenant's plan and retention override.
   const policies = tenantsRetentionPolicies(config.jwt.jwksUrl, deps.internalSecret);
   const service = await startSubgraph<AuditContext>({
+    internalSecret: deps.internalSecret,
     name: "audit",
     config,
     logger: deps.logger,

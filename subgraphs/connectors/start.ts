@@ -55,6 +55,7 @@ export async function startConnectors(config: ServiceConfig, deps: { logger: Log
   let jobDeps!: JobDeps;
   let sources!: JobDeps["sources"];
   const service = await startSubgraph<ConnectorsContext>({
+    internalSecret: peers.internalSecret,
     name: "connectors",
     config,
     ...deps,

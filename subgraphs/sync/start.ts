@@ -48,6 +48,7 @@ export async function startSync(config: ServiceConfig, deps: { logger: Logger; p
   let records!: RecordsService;
   let feeds!: ChangeFeeds;
   const service = await startSubgraph<SyncContext>({
+    internalSecret: peers.internalSecret,
     name: "sync",
     config,
     ...deps,

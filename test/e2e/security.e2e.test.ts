@@ -20,7 +20,7 @@ import {
   UpdateSyncRunProgressDocument,
 } from "../__generated__/graphql.js";
 import { startTestStack, type TenantLogin, type TestStack } from "../harness/stack.js";
-import { codesOf, post, prng, waitUntil } from "./e2e-helpers.js";
+import { codesOf, post, prng, socketHandshake, waitUntil } from "./e2e-helpers.js";
 
 describe("security", () => {
   let t: TestStack;
@@ -194,6 +194,85 @@ describe("security", () => {
     it.each(["sync", "connectors", "tenants", "audit"] as const)("%s: a garbage token is refused with UNAUTHENTICATED", async (name) => {
       const res = await post(t.stack[name].url, "{ __typename }", {}, "garbage");
       expect(codesOf(res.body)).toEqual(["UNAUTHENTICATED"]);
+    });
+  });
+
+  describe("subgraphs enforce the query bounds themselves (called directly; defense in depth)", () => {
+    /** `syncRun(id) { connector { syncRuns { connector { … } } } }`: 1 + 2 × pairs + 1 levels. */
+    const deep = (pairs: number, root = `syncRun(id: "${A.runIds[0]}")`) => `{ ${root} { ${"connector { syncRuns { ".repeat(pairs)}id${" } }".repeat(pairs)} } }`;
+    const tooComplex = (res: { status: number; body: any }) => ({ status: res.status, codes: codesOf(res.body), data: res.body?.data ?? null });
+    const refusedAs = { status: 400, codes: ["QUERY_TOO_COMPLEX"], data: null };
+    const postWith = async (url: string, body: unknown, headers: Record<string, string> = {}) => {
+      const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${a.token}`, ...headers }, body: JSON.stringify(body) });
+      const text = await res.text();
+      return { status: res.status, body: JSON.parse(text) as any };
+    };
+
+    it("sync refuses depth 60, 1,000 aliases, a query costing over 5,000 and over 5,000 tokens (QUERY_TOO_COMPLEX, HTTP 400); the same shapes within the limits run", async () => {
+      const url = t.stack.sync.url;
+      expect(tooComplex(await post(url, deep(29), {}, a.token))).toEqual(refusedAs);
+      const aliases = (n: number) => `{ ${Array.from({ length: n }, (_, i) => `a${i}: collections { id }`).join(" ")} }`;
+      expect(tooComplex(await post(url, aliases(1_000), {}, a.token))).toEqual(refusedAs);
+      // Each alias: 1 + 200/50 × 50 × (run + connector) = 401; 13 of them cost 5,213.
+      const costly = `{ ${Array.from({ length: 13 }, (_, i) => `c${i}: syncRuns(first: 200) { nodes { id connector { id } } }`).join(" ")} }`;
+      const cost = await post(url, costly, {}, a.token);
+      expect(tooComplex(cost)).toEqual(refusedAs);
+      expect(cost.body.errors[0].extensions.cost).toBeGreaterThan(5_000);
+      expect(tooComplex(await post(url, `{ ${"__typename ".repeat(5_001)}}`, {}, a.token))).toEqual(refusedAs);
+      // Controls: within the limits, the same shapes run.
+      for (const query of [deep(2), aliases(30), `{ ${Array.from({ length: 12 }, (_, i) => `c${i}: syncRuns(first: 200) { nodes { id connector { id } } }`).join(" ")} }`]) {
+        const res = await post(url, query, {}, a.token);
+        expect({ query, errors: res.body.errors }).toEqual({ query, errors: undefined });
+      }
+    });
+
+    it.each(["tenants", "connectors", "audit"] as const)("%s refuses 1,000 aliases and 6,000 tokens too", async (name) => {
+      expect(tooComplex(await post(t.stack[name].url, `{ ${Array.from({ length: 1_000 }, (_, i) => `a${i}: _service { sdl }`).join(" ")} }`, {}, a.token))).toEqual(refusedAs);
+      expect(tooComplex(await post(t.stack[name].url, `{ ${"__typename ".repeat(6_000)}}`, {}, a.token))).toEqual(refusedAs);
+    });
+
+    it("a batch (JSON array) is refused by every subgraph", async () => {
+      for (const name of ["tenants", "sync", "connectors", "audit"] as const) {
+        const res = await postWith(t.stack[name].url, [{ query: "{ __typename }" }, { query: "{ __typename }" }]);
+        expect({ name, status: res.status, data: res.body?.data ?? null }).toEqual({ name, status: 400, data: null });
+      }
+    });
+
+    it("_entities is priced by its representations: 5,001 refused for a direct caller; the gateway's own entity fetches (with its proof) pass", async () => {
+      const query = "query E($r: [_Any!]!) { _entities(representations: $r) { ... on Connector { id } } }";
+      const r = Array.from({ length: 5_001 }, () => ({ __typename: "Connector", id: A.connectorIds[0] }));
+      const direct = await postWith(t.stack.sync.url, { query, variables: { r } });
+      expect(tooComplex(direct)).toEqual(refusedAs);
+      expect(direct.body.errors[0].extensions.cost).toBe(5_001);
+      // A wrong proof is no proof.
+      expect(tooComplex(await postWith(t.stack.sync.url, { query, variables: { r } }, { "x-tributary-gateway": "not-the-secret" }))).toEqual(refusedAs);
+      // The gateway's planner fetches carry the service secret: entity batches follow the data, not a page size.
+      const planner = await postWith(t.stack.sync.url, { query, variables: { r } }, { "x-tributary-gateway": t.secrets.internal });
+      expect(planner.body.errors).toBeUndefined();
+      expect(planner.body.data._entities).toHaveLength(5_001);
+      // Even the gateway's operations keep a depth bound.
+      expect(tooComplex(await postWith(t.stack.sync.url, { query: deep(30) }, { "x-tributary-gateway": t.secrets.internal }))).toEqual(refusedAs);
+    });
+
+    it("over graphql-ws too: a subgraph's socket answers a too-deep subscription with QUERY_TOO_COMPLEX", async () => {
+      const errors: unknown[] = [];
+      const res = await socketHandshake(t.stack.sync.wsUrl, { authorization: `Bearer ${a.token}` }, async (ws) => {
+        ws.on("message", (m) => {
+          const message = JSON.parse(String(m)) as { type: string; payload?: unknown };
+          if (message.type === "error") errors.push(message.payload);
+        });
+        ws.send(JSON.stringify({ id: "1", type: "subscribe", payload: { query: `subscription ${deep(29, `syncRunUpdated(id: "${A.runIds[0]}")`)}` } }));
+        await waitUntil(() => errors.length > 0, "an error message");
+      });
+      expect(res.acknowledged).toBe(true);
+      expect((errors[0] as { extensions?: { code?: string } }[]).map((e) => e.extensions?.code)).toEqual(["QUERY_TOO_COMPLEX"]);
+    });
+
+    it("through the gateway, a wide federated query still passes (its entity fetches are the gateway's)", async () => {
+      const res = await post(t.url, "{ syncRuns(first: 200) { nodes { id connector { id name } triggeredBy { id email } } } }", {}, a.token);
+      expect(res.body.errors).toBeUndefined();
+      expect(res.body.data.syncRuns.nodes.length).toBeGreaterThan(0);
+      expect(res.body.data.syncRuns.nodes.find((n: { connector: { name: string } | null }) => n.connector)?.connector.name).toEqual(expect.any(String));
     });
   });
 

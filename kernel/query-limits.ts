@@ -1,5 +1,9 @@
-// Query cost limits, checked before anything is planned or sent to a subgraph: tokens (before parsing), then depth,
-// aliases and a list-aware cost (after validation, with the request's variables).
+// Query bounds: tokens (before parsing), then depth, aliases and a list-aware cost (after validation, with the request's
+// variables). The gateway checks every client operation before planning (gateway/guards/); each subgraph checks the
+// operations it is sent again (defense in depth where a subgraph port is reachable), with planner-generated operations
+// from the gateway held to looser bounds (see SubgraphQueryBounds).
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { ApolloServerPlugin, BaseContext } from "@apollo/server";
 import { maxAliasesRule } from "@escape.tech/graphql-armor-max-aliases";
 import { maxDepthRule } from "@escape.tech/graphql-armor-max-depth";
 import {
@@ -24,7 +28,8 @@ import {
   type ValidationRule,
 } from "graphql";
 import { getComplexity, type ComplexityEstimator } from "graphql-query-complexity";
-import { appError, ErrorCode } from "../../kernel/errors.js";
+import { z } from "zod";
+import { appError, ErrorCode, withHttpStatus } from "./errors.js";
 
 export interface QueryLimits {
   /** Nesting of selections (fragments count as they expand; introspection is not counted). */
@@ -85,7 +90,14 @@ export function listAwareEstimator(limits: Pick<QueryLimits, "defaultListSize" |
     const named = getNamedType(field.type);
     const own = isLeafType(named) || INLINE_TYPES.has(named.name) ? 0 : 1;
     const requested = Number(args.limit ?? args.first);
-    const size = Number.isInteger(requested) && requested >= 0 ? Math.min(requested, limits.maxListSize) : undefined;
+    // A federation entity fetch (`_entities`, sent by the gateway's planner or by someone calling a subgraph
+    // directly) loads one object per representation: its size is known, and no page limit caps it.
+    const size =
+      field.name === "_entities" && Array.isArray(args.representations)
+        ? args.representations.length
+        : Number.isInteger(requested) && requested >= 0
+          ? Math.min(requested, limits.maxListSize)
+          : undefined;
     if (isListType(getNullableType(field.type))) return (size ?? limits.defaultListSize) * (own + childComplexity);
     if (size !== undefined) return own + Math.ceil((childComplexity * size) / limits.defaultListSize);
     return own + childComplexity;
@@ -206,3 +218,87 @@ export class QueryCostGuard {
     return null;
   }
 }
+
+/** QUERY_LIMITS (JSON) as every service reads it, e.g. `{"maxDepth":10,"maxCost":2000}`. */
+export const queryLimitsEnvSchema = z.strictObject({
+  maxDepth: z.number().int().positive().optional(),
+  maxAliases: z.number().int().positive().optional(),
+  maxTokens: z.number().int().positive().optional(),
+  maxCost: z.number().int().positive().optional(),
+  defaultListSize: z.number().int().positive().optional(),
+  maxListSize: z.number().int().positive().optional(),
+  maxBatch: z.number().int().positive().optional(),
+});
+
+// ---- Subgraphs -------------------------------------------------------------------------------------------------------
+
+/**
+ * Request header (and graphql-ws connection parameter) by which the gateway proves to a subgraph that it sent an
+ * operation: the service secret (INTERNAL_SECRET), as on every internal call.
+ */
+export const GATEWAY_PROOF_HEADER = "x-tributary-gateway";
+
+/**
+ * A subgraph's own bounds on the operations it executes, over HTTP and graphql-ws.
+ *
+ * - **Clients** (anything without the gateway's proof: a caller that reached a subgraph port directly, another service
+ *   asking on a user's behalf) get the gateway's limits: tokens, depth, aliases and cost, with `_entities` priced by
+ *   its representations. Batches are refused (Apollo Server's default).
+ * - **The gateway's operations** (its query planner's fetches, the client's own operation passed through) were priced
+ *   as the client's operation before planning. What the planner writes is bounded by it, but not in the same units:
+ *   it expands fragments (more tokens and aliases than the client sent) and an entity fetch holds as many
+ *   representations as the data has (a list priced at its default size may hold more). Pricing them again would
+ *   refuse operations the gateway admitted, so they keep only a structural bound: depth at most twice the limit (the
+ *   planner adds at most a level or two: `_entities` and the key fields).
+ */
+export class SubgraphQueryBounds {
+  readonly client: QueryCostGuard;
+  private readonly plannerRules: ValidationRule[];
+  private readonly plannerVerdicts = new WeakMap<DocumentNode, GraphQLError | null>();
+  private readonly proof?: Buffer;
+
+  constructor(limits: QueryLimits, internalSecret?: string) {
+    this.client = new QueryCostGuard(limits);
+    const report = (ctx: ValidationContext | null, err: GraphQLError) => ctx?.reportError(queryTooComplex(err.message.replace(/^Syntax Error: /, "")));
+    this.plannerRules = [maxDepthRule({ n: 2 * limits.maxDepth, flattenFragments: true, onReject: [report], propagateOnRejection: false })];
+    this.proof = internalSecret ? digest(internalSecret) : undefined;
+  }
+
+  /** Whether a header or connection parameter value is the gateway's proof. */
+  fromGateway(value: unknown): boolean {
+    return this.proof !== undefined && typeof value === "string" && timingSafeEqual(digest(value), this.proof);
+  }
+
+  /** Before parsing: tokens of a client's document (the gateway's are not counted). */
+  checkTokens(query: unknown, fromGateway: boolean): GraphQLError | undefined {
+    return fromGateway || typeof query !== "string" ? undefined : this.client.checkTokens(query);
+  }
+
+  /** After validation: the client's bounds, or the planner's (see the class comment). */
+  checkOperation(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown> | null | undefined, fromGateway: boolean): GraphQLError | undefined {
+    if (!fromGateway) return this.client.checkOperation(schema, document, operationName, variables);
+    let verdict = this.plannerVerdicts.get(document);
+    if (verdict === undefined) {
+      verdict = validate(schema, document, this.plannerRules)[0] ?? null;
+      this.plannerVerdicts.set(document, verdict);
+    }
+    return verdict ?? undefined;
+  }
+
+  /** Apollo plugin (HTTP and in-process calls): the operation's bounds once it is validated, refused with HTTP 400. */
+  plugin<T extends BaseContext>(): ApolloServerPlugin<T> {
+    return {
+      requestDidStart: async ({ request }) => {
+        const fromGateway = this.fromGateway(request.http?.headers.get(GATEWAY_PROOF_HEADER));
+        return {
+          didResolveOperation: async ({ schema, document, request }) => {
+            const error = this.checkOperation(schema, document, request.operationName, request.variables, fromGateway);
+            if (error) throw withHttpStatus(error, 400);
+          },
+        };
+      },
+    };
+  }
+}
+
+const digest = (s: string) => createHash("sha256").update(s).digest();

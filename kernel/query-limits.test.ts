@@ -3,7 +3,7 @@ import { describe, expect, it } from "@jest/globals";
 import { readFileSync } from "node:fs";
 import { Supergraph } from "@apollo/federation-internals";
 import { parse, type GraphQLError } from "graphql";
-import { DEFAULT_QUERY_LIMITS, QueryCostGuard } from "./query-cost.js";
+import { DEFAULT_QUERY_LIMITS, QueryCostGuard } from "./query-limits.js";
 
 const schema = Supergraph.build(readFileSync("schema/supergraph.graphql", "utf8")).apiSchema().toGraphQLJSSchema();
 const guard = new QueryCostGuard(DEFAULT_QUERY_LIMITS);
