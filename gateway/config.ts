@@ -54,21 +54,6 @@ export function defaultSupergraphPath(): string {
   }
 }
 
-/** A variable holding JSON, validated by `inner`. */
-function json<T extends z.ZodType>(inner: T) {
-  return z
-    .string()
-    .transform((text, ctx) => {
-      try {
-        return JSON.parse(text) as unknown;
-      } catch {
-        ctx.addIssue({ code: "custom", message: "must be JSON" });
-        return z.NEVER;
-      }
-    })
-    .pipe(inner);
-}
-
 const schema = z.object({
   HOST: z.string().min(1).default("127.0.0.1"),
   PORT: env.port(4000),
@@ -88,10 +73,10 @@ const schema = z.object({
   INTROSPECTION: z.enum(["true", "false"]).optional(),
   SANDBOX: z.enum(["true", "false"]).optional(),
   /** e.g. `{"FREE":{"perHour":5000}}`: replaces rows of gateway/guards/plans.ts. */
-  RATE_LIMIT_OVERRIDES: json(z.partialRecord(z.enum([...PLANS, "ANONYMOUS"]), z.strictObject({ perHour: positiveInt.optional(), perDay: positiveInt.optional() }))).optional(),
+  RATE_LIMIT_OVERRIDES: env.json(z.partialRecord(z.enum([...PLANS, "ANONYMOUS"]), z.strictObject({ perHour: positiveInt.optional(), perDay: positiveInt.optional() }))).optional(),
   RATE_LIMIT_KEY_PREFIX: z.string().min(1).optional(),
   /** e.g. `{"maxDepth":10,"maxCost":2000}` (kernel/query-limits.ts; give the subgraphs the same). */
-  QUERY_LIMITS: json(queryLimitsEnvSchema).optional(),
+  QUERY_LIMITS: env.json(queryLimitsEnvSchema).optional(),
   /** express `trust proxy` syntax: true, a hop count, or addresses/subnets (`loopback, 10.0.0.0/8`). Default: none. */
   TRUST_PROXY: z.string().min(1).optional(),
 });

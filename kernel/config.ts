@@ -21,6 +21,19 @@ export const env = {
   port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),
   url: () => z.url(),
   logLevel: () => z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** A variable holding JSON, validated by `inner`. */
+  json: <T extends z.ZodType>(inner: T) =>
+    z
+      .string()
+      .transform((text, ctx) => {
+        try {
+          return JSON.parse(text) as unknown;
+        } catch {
+          ctx.addIssue({ code: "custom", message: "must be JSON" });
+          return z.NEVER;
+        }
+      })
+      .pipe(inner),
 };
 
 /** Variables every subgraph reads. Secrets have no defaults; the embedded root passes its own values explicitly. */
@@ -34,18 +47,7 @@ export const serviceEnvSchema = (defaultPort: number) =>
     JWT_ISSUER: z.string().min(1).default("tributary"),
     JWT_AUDIENCE: z.string().min(1).default("tributary-api"),
     /** The subgraph's own query bounds (kernel/query-limits.ts), as the gateway's QUERY_LIMITS: set both alike. */
-    QUERY_LIMITS: z
-      .string()
-      .transform((text, ctx) => {
-        try {
-          return JSON.parse(text) as unknown;
-        } catch {
-          ctx.addIssue({ code: "custom", message: "must be JSON" });
-          return z.NEVER;
-        }
-      })
-      .pipe(queryLimitsEnvSchema)
-      .optional(),
+    QUERY_LIMITS: env.json(queryLimitsEnvSchema).optional(),
   });
 
 /** Subgraphs other than tenants verify tokens with the tenants service's JWKS. */

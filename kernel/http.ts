@@ -5,7 +5,7 @@ import express, { type Express } from "express";
 import { ApolloServer, type ApolloServerPlugin, type BaseContext } from "@apollo/server";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
-import { GraphQLError, parse, validate, type FormattedExecutionResult, type GraphQLSchema } from "graphql";
+import { GraphQLError, parse, validate, type DocumentNode, type FormattedExecutionResult, type GraphQLSchema, type ValidationRule } from "graphql";
 import { WebSocketServer } from "ws";
 import { useServer } from "graphql-ws/use/ws";
 import type { Logger } from "pino";
@@ -376,14 +376,8 @@ export async function startSubgraphServer<TContext extends BaseContext>(opts: {
         const fromGateway = ctx.extra.fromGateway ?? false;
         const tooManyTokens = bounds?.checkTokens(payload.query, fromGateway);
         if (tooManyTokens) return [tooManyTokens];
-        let document;
-        try {
-          document = parse(payload.query);
-        } catch (err) {
-          return [withCode(err, "GRAPHQL_PARSE_FAILED")];
-        }
-        const invalid = validate(opts.schema, document);
-        if (invalid.length) return invalid.map((e) => withCode(e, "GRAPHQL_VALIDATION_FAILED"));
+        const document = parseAndValidate(opts.schema, payload.query);
+        if (Array.isArray(document)) return document;
         const tooComplex = bounds?.checkOperation(opts.schema, document, payload.operationName, payload.variables, fromGateway);
         if (tooComplex) return [tooComplex];
         let contextValue: TContext;
@@ -504,6 +498,21 @@ export function watchSocketCaller(caller: Caller, close: (code: number, reason: 
     clearTimeout(timer);
     unlisten?.();
   };
+}
+
+/**
+ * An operation sent over a socket, parsed and validated as over HTTP: the document, or the errors to answer with
+ * (`GRAPHQL_PARSE_FAILED`, `GRAPHQL_VALIDATION_FAILED`). Used by every subgraph's socket and the gateway's.
+ */
+export function parseAndValidate(schema: GraphQLSchema, query: string, rules?: readonly ValidationRule[]): DocumentNode | GraphQLError[] {
+  let document: DocumentNode;
+  try {
+    document = parse(query);
+  } catch (err) {
+    return [withCode(err, "GRAPHQL_PARSE_FAILED")];
+  }
+  const invalid = validate(schema, document, rules);
+  return invalid.length ? invalid.map((e) => withCode(e, "GRAPHQL_VALIDATION_FAILED")) : document;
 }
 
 function withCode(err: unknown, code: string): GraphQLError {

@@ -11,19 +11,12 @@
 import type { IncomingMessage } from "node:http";
 import type { ApolloServerPlugin, BaseContext } from "@apollo/server";
 import type { Request, RequestHandler, Response } from "express";
-import {
-  GraphQLError,
-  NoSchemaIntrospectionCustomRule,
-  parse,
-  specifiedRules,
-  validate,
-  type ExecutionArgs,
-  type GraphQLSchema,
-} from "graphql";
+import { GraphQLError, NoSchemaIntrospectionCustomRule, specifiedRules, type ExecutionArgs, type GraphQLSchema } from "graphql";
 import type { SubscribePayload } from "graphql-ws";
 import type { Logger } from "pino";
 import proxyaddr from "proxy-addr";
 import { withHttpStatus } from "../../kernel/errors.js";
+import { parseAndValidate } from "../../kernel/http.js";
 import { DEFAULT_QUERY_LIMITS, QueryCostGuard, queryTooComplex, type QueryLimits } from "../../kernel/query-limits.js";
 import {
   DEFAULT_RATE_LIMIT,
@@ -144,23 +137,12 @@ export async function prepareWsOperation(opts: {
   if (limited) return [limited];
   const tooManyTokens = guards?.cost.checkTokens(payload.query);
   if (tooManyTokens) return [tooManyTokens];
-  let document;
-  try {
-    document = parse(payload.query);
-  } catch (err) {
-    return [withCode(err, "GRAPHQL_PARSE_FAILED")];
-  }
   const rules = opts.introspection ? specifiedRules : [...specifiedRules, NoSchemaIntrospectionCustomRule];
-  const invalid = validate(schema, document, rules);
-  if (invalid.length) return invalid.map((e) => withCode(e, "GRAPHQL_VALIDATION_FAILED"));
+  const document = parseAndValidate(schema, payload.query, rules);
+  if (Array.isArray(document)) return document;
   const tooComplex = guards?.cost.checkOperation(schema, document, payload.operationName, payload.variables);
   if (tooComplex) return [tooComplex];
   return { schema, document, operationName: payload.operationName, variableValues: payload.variables };
-}
-
-function withCode(err: unknown, code: string): GraphQLError {
-  const e = err instanceof GraphQLError ? err : new GraphQLError(String(err));
-  return new GraphQLError(e.message, { nodes: e.nodes, source: e.source, positions: e.positions, extensions: { ...e.extensions, code } });
 }
 
 /** express' `trust proxy` semantics: true trusts every hop, a number that many hops, a string these addresses/subnets. */
