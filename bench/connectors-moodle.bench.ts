@@ -8,14 +8,9 @@
 // BENCH_MOODLE_LATENCY_MS (40), BENCH_MOODLE_PAGE (500). Runs with BENCH=connectors.
 import "reflect-metadata";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { pino } from "pino";
-import { startStack } from "../bin/stack.js";
-import { startEmbeddedPostgres } from "../kernel/embedded-postgres.js";
-import { ensureTenantWithAdmin } from "../subgraphs/tenants/tenant/demo-seed.js";
+import { gql, withConnectorBenchStack } from "./connector-stack.js";
 
 export const name = "connectors (Moodle): full enrolment sync, one call per course vs many courses per call";
 
@@ -60,34 +55,11 @@ async function startSimulator(extra: string[]): Promise<Sim> {
   return { url, token: tokens.admin, proc };
 }
 
-async function gql<T>(url: string, query: string, variables: Record<string, unknown>, token?: string): Promise<T> {
-  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify({ query, variables }) });
-  const body = (await res.json()) as { data?: T; errors?: unknown };
-  if (!body.data) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-}
-
 export async function run(): Promise<Record<string, string | number>> {
-  const dir = await mkdtemp(path.join(tmpdir(), "tributary-bench-moodle-"));
-  const pg = await startEmbeddedPostgres({ dataDir: dir, persistent: false });
   const before = await startSimulator([]);
   const after = await startSimulator([BATCHED]);
   try {
-    const databaseUrl = await pg.createDatabase("bench");
-    const stack = await startStack({
-      databaseUrl,
-      logger: pino({ level: "warn" }),
-      sandbox: false,
-      gateway: { benchmarkOnlyDisableGuards: true },
-      connectorJobs: { workers: 1, pollingIntervalSeconds: 0.5 },
-    });
-    try {
-      const url = stack.gateway.url;
-      const seeded = await ensureTenantWithAdmin(stack.tenants.orm, { slug: "bench", name: "Bench", adminEmail: "admin@bench.example" });
-      const { login } = await gql<{ login: { accessToken: string } }>(url, "mutation($i: LoginInput!) { login(input: $i) { accessToken } }", {
-        i: { tenant: "bench", email: seeded.adminEmail, password: seeded.adminPassword },
-      });
-      const token = login.accessToken;
+    return await withConnectorBenchStack("moodle", async ({ url, token }) => {
 
       const measure = async (sim: Sim, collection: string) => {
         await gql(url, "mutation($i: CreateCollectionInput!) { createCollection(input: $i) { id } }", { i: { name: collection } }, token);
@@ -151,13 +123,9 @@ export async function run(): Promise<Record<string, string | number>> {
         "after: remote calls": `${a.calls} (${calls(a)})`,
         "speed-up (after / before)": (a.rate / b.rate).toFixed(1),
       };
-    } finally {
-      await stack.stop();
-    }
+    });
   } finally {
     before.proc.kill("SIGTERM");
     after.proc.kill("SIGTERM");
-    await pg.stop();
-    await rm(dir, { recursive: true, force: true });
   }
 }

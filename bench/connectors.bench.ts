@@ -13,15 +13,11 @@
 // (odoo18 | none: as fast as the simulator can).
 import "reflect-metadata";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { loadavg, tmpdir } from "node:os";
+import { loadavg } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { pino } from "pino";
-import { startStack } from "../bin/stack.js";
-import { startEmbeddedPostgres } from "../kernel/embedded-postgres.js";
+import { gql, withConnectorBenchStack } from "./connector-stack.js";
 import { OdooClient } from "../subgraphs/connectors/odoo/odoo.client.js";
-import { ensureTenantWithAdmin } from "../subgraphs/tenants/tenant/demo-seed.js";
 
 export const name = "connectors: full Odoo sync through the stack vs the simulator's raw serving rate";
 
@@ -75,35 +71,12 @@ async function rawRate(sim: Sim): Promise<{ rate: number; records: number }> {
   return { rate: records / ((performance.now() - t0) / 1000), records };
 }
 
-async function gql<T>(url: string, query: string, variables: Record<string, unknown>, token?: string): Promise<T> {
-  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify({ query, variables }) });
-  const body = (await res.json()) as { data?: T; errors?: unknown };
-  if (!body.data) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-}
-
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
 
 export async function run(): Promise<Record<string, string | number>> {
-  const dir = await mkdtemp(path.join(tmpdir(), "tributary-bench-connectors-"));
-  const pg = await startEmbeddedPostgres({ dataDir: dir, persistent: false });
   const sim = await startSimulator(PACE);
   try {
-    const databaseUrl = await pg.createDatabase("bench");
-    const stack = await startStack({
-      databaseUrl,
-      logger: pino({ level: "warn" }),
-      sandbox: false,
-      gateway: { benchmarkOnlyDisableGuards: true },
-      connectorJobs: { workers: 1, pollingIntervalSeconds: 0.5 },
-    });
-    try {
-      const url = stack.gateway.url;
-      const seeded = await ensureTenantWithAdmin(stack.tenants.orm, { slug: "bench", name: "Bench", adminEmail: "admin@bench.example" });
-      const { login } = await gql<{ login: { accessToken: string } }>(url, "mutation($i: LoginInput!) { login(input: $i) { accessToken } }", {
-        i: { tenant: "bench", email: seeded.adminEmail, password: seeded.adminPassword },
-      });
-      const token = login.accessToken;
+    return await withConnectorBenchStack("connectors", async ({ url, token }) => {
       const connectorFor = async (collection: string): Promise<string> => {
         await gql(url, "mutation($i: CreateCollectionInput!) { createCollection(input: $i) { id } }", { i: { name: collection } }, token);
         const { createConnector } = await gql<{ createConnector: { id: string } }>(
@@ -203,12 +176,8 @@ export async function run(): Promise<Record<string, string | number>> {
         "peak RSS growth of the Tributary process (MiB)": ((rssPeak - rssBase) / 1048576).toFixed(1),
         "load average at start": load0.toFixed(2),
       };
-    } finally {
-      await stack.stop();
-    }
+    });
   } finally {
     sim.proc.kill("SIGTERM");
-    await pg.stop();
-    await rm(dir, { recursive: true, force: true });
   }
 }
